@@ -1,0 +1,448 @@
+//! `config.toml`: one file configures the whole service. Every table rejects unknown keys so a
+//! typo fails at start-up instead of silently falling back to a default. Defaults live here,
+//! in code, and `config.toml` at the repo root documents each of them.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// Why a configuration file could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("invalid config: {0}")]
+    Parse(#[from] toml::de::Error),
+    #[error("invalid config: {0}")]
+    Invalid(String),
+}
+
+/// The whole service configuration.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub source: SourceConfig,
+    pub server: ServerConfig,
+    pub plan: PlanConfig,
+    pub reconcile: ReconcileConfig,
+    pub leader_election: LeaderElectionConfig,
+}
+
+impl Config {
+    /// Reads, parses and validates a TOML file.
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::from_toml_str(&text)
+    }
+
+    /// Parses and validates TOML text.
+    pub fn from_toml_str(text: &str) -> Result<Self, ConfigError> {
+        let config: Config = toml::from_str(text)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks rules that serde alone cannot express.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let source = &self.source;
+        if source.kind == SourceKind::Git && source.url.as_deref().unwrap_or("").is_empty() {
+            return Err(ConfigError::Invalid(
+                "source.kind = \"git\" needs source.url".into(),
+            ));
+        }
+        if source.kind == SourceKind::Dir && source.dir.is_none() {
+            return Err(ConfigError::Invalid(
+                "source.kind = \"dir\" needs source.dir".into(),
+            ));
+        }
+        if source.tag.is_some() && source.commit.is_some() {
+            return Err(ConfigError::Invalid(
+                "source.tag and source.commit are exclusive: track one reference".into(),
+            ));
+        }
+        if let Some(commit) = &source.commit
+            && (commit.len() != 40 || !commit.chars().all(|c| c.is_ascii_hexdigit()))
+        {
+            return Err(ConfigError::Invalid(
+                "source.commit must be a full 40-character commit SHA".into(),
+            ));
+        }
+        if source.poll_interval.0.is_zero() {
+            return Err(ConfigError::Invalid(
+                "source.poll_interval must be above zero".into(),
+            ));
+        }
+        let auth = &source.auth;
+        if auth.token_file.is_some() && auth.password_file.is_some() {
+            return Err(ConfigError::Invalid(
+                "source.auth.token_file and source.auth.password_file are exclusive".into(),
+            ));
+        }
+        if self.plan.volume_expansion_mode != "Online"
+            && self.plan.volume_expansion_mode != "Offline"
+        {
+            return Err(ConfigError::Invalid(
+                "plan.volume_expansion_mode must be \"Online\" or \"Offline\"".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Where desired state comes from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SourceKind {
+    /// Clone a remote Git repository and follow it.
+    #[default]
+    Git,
+    /// Watch a local directory (development).
+    Dir,
+    /// Argo CD, Flux or kubectl apply the gitops objects; the service only reconciles.
+    Cluster,
+}
+
+/// `[source]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SourceConfig {
+    pub kind: SourceKind,
+    /// Remote URL (`https://`, `http://`, `ssh://`, `user@host:path` or `file://`).
+    pub url: Option<String>,
+    /// Branch to follow when neither `tag` nor `commit` is set.
+    pub branch: String,
+    pub tag: Option<String>,
+    pub commit: Option<String>,
+    /// Subdirectory of the repository (or of `dir`) holding the manifests.
+    pub path: String,
+    /// Local directory for `kind = "dir"`.
+    pub dir: Option<PathBuf>,
+    /// Where the clone lives between fetches.
+    pub work_dir: PathBuf,
+    pub poll_interval: Seconds,
+    /// Each poll waits `poll_interval` plus a random share of this.
+    pub poll_jitter: Seconds,
+    /// Shallow fetch depth; 0 fetches full history.
+    pub depth: u32,
+    /// Limit for one ls-remote or fetch.
+    pub timeout: Seconds,
+    /// Quiet time after the last file change before a `dir` source reloads.
+    pub dir_debounce: Seconds,
+    pub auth: AuthConfig,
+}
+
+impl Default for SourceConfig {
+    fn default() -> Self {
+        Self {
+            kind: SourceKind::Git,
+            url: None,
+            branch: "main".into(),
+            tag: None,
+            commit: None,
+            path: ".".into(),
+            dir: None,
+            work_dir: PathBuf::from("/var/lib/pg-gitops/source"),
+            poll_interval: Seconds(Duration::from_secs(60)),
+            poll_jitter: Seconds(Duration::from_secs(10)),
+            depth: 0,
+            timeout: Seconds(Duration::from_secs(60)),
+            dir_debounce: Seconds(Duration::from_millis(300)),
+            auth: AuthConfig::default(),
+        }
+    }
+}
+
+/// `[source.auth]`: every secret is read from a file (or an environment variable), never
+/// written inline, so `config.toml` can live in a ConfigMap.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    /// HTTPS user name (for a token it defaults to `git`; most forges ignore it).
+    pub username: Option<String>,
+    pub username_file: Option<PathBuf>,
+    pub password_file: Option<PathBuf>,
+    pub password_env: Option<String>,
+    pub token_file: Option<PathBuf>,
+    pub token_env: Option<String>,
+    /// SSH private key (OpenSSH or PEM format).
+    pub ssh_key_file: Option<PathBuf>,
+    pub ssh_passphrase_file: Option<PathBuf>,
+    pub ssh_passphrase_env: Option<String>,
+    /// Host keys the SSH server must match; unknown or changed keys are refused.
+    pub known_hosts_file: Option<PathBuf>,
+}
+
+/// `[server]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    pub webhooks: WebhookSecretsConfig,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([0, 0, 0, 0], 8080)),
+            webhooks: Default::default(),
+        }
+    }
+}
+
+/// `[server.webhooks]`: a receiver is mounted only when its secret file is set, so no
+/// endpoint ever accepts unsigned requests.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebhookSecretsConfig {
+    pub github_secret_file: Option<PathBuf>,
+    pub gitlab_token_file: Option<PathBuf>,
+    pub gitea_secret_file: Option<PathBuf>,
+    pub bitbucket_secret_file: Option<PathBuf>,
+    pub generic_secret_file: Option<PathBuf>,
+}
+
+/// `[plan]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PlanConfig {
+    pub default_namespace: String,
+    pub volume_expansion_mode: String,
+}
+
+impl Default for PlanConfig {
+    fn default() -> Self {
+        Self {
+            default_namespace: "default".into(),
+            volume_expansion_mode: "Online".into(),
+        }
+    }
+}
+
+/// `[reconcile]`
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReconcileConfig {
+    pub prune: bool,
+    pub suspend: bool,
+}
+
+/// `[leader_election]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LeaderElectionConfig {
+    pub enabled: bool,
+    pub lease_name: String,
+    pub lease_namespace: String,
+}
+
+impl Default for LeaderElectionConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            lease_name: "pg-gitops".into(),
+            lease_namespace: "default".into(),
+        }
+    }
+}
+
+/// A duration written as `"90s"`, `"5m"`, `"1h"`, `"250ms"` or a bare number of seconds.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Seconds(pub Duration);
+
+impl fmt::Debug for Seconds {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{self}")
+    }
+}
+
+impl fmt::Display for Seconds {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let millis = self.0.as_millis();
+        if millis % 1000 == 0 {
+            write!(f, "{}s", millis / 1000)
+        } else {
+            write!(f, "{millis}ms")
+        }
+    }
+}
+
+impl std::str::FromStr for Seconds {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let text = text.trim();
+        let split = text
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(text.len());
+        let (number, unit) = text.split_at(split);
+        let number: u64 = number
+            .parse()
+            .map_err(|_| format!("`{text}` is not a duration like \"60s\", \"5m\" or \"500ms\""))?;
+        let duration = match unit {
+            "ms" => Duration::from_millis(number),
+            "" | "s" => Duration::from_secs(number),
+            "m" => Duration::from_secs(number * 60),
+            "h" => Duration::from_secs(number * 3600),
+            _ => {
+                return Err(format!(
+                    "`{text}`: unknown unit `{unit}` (use ms, s, m or h)"
+                ));
+            }
+        };
+        Ok(Seconds(duration))
+    }
+}
+
+impl Serialize for Seconds {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.to_string())
+    }
+}
+
+impl<'de> Deserialize<'de> for Seconds {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Number(u64),
+            Text(String),
+        }
+        match Raw::deserialize(deserializer)? {
+            Raw::Number(secs) => Ok(Seconds(Duration::from_secs(secs))),
+            Raw::Text(text) => text.parse().map_err(serde::de::Error::custom),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn repo_config_text() -> String {
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config.toml")).unwrap()
+    }
+
+    #[test]
+    fn repo_config_toml_parses_and_keeps_every_default() {
+        let parsed = Config::from_toml_str(&repo_config_text()).unwrap();
+        // The shipped file only sets the URL; everything else must equal the code defaults,
+        // so the comments in it cannot drift from what the service really does.
+        let mut expected = Config::default();
+        expected.source.url = parsed.source.url.clone();
+        assert_eq!(parsed, expected);
+    }
+
+    #[test]
+    fn repo_config_toml_documents_every_key() {
+        let text = repo_config_text();
+        let mut with_options = Config::default();
+        let auth = &mut with_options.source.auth;
+        auth.username = Some(String::new());
+        auth.username_file = Some(PathBuf::new());
+        auth.password_file = Some(PathBuf::new());
+        auth.password_env = Some(String::new());
+        auth.token_file = Some(PathBuf::new());
+        auth.token_env = Some(String::new());
+        auth.ssh_key_file = Some(PathBuf::new());
+        auth.ssh_passphrase_file = Some(PathBuf::new());
+        auth.ssh_passphrase_env = Some(String::new());
+        auth.known_hosts_file = Some(PathBuf::new());
+        with_options.source.url = Some(String::new());
+        with_options.source.tag = Some(String::new());
+        with_options.source.commit = Some(String::new());
+        with_options.source.dir = Some(PathBuf::new());
+        let hooks = &mut with_options.server.webhooks;
+        hooks.github_secret_file = Some(PathBuf::new());
+        hooks.gitlab_token_file = Some(PathBuf::new());
+        hooks.gitea_secret_file = Some(PathBuf::new());
+        hooks.bitbucket_secret_file = Some(PathBuf::new());
+        hooks.generic_secret_file = Some(PathBuf::new());
+        let table: toml::Table = toml::from_str(&toml::to_string(&with_options).unwrap()).unwrap();
+        let mut missing = Vec::new();
+        collect_missing(&table, "", &text, &mut missing);
+        assert!(
+            missing.is_empty(),
+            "config.toml does not document: {missing:?}"
+        );
+    }
+
+    fn collect_missing(table: &toml::Table, prefix: &str, text: &str, missing: &mut Vec<String>) {
+        for (key, value) in table {
+            let full = format!("{prefix}{key}");
+            match value {
+                toml::Value::Table(inner) => {
+                    if !text.contains(&format!("[{full}]")) {
+                        missing.push(format!("[{full}]"));
+                    }
+                    collect_missing(inner, &format!("{full}."), text, missing);
+                }
+                _ => {
+                    if !text.lines().any(|line| {
+                        line.trim_start_matches(['#', ' '])
+                            .starts_with(&format!("{key} ="))
+                    }) {
+                        missing.push(full);
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected_in_every_table() {
+        const CLUSTER: &str = "[source]\nkind = \"cluster\"\n";
+        for text in [
+            format!("typo = 1\n{CLUSTER}"),
+            format!("{CLUSTER}branchh = \"main\""),
+            format!("{CLUSTER}[source.auth]\ntoken = \"x\""),
+            format!("{CLUSTER}[server]\nport = 80"),
+            format!("{CLUSTER}[server.webhooks]\ngithub_secret = \"x\""),
+            format!("{CLUSTER}[plan]\nx = 1"),
+            format!("{CLUSTER}[reconcile]\nx = 1"),
+            format!("{CLUSTER}[leader_election]\nx = 1"),
+        ] {
+            let err = Config::from_toml_str(&text).unwrap_err().to_string();
+            assert!(err.contains("unknown field"), "{text}: {err}");
+        }
+    }
+
+    #[test]
+    fn durations_accept_units_and_bare_seconds() {
+        let text = "[source]\nkind = \"cluster\"\npoll_interval = \"5m\"\npoll_jitter = 3\ntimeout = \"250ms\"";
+        let config = Config::from_toml_str(text).unwrap();
+        assert_eq!(config.source.poll_interval.0, Duration::from_secs(300));
+        assert_eq!(config.source.poll_jitter.0, Duration::from_secs(3));
+        assert_eq!(config.source.timeout.0, Duration::from_millis(250));
+        let err = Config::from_toml_str("[source]\nkind = \"cluster\"\ntimeout = \"5 days\"");
+        assert!(err.unwrap_err().to_string().contains("unknown unit"));
+    }
+
+    #[test]
+    fn git_source_needs_a_url_and_one_reference() {
+        let err = Config::from_toml_str("[source]\nkind = \"git\"").unwrap_err();
+        assert!(err.to_string().contains("needs source.url"));
+        let text = "[source]\nurl = \"file:///r\"\ntag = \"v1\"\ncommit = \"0123456789012345678901234567890123456789\"";
+        assert!(
+            Config::from_toml_str(text)
+                .unwrap_err()
+                .to_string()
+                .contains("exclusive")
+        );
+        let text = "[source]\nurl = \"file:///r\"\ncommit = \"abc\"";
+        assert!(
+            Config::from_toml_str(text)
+                .unwrap_err()
+                .to_string()
+                .contains("40-character")
+        );
+    }
+}

@@ -1,0 +1,198 @@
+//! The service's one HTTP port: webhook receivers under `/hooks/<provider>`, `/healthz`,
+//! `/readyz` and `/status/webhooks` (the last delivery per receiver, as JSON).
+
+pub mod deliveries;
+pub mod signature;
+pub mod webhook;
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+
+use crate::config::WebhookSecretsConfig;
+use crate::source::{FetchTrigger, Reference, Secret};
+
+pub use deliveries::{Delivery, DeliveryLog, DeliveryResult};
+pub use webhook::Provider;
+
+/// Larger bodies get 413 before any signature work. GitHub caps payloads at 25 MB but a push
+/// with a normal commit list is a few KiB.
+pub const MAX_WEBHOOK_BODY: usize = 1024 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("cannot read the {receiver} webhook secret from {path}: {detail}")]
+    SecretFile {
+        receiver: &'static str,
+        path: String,
+        detail: String,
+    },
+    #[error("the {receiver} webhook secret in {path} is empty")]
+    EmptySecret {
+        receiver: &'static str,
+        path: String,
+    },
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("HTTP server failed: {0}")]
+    Serve(std::io::Error),
+}
+
+/// Webhook secrets per receiver; a receiver without one is not mounted.
+#[derive(Debug, Clone, Default)]
+pub struct WebhookSecrets {
+    github: Option<Secret>,
+    gitlab: Option<Secret>,
+    gitea: Option<Secret>,
+    bitbucket: Option<Secret>,
+    generic: Option<Secret>,
+}
+
+impl WebhookSecrets {
+    /// Reads every configured secret file (trailing newlines dropped).
+    pub fn load(config: &WebhookSecretsConfig) -> Result<Self, ServerError> {
+        let read = |receiver: &'static str, path: &Option<std::path::PathBuf>| match path {
+            Some(path) => read_secret(receiver, path).map(Some),
+            None => Ok(None),
+        };
+        Ok(WebhookSecrets {
+            github: read("github", &config.github_secret_file)?,
+            gitlab: read("gitlab", &config.gitlab_token_file)?,
+            gitea: read("gitea", &config.gitea_secret_file)?,
+            bitbucket: read("bitbucket", &config.bitbucket_secret_file)?,
+            generic: read("generic", &config.generic_secret_file)?,
+        })
+    }
+
+    /// Sets one receiver's secret (for callers that do not use files, such as tests).
+    pub fn with(mut self, provider: Provider, secret: Secret) -> Self {
+        *self.slot(provider) = Some(secret);
+        self
+    }
+
+    pub fn get(&self, provider: Provider) -> Option<&Secret> {
+        match provider {
+            Provider::GitHub => self.github.as_ref(),
+            Provider::GitLab => self.gitlab.as_ref(),
+            Provider::Gitea => self.gitea.as_ref(),
+            Provider::Bitbucket => self.bitbucket.as_ref(),
+            Provider::Generic => self.generic.as_ref(),
+        }
+    }
+
+    fn slot(&mut self, provider: Provider) -> &mut Option<Secret> {
+        match provider {
+            Provider::GitHub => &mut self.github,
+            Provider::GitLab => &mut self.gitlab,
+            Provider::Gitea => &mut self.gitea,
+            Provider::Bitbucket => &mut self.bitbucket,
+            Provider::Generic => &mut self.generic,
+        }
+    }
+}
+
+fn read_secret(receiver: &'static str, path: &Path) -> Result<Secret, ServerError> {
+    let text = std::fs::read_to_string(path).map_err(|error| ServerError::SecretFile {
+        receiver,
+        path: path.display().to_string(),
+        detail: error.to_string(),
+    })?;
+    let value = text.trim_end_matches(['\n', '\r']);
+    if value.is_empty() {
+        // An empty HMAC key would let anyone who guesses it sign requests.
+        return Err(ServerError::EmptySecret {
+            receiver,
+            path: path.display().to_string(),
+        });
+    }
+    Ok(Secret::new(value))
+}
+
+/// What a verified push acts on: the followed reference and the source's trigger.
+#[derive(Debug, Clone)]
+pub struct WebhookTarget {
+    pub reference: Reference,
+    pub trigger: FetchTrigger,
+}
+
+/// `/readyz` answers 200 once this is set (the first snapshot is loaded).
+#[derive(Debug, Clone, Default)]
+pub struct Readiness(Arc<AtomicBool>);
+
+impl Readiness {
+    pub fn set_ready(&self) {
+        self.0.store(true, Ordering::Release);
+    }
+
+    pub fn is_ready(&self) -> bool {
+        self.0.load(Ordering::Acquire)
+    }
+}
+
+/// Shared by every route.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub secrets: Arc<WebhookSecrets>,
+    pub target: WebhookTarget,
+    pub deliveries: DeliveryLog,
+    pub readiness: Readiness,
+}
+
+/// Builds the HTTP router. Receivers without a secret are left out, so their paths answer 404
+/// and no endpoint ever accepts an unsigned request.
+pub fn router(state: AppState) -> Router {
+    let mut hooks = Router::new();
+    for provider in Provider::ALL {
+        if state.secrets.get(provider).is_some() {
+            let path = format!("/hooks/{}", provider.name());
+            hooks = hooks.route(
+                &path,
+                post(move |state, headers, body| webhook::receive(provider, state, headers, body)),
+            );
+        }
+    }
+    hooks
+        .layer(DefaultBodyLimit::max(MAX_WEBHOOK_BODY))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .route("/status/webhooks", get(webhook_status))
+        .with_state(state)
+}
+
+async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
+    if state.readiness.is_ready() {
+        (StatusCode::OK, "ready")
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "waiting for the first snapshot",
+        )
+    }
+}
+
+async fn webhook_status(State(state): State<AppState>) -> impl IntoResponse {
+    Json(state.deliveries.last())
+}
+
+/// Serves `router` on `listener` until `shutdown` resolves.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await
+        .map_err(ServerError::Serve)
+}

@@ -1,0 +1,512 @@
+//! The Git source: one clone in `work_dir`, then per sync: ask the remote where the ref points
+//! (ls-remote), fetch only when it moved, check the commit out, load the manifests. All of it
+//! is blocking libgit2 work and runs on tokio's blocking pool.
+
+use std::cell::{Cell, RefCell};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use git2::build::CheckoutBuilder;
+use git2::{
+    CertificateCheckStatus, Cred, CredentialType, Direction, ErrorClass, ErrorCode, FetchOptions,
+    Oid, RemoteCallbacks, Repository,
+};
+use tokio::sync::watch;
+use tracing::{debug, info, warn};
+
+use super::auth::Credentials;
+use super::known_hosts::{self, HostKeyVerdict};
+use super::redact::{ParsedUrl, parse_url, scrub};
+use super::{FetchTrigger, Reference, Snapshot, SourceError, SourceStats, jittered};
+use crate::config::{AuthConfig, SourceConfig};
+use crate::manifest::{LoadOptions, load_dir};
+
+/// Extra time the async side waits beyond `timeout` before it gives up on a blocking job,
+/// so libgit2's own timeout normally fires first and gives the better message.
+const TIMEOUT_GRACE: Duration = Duration::from_secs(5);
+
+pub(crate) struct GitSync {
+    /// What libgit2 connects to: userinfo removed (it goes through the credential callback).
+    remote_url: String,
+    url: ParsedUrl,
+    reference: Reference,
+    path: String,
+    work_dir: PathBuf,
+    depth: u32,
+    timeout: Duration,
+    auth: AuthConfig,
+}
+
+/// The commit a sync ended on.
+pub(crate) struct SyncOutcome {
+    pub revision: String,
+    pub root: PathBuf,
+}
+
+/// What the libgit2 callbacks learned, read back when an operation fails.
+#[derive(Default)]
+struct CallbackState {
+    credential_attempts: Cell<u32>,
+    host_key_failure: RefCell<Option<SourceError>>,
+}
+
+impl GitSync {
+    pub fn new(config: &SourceConfig, reference: Reference) -> Result<Self, SourceError> {
+        let raw_url = config.url.clone().unwrap_or_default();
+        let url = parse_url(&raw_url);
+        let remote_url = match (&url.scheme, &url.username) {
+            // libgit2 takes the SSH user from the URL; keep it, there is no password there.
+            (Some(scheme), Some(user)) if scheme == "ssh" => {
+                url.display.replacen("ssh://", &format!("ssh://{user}@"), 1)
+            }
+            (Some(_), _) => url.display.clone(),
+            (None, _) => raw_url.clone(),
+        };
+        if config.path.split('/').any(|part| part == "..") {
+            return Err(SourceError::Config(
+                "source.path must stay inside the repository".into(),
+            ));
+        }
+        Ok(GitSync {
+            remote_url,
+            url,
+            reference,
+            path: config.path.clone(),
+            work_dir: config.work_dir.clone(),
+            depth: config.depth,
+            timeout: config.timeout.0,
+            auth: config.auth.clone(),
+        })
+    }
+
+    /// Brings the work dir to the tracked commit, fetching only when the remote moved.
+    pub fn sync_once(&self, stats: &SourceStats) -> Result<SyncOutcome, SourceError> {
+        let credentials = Credentials::load(&self.auth, &self.url)?;
+        let repo = self.open_or_init()?;
+        let deadline = Instant::now() + self.timeout;
+        let target = match &self.reference {
+            Reference::Commit(sha) => {
+                self.ensure_commit(&repo, sha, &credentials, deadline, stats)?
+            }
+            Reference::Branch(_) | Reference::Tag(_) => {
+                self.follow_ref(&repo, &credentials, deadline, stats)?
+            }
+            Reference::Directory => unreachable!("a git source never follows a directory"),
+        };
+        self.checkout(&repo, target)?;
+        let root = self.work_dir.join(&self.path);
+        if !root.is_dir() {
+            return Err(SourceError::Config(format!(
+                "source.path `{}` does not exist at revision {target}",
+                self.path
+            )));
+        }
+        Ok(SyncOutcome {
+            revision: target.to_string(),
+            root,
+        })
+    }
+
+    fn open_or_init(&self) -> Result<Repository, SourceError> {
+        let repo = match Repository::open(&self.work_dir) {
+            Ok(repo) => repo,
+            Err(_) => Repository::init(&self.work_dir).map_err(|error| SourceError::Io {
+                context: format!("cannot create the clone in {}", self.work_dir.display()),
+                source: std::io::Error::other(error.message().to_string()),
+            })?,
+        };
+        Ok(repo)
+    }
+
+    /// Remote ref name and the local ref it is fetched into.
+    fn ref_names(&self) -> (String, String) {
+        match &self.reference {
+            Reference::Branch(name) => (
+                format!("refs/heads/{name}"),
+                format!("refs/remotes/origin/{name}"),
+            ),
+            Reference::Tag(name) => (format!("refs/tags/{name}"), format!("refs/tags/{name}")),
+            _ => unreachable!("only branches and tags are followed by name"),
+        }
+    }
+
+    fn follow_ref(
+        &self,
+        repo: &Repository,
+        credentials: &Credentials,
+        deadline: Instant,
+        stats: &SourceStats,
+    ) -> Result<Oid, SourceError> {
+        let (remote_ref, local_ref) = self.ref_names();
+        SourceStats::bump(&stats.ref_checks);
+        let remote_tip = self.ls_remote(repo, &remote_ref, credentials, deadline)?;
+        let local_tip = repo.refname_to_id(&local_ref).ok();
+        if local_tip == Some(remote_tip) && repo.find_object(remote_tip, None).is_ok() {
+            SourceStats::bump(&stats.skipped_fetches);
+            debug!(url = %self.url.display, %remote_ref, "remote ref has not moved; fetch skipped");
+        } else {
+            SourceStats::bump(&stats.fetches);
+            let refspec = format!("+{remote_ref}:{local_ref}");
+            self.fetch(repo, &[refspec.as_str()], credentials, deadline)?;
+        }
+        let commit = repo
+            .find_reference(&local_ref)
+            .and_then(|reference| reference.peel_to_commit())
+            .map_err(|error| self.plain_git_error(&error, credentials))?;
+        Ok(commit.id())
+    }
+
+    fn ensure_commit(
+        &self,
+        repo: &Repository,
+        sha: &str,
+        credentials: &Credentials,
+        deadline: Instant,
+        stats: &SourceStats,
+    ) -> Result<Oid, SourceError> {
+        let oid =
+            Oid::from_str(sha).map_err(|_| SourceError::Config(format!("bad commit {sha}")))?;
+        if repo.find_commit(oid).is_ok() {
+            // A commit never changes: once it is here there is nothing to ask the remote.
+            SourceStats::bump(&stats.skipped_fetches);
+            return Ok(oid);
+        }
+        SourceStats::bump(&stats.fetches);
+        // Servers rarely allow fetching an arbitrary SHA, so fetch the branches and look.
+        self.fetch(
+            repo,
+            &["+refs/heads/*:refs/remotes/origin/*"],
+            credentials,
+            deadline,
+        )?;
+        repo.find_commit(oid)
+            .map(|commit| commit.id())
+            .map_err(|_| SourceError::RefNotFound {
+                url: self.url.display.clone(),
+                reference: format!("commit {sha} (not reachable from any branch)"),
+            })
+    }
+
+    /// Where `remote_ref` points on the remote, without downloading objects.
+    fn ls_remote(
+        &self,
+        repo: &Repository,
+        remote_ref: &str,
+        credentials: &Credentials,
+        deadline: Instant,
+    ) -> Result<Oid, SourceError> {
+        let state = CallbackState::default();
+        let mut remote = repo
+            .remote_anonymous(&self.remote_url)
+            .map_err(|error| self.plain_git_error(&error, credentials))?;
+        let callbacks = self.callbacks(credentials, &state, deadline);
+        let connection = remote
+            .connect_auth(Direction::Fetch, Some(callbacks), None)
+            .map_err(|error| self.classify(&error, &state, credentials, deadline))?;
+        let heads = connection
+            .list()
+            .map_err(|error| self.classify(&error, &state, credentials, deadline))?;
+        heads
+            .iter()
+            .find(|head| head.name() == remote_ref)
+            .map(|head| head.oid())
+            .ok_or_else(|| SourceError::RefNotFound {
+                url: self.url.display.clone(),
+                reference: remote_ref.to_string(),
+            })
+    }
+
+    fn fetch(
+        &self,
+        repo: &Repository,
+        refspecs: &[&str],
+        credentials: &Credentials,
+        deadline: Instant,
+    ) -> Result<(), SourceError> {
+        let state = CallbackState::default();
+        let mut remote = repo
+            .remote_anonymous(&self.remote_url)
+            .map_err(|error| self.plain_git_error(&error, credentials))?;
+        let mut options = FetchOptions::new();
+        options.remote_callbacks(self.callbacks(credentials, &state, deadline));
+        if self.depth > 0 {
+            options.depth(i32::try_from(self.depth).unwrap_or(i32::MAX));
+        }
+        let started = Instant::now();
+        remote
+            .fetch(refspecs, Some(&mut options), None)
+            .map_err(|error| self.classify(&error, &state, credentials, deadline))?;
+        let stats = remote.stats();
+        info!(
+            url = %self.url.display,
+            objects = stats.received_objects(),
+            bytes = stats.received_bytes(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "fetched"
+        );
+        Ok(())
+    }
+
+    fn checkout(&self, repo: &Repository, target: Oid) -> Result<(), SourceError> {
+        let head = repo.head().ok().and_then(|head| head.target());
+        if head == Some(target) {
+            return Ok(());
+        }
+        let result = repo.find_commit(target).and_then(|commit| {
+            let mut checkout = CheckoutBuilder::new();
+            checkout.force().remove_untracked(true);
+            repo.checkout_tree(commit.as_object(), Some(&mut checkout))?;
+            repo.set_head_detached(target)
+        });
+        result.map_err(|error| SourceError::Git {
+            url: self.url.display.clone(),
+            detail: format!("checkout of {target} failed: {}", error.message()),
+        })
+    }
+
+    fn callbacks<'a>(
+        &'a self,
+        credentials: &'a Credentials,
+        state: &'a CallbackState,
+        deadline: Instant,
+    ) -> RemoteCallbacks<'a> {
+        let mut callbacks = RemoteCallbacks::new();
+        callbacks.credentials(move |_url, username_from_url, allowed| {
+            let username = credentials
+                .username
+                .as_deref()
+                .or(username_from_url)
+                .unwrap_or("git");
+            if allowed.contains(CredentialType::USERNAME) {
+                return Cred::username(username);
+            }
+            // libgit2 asks again after a rejection; answering twice would loop forever.
+            let attempt = state.credential_attempts.get() + 1;
+            state.credential_attempts.set(attempt);
+            if attempt > 1 {
+                return Err(git2::Error::from_str("authentication refused"));
+            }
+            if allowed.contains(CredentialType::SSH_KEY) {
+                return match &credentials.ssh_key {
+                    Some(key) => Cred::ssh_key(
+                        username,
+                        None,
+                        key,
+                        credentials
+                            .ssh_passphrase
+                            .as_ref()
+                            .map(|secret| secret.expose()),
+                    ),
+                    None => Err(git2::Error::from_str(
+                        "no source.auth.ssh_key_file configured",
+                    )),
+                };
+            }
+            if allowed.contains(CredentialType::USER_PASS_PLAINTEXT) {
+                return match &credentials.password {
+                    Some(password) => Cred::userpass_plaintext(username, password.expose()),
+                    None => Err(git2::Error::from_str(
+                        "the remote wants a password or token but none is configured",
+                    )),
+                };
+            }
+            Err(git2::Error::from_str(
+                "the remote asks for an unsupported credential type",
+            ))
+        });
+        callbacks.certificate_check(move |cert, _host| {
+            let Some(host_key) = cert.as_hostkey() else {
+                // TLS certificates: keep libgit2's verification against the system roots.
+                return Ok(CertificateCheckStatus::CertificatePassthrough);
+            };
+            match self.verify_host_key(host_key, credentials) {
+                Ok(()) => Ok(CertificateCheckStatus::CertificateOk),
+                Err(failure) => {
+                    state.host_key_failure.replace(Some(failure));
+                    Err(git2::Error::from_str("host key verification failed"))
+                }
+            }
+        });
+        // Returning false aborts the transfer, which is how a slow fetch honours the deadline.
+        callbacks.transfer_progress(move |_| Instant::now() < deadline);
+        callbacks.sideband_progress(move |_| Instant::now() < deadline);
+        callbacks
+    }
+
+    fn verify_host_key(
+        &self,
+        host_key: &git2::cert::CertHostkey<'_>,
+        credentials: &Credentials,
+    ) -> Result<(), SourceError> {
+        let host = known_hosts::host_pattern_name(&self.url.host, self.url.port.unwrap_or(22));
+        let (Some(key), Some(key_type)) = (host_key.hostkey(), host_key.hostkey_type()) else {
+            return Err(SourceError::Git {
+                url: self.url.display.clone(),
+                detail: "the SSH server's raw host key is unavailable; cannot verify it".into(),
+            });
+        };
+        let key_type = key_type.name().to_string();
+        let fingerprint = known_hosts::fingerprint(key);
+        let Some(path) = &credentials.known_hosts else {
+            return Err(SourceError::HostKeyUnknown {
+                host,
+                key_type,
+                fingerprint,
+                known_hosts: "known_hosts (source.auth.known_hosts_file is not set)".into(),
+            });
+        };
+        let text = std::fs::read_to_string(path).map_err(|error| SourceError::Credential {
+            what: "source.auth.known_hosts_file".into(),
+            detail: format!("{}: {error}", path.display()),
+        })?;
+        let known_hosts = path.display().to_string();
+        match known_hosts::check(&text, &self.url.host, self.url.port.unwrap_or(22), key) {
+            HostKeyVerdict::Trusted => Ok(()),
+            HostKeyVerdict::Unknown => Err(SourceError::HostKeyUnknown {
+                host,
+                key_type,
+                fingerprint,
+                known_hosts,
+            }),
+            HostKeyVerdict::Changed | HostKeyVerdict::Revoked => Err(SourceError::HostKeyChanged {
+                host,
+                key_type,
+                fingerprint,
+                known_hosts,
+            }),
+        }
+    }
+
+    /// Turns a libgit2 failure into one of the plain error classes.
+    fn classify(
+        &self,
+        error: &git2::Error,
+        state: &CallbackState,
+        credentials: &Credentials,
+        deadline: Instant,
+    ) -> SourceError {
+        if let Some(failure) = state.host_key_failure.take() {
+            return failure;
+        }
+        let url = self.url.display.clone();
+        let detail = scrub(error.message(), &credentials.secret_values());
+        let lower = detail.to_ascii_lowercase();
+        let auth_words = [
+            "authentication",
+            "unauthorized",
+            "401",
+            "403",
+            "publickey",
+            "password",
+        ];
+        if error.code() == ErrorCode::Auth
+            || state.credential_attempts.get() > 1
+            || auth_words.iter().any(|word| lower.contains(word))
+        {
+            return SourceError::AuthRefused { url, detail };
+        }
+        if error.code() == ErrorCode::Timeout
+            || lower.contains("timed out")
+            || lower.contains("timeout")
+            || Instant::now() >= deadline
+        {
+            return SourceError::Timeout {
+                url,
+                after: self.timeout,
+            };
+        }
+        let network_words = [
+            "failed to connect",
+            "refused",
+            "unreachable",
+            "resolve",
+            "no route",
+            "reset by peer",
+        ];
+        if matches!(
+            error.class(),
+            ErrorClass::Net | ErrorClass::Os | ErrorClass::Ssh
+        ) && network_words.iter().any(|word| lower.contains(word))
+        {
+            return SourceError::NetworkUnreachable { url, detail };
+        }
+        self.plain_git_error(error, credentials)
+    }
+
+    fn plain_git_error(&self, error: &git2::Error, credentials: &Credentials) -> SourceError {
+        SourceError::Git {
+            url: self.url.display.clone(),
+            detail: scrub(error.message(), &credentials.secret_values()),
+        }
+    }
+}
+
+/// The source loop: sync at start, then on every trigger or poll tick.
+pub(crate) async fn run(
+    sync: GitSync,
+    load: LoadOptions,
+    trigger: FetchTrigger,
+    stats: Arc<SourceStats>,
+    sender: watch::Sender<Option<Arc<Snapshot>>>,
+    config: SourceConfig,
+) {
+    let display_url = sync.url.display.clone();
+    let sync = Arc::new(Mutex::new(sync));
+    let mut first = true;
+    loop {
+        if !first {
+            let wait = jittered(config.poll_interval.0, config.poll_jitter.0);
+            tokio::select! {
+                () = trigger.wait() => debug!("sync requested"),
+                () = tokio::time::sleep(wait) => debug!("poll interval elapsed"),
+            }
+        }
+        first = false;
+        SourceStats::bump(&stats.syncs);
+        let current = sender
+            .borrow()
+            .as_ref()
+            .map(|snapshot| snapshot.revision.clone());
+        let job = {
+            let (sync, stats, load) = (sync.clone(), stats.clone(), load.clone());
+            tokio::task::spawn_blocking(move || {
+                // The lock keeps a timed-out job and the next one off the same work dir.
+                let sync = sync.lock().unwrap_or_else(|poison| poison.into_inner());
+                let outcome = sync.sync_once(&stats)?;
+                if current.as_deref() == Some(outcome.revision.as_str()) {
+                    return Ok(None);
+                }
+                let manifests = load_dir(&outcome.root, &load);
+                Ok(Some(Snapshot {
+                    revision: outcome.revision,
+                    root: outcome.root,
+                    manifests,
+                }))
+            })
+        };
+        let result = match tokio::time::timeout(config.timeout.0 + TIMEOUT_GRACE, job).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(join_error)) => Err(SourceError::Git {
+                url: display_url.clone(),
+                detail: format!("sync task failed: {join_error}"),
+            }),
+            Err(_) => Err(SourceError::Timeout {
+                url: display_url.clone(),
+                after: config.timeout.0,
+            }),
+        };
+        match result {
+            Ok(Some(snapshot)) => {
+                info!(url = %display_url, revision = %snapshot.revision, manifests = snapshot.manifests.manifests.len(), "new snapshot");
+                stats.record_error(None);
+                sender.send_replace(Some(Arc::new(snapshot)));
+            }
+            Ok(None) => stats.record_error(None),
+            Err(error) => {
+                warn!(url = %display_url, error = %error, "source sync failed");
+                stats.record_error(Some(error.to_string()));
+            }
+        }
+    }
+}

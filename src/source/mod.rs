@@ -1,0 +1,296 @@
+//! Sources of desired state: a Git remote (clone once, then incremental fetches), or a local
+//! directory watched with notify. Each produces [`Snapshot`]s on a `watch` channel, so a slow
+//! consumer only ever sees the newest one.
+//!
+//! Triggers (poll tick, webhook, file change) all funnel into one [`FetchTrigger`], which holds
+//! at most one pending request: a burst of pushes becomes one sync in flight plus one queued.
+
+mod auth;
+mod dir;
+mod git;
+mod known_hosts;
+pub mod redact;
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinHandle;
+
+use crate::config::{SourceConfig, SourceKind};
+use crate::manifest::{LoadOptions, ManifestSet};
+
+pub use auth::Secret;
+
+/// One consistent view of the desired state.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    /// Commit SHA for Git, `sha256:<hex>` of the file contents for a directory.
+    pub revision: String,
+    /// The tree at `source.path`.
+    pub root: PathBuf,
+    pub manifests: ManifestSet,
+}
+
+/// Everything that can go wrong while reading a source. Each Git failure names its class in
+/// plain words; no variant ever carries a credential, and URLs are shown without userinfo.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error("authentication refused by {url}: check the configured credentials ({detail})")]
+    AuthRefused { url: String, detail: String },
+    #[error(
+        "host key unknown: {host} offered a {key_type} key (fingerprint {fingerprint}) that is not in {known_hosts}; \
+         add the server's key there after verifying it out of band (unknown hosts are never trusted automatically)"
+    )]
+    HostKeyUnknown {
+        host: String,
+        key_type: String,
+        fingerprint: String,
+        known_hosts: String,
+    },
+    #[error(
+        "host key CHANGED for {host}: it offered a {key_type} key (fingerprint {fingerprint}) but {known_hosts} \
+         lists a different key for it; refusing to connect. This may be a man-in-the-middle attack, or the \
+         server's key was rotated: verify the new key out of band and update {known_hosts}"
+    )]
+    HostKeyChanged {
+        host: String,
+        key_type: String,
+        fingerprint: String,
+        known_hosts: String,
+    },
+    #[error("network unreachable: cannot connect to {url} ({detail})")]
+    NetworkUnreachable { url: String, detail: String },
+    #[error("timeout: {url} did not answer within {after:?}")]
+    Timeout { url: String, after: Duration },
+    #[error("ref not found: {reference} does not exist in {url}")]
+    RefNotFound { url: String, reference: String },
+    #[error("cannot read credential {what}: {detail}")]
+    Credential { what: String, detail: String },
+    #[error("invalid source configuration: {0}")]
+    Config(String),
+    #[error("git error on {url}: {detail}")]
+    Git { url: String, detail: String },
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        source: std::io::Error,
+    },
+}
+
+/// What a source follows. Webhook receivers use it to ignore pushes to other refs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reference {
+    Branch(String),
+    Tag(String),
+    Commit(String),
+    /// A local directory: any change counts.
+    Directory,
+}
+
+impl Reference {
+    pub fn from_config(config: &SourceConfig) -> Self {
+        if config.kind == SourceKind::Dir {
+            Reference::Directory
+        } else if let Some(commit) = &config.commit {
+            Reference::Commit(commit.to_ascii_lowercase())
+        } else if let Some(tag) = &config.tag {
+            Reference::Tag(tag.clone())
+        } else {
+            Reference::Branch(config.branch.clone())
+        }
+    }
+
+    /// Whether a push of `git_ref` (e.g. `refs/heads/main`) can change what we follow.
+    pub fn is_moved_by(&self, git_ref: &str) -> bool {
+        match self {
+            Reference::Branch(name) => git_ref.strip_prefix("refs/heads/") == Some(name.as_str()),
+            Reference::Tag(name) => git_ref.strip_prefix("refs/tags/") == Some(name.as_str()),
+            // A fixed commit never moves; the only way to change it is the config.
+            Reference::Commit(_) => false,
+            Reference::Directory => true,
+        }
+    }
+}
+
+/// Asks the source to sync now. Cheap to clone; requests made while a sync is running
+/// collapse into a single queued one.
+#[derive(Debug, Clone, Default)]
+pub struct FetchTrigger {
+    pending: Arc<Notify>,
+    requests: Arc<AtomicU64>,
+}
+
+impl FetchTrigger {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Requests a sync. Never blocks; at most one request is remembered.
+    pub fn request(&self) {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        self.pending.notify_one();
+    }
+
+    /// How many times [`Self::request`] was called (for tests and metrics).
+    pub fn requests(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
+    }
+
+    pub(crate) async fn wait(&self) {
+        self.pending.notified().await;
+    }
+}
+
+/// Counters of the work a source did, shared with the status API and tests.
+#[derive(Debug, Default)]
+pub struct SourceStats {
+    /// Syncs started (poll, webhook, file change or the first one).
+    pub syncs: AtomicU64,
+    /// ls-remote style reference checks against the remote.
+    pub ref_checks: AtomicU64,
+    /// Object downloads from the remote.
+    pub fetches: AtomicU64,
+    /// Syncs that stopped after the ref check because the remote had not moved.
+    pub skipped_fetches: AtomicU64,
+    pub errors: AtomicU64,
+    pub last_error: Mutex<Option<String>>,
+}
+
+impl SourceStats {
+    pub fn get(counter: &AtomicU64) -> u64 {
+        counter.load(Ordering::Relaxed)
+    }
+
+    fn bump(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn record_error(&self, error: Option<String>) {
+        if error.is_some() {
+            Self::bump(&self.errors);
+        }
+        *self
+            .last_error
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner()) = error;
+    }
+
+    pub fn last_error(&self) -> Option<String> {
+        self.last_error
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+            .clone()
+    }
+}
+
+/// A running source. Dropping it stops the background task.
+pub struct SourceHandle {
+    pub snapshots: watch::Receiver<Option<Arc<Snapshot>>>,
+    pub trigger: FetchTrigger,
+    pub stats: Arc<SourceStats>,
+    pub reference: Reference,
+    task: JoinHandle<()>,
+}
+
+impl SourceHandle {
+    /// Waits until a snapshot satisfying `accept` is published.
+    pub async fn wait_for(&mut self, accept: impl Fn(&Snapshot) -> bool) -> Arc<Snapshot> {
+        let found = self
+            .snapshots
+            .wait_for(|snapshot| snapshot.as_deref().is_some_and(&accept))
+            .await
+            .expect("the source task keeps the sender alive while the handle exists");
+        found.clone().expect("wait_for only accepts Some")
+    }
+}
+
+impl Drop for SourceHandle {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Starts a `git` or `dir` source in the background. The first sync starts at once.
+pub fn start(config: &SourceConfig, load: LoadOptions) -> Result<SourceHandle, SourceError> {
+    let trigger = FetchTrigger::new();
+    let stats = Arc::new(SourceStats::default());
+    let (sender, receiver) = watch::channel(None);
+    let reference = Reference::from_config(config);
+    let task = match config.kind {
+        SourceKind::Git => {
+            let sync = git::GitSync::new(config, reference.clone())?;
+            tokio::spawn(git::run(
+                sync,
+                load,
+                trigger.clone(),
+                stats.clone(),
+                sender,
+                config.clone(),
+            ))
+        }
+        SourceKind::Dir => {
+            let watched = dir::DirSource::new(config)?;
+            tokio::spawn(dir::run(
+                watched,
+                load,
+                trigger.clone(),
+                stats.clone(),
+                sender,
+            ))
+        }
+        SourceKind::Cluster => {
+            return Err(SourceError::Config(
+                "source.kind = \"cluster\" has no source to start".into(),
+            ));
+        }
+    };
+    Ok(SourceHandle {
+        snapshots: receiver,
+        trigger,
+        stats,
+        reference,
+        task,
+    })
+}
+
+/// `interval` plus a pseudo-random share of `jitter`. Randomness only spreads replicas apart,
+/// so the std hasher's per-process random keys are good enough.
+fn jittered(interval: Duration, jitter: Duration) -> Duration {
+    use std::hash::{BuildHasher, RandomState};
+    if jitter.is_zero() {
+        return interval;
+    }
+    let random = RandomState::new().hash_one(std::time::Instant::now());
+    let jitter_millis = u64::try_from(jitter.as_millis()).unwrap_or(u64::MAX);
+    interval + Duration::from_millis(random % (jitter_millis + 1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn branch_reference_only_moves_for_its_own_branch() {
+        let main = Reference::Branch("main".into());
+        assert!(main.is_moved_by("refs/heads/main"));
+        assert!(!main.is_moved_by("refs/heads/main-2"));
+        assert!(!main.is_moved_by("refs/tags/main"));
+        assert!(Reference::Tag("v1".into()).is_moved_by("refs/tags/v1"));
+        assert!(!Reference::Commit("ab".into()).is_moved_by("refs/heads/main"));
+    }
+
+    #[test]
+    fn jitter_stays_within_bounds() {
+        for _ in 0..100 {
+            let wait = jittered(Duration::from_secs(60), Duration::from_secs(10));
+            assert!(wait >= Duration::from_secs(60) && wait <= Duration::from_secs(70));
+        }
+        assert_eq!(
+            jittered(Duration::from_secs(5), Duration::ZERO),
+            Duration::from_secs(5)
+        );
+    }
+}
