@@ -1,0 +1,322 @@
+//! Manifest loading: `*.yaml`/`*.yml` files under a directory, multi-document, recursive.
+//! Only `gitops.kubedb.com/v1alpha1` `Postgres` documents are desired state; others are
+//! skipped with a notice. Every problem names the file, the line and the field, and one
+//! broken document never hides the others.
+
+mod schema;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde_json::Value;
+
+pub use schema::{Schema, SchemaError, Violation, compile_crd_spec, gitops_spec_schema};
+
+use crate::models::GitopsPostgres;
+use crate::yaml::{self, PathSegment};
+
+const GITOPS_API_VERSION: &str = "gitops.kubedb.com/v1alpha1";
+/// `metadata` keys a manifest may carry; the rest are server-owned or typos.
+const METADATA_KEYS: [&str; 5] = ["name", "namespace", "labels", "annotations", "generation"];
+const TOP_LEVEL_KEYS: [&str; 5] = ["apiVersion", "kind", "metadata", "spec", "status"];
+
+/// Options for [`load_dir`].
+#[derive(Debug, Clone)]
+pub struct LoadOptions {
+    /// Namespace given to manifests that declare none.
+    pub default_namespace: String,
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        Self {
+            default_namespace: "default".into(),
+        }
+    }
+}
+
+/// One desired database, as written in Git.
+#[derive(Debug, Clone)]
+pub struct Manifest {
+    /// File the document came from, relative to the loaded root.
+    pub file: PathBuf,
+    /// 1-based line where the document starts.
+    pub line: usize,
+    pub object: GitopsPostgres,
+    /// The document as written (only keys the user wrote), for declared-field comparison.
+    pub declared: Value,
+    /// The file's text and the document's index in it, to find lines of fields later.
+    source: Arc<str>,
+    document_index: usize,
+}
+
+impl Manifest {
+    /// `(namespace, name)`; the namespace is always set after loading.
+    pub fn key(&self) -> (String, String) {
+        (
+            self.object.metadata.namespace.clone().unwrap_or_default(),
+            self.object.metadata.name.clone().unwrap_or_default(),
+        )
+    }
+
+    /// The line of a field in this document (or of its nearest written ancestor).
+    pub fn line_of(&self, path: &[PathSegment]) -> usize {
+        yaml::locate(&self.source, self.document_index, path).unwrap_or(self.line)
+    }
+
+    /// Builds a manifest from an object held in memory (cluster mode, tests): there is no
+    /// file, so lines point at the object itself.
+    pub fn from_object(object: GitopsPostgres, origin: &str) -> Self {
+        let declared = serde_json::to_value(&object).unwrap_or(Value::Null);
+        Self {
+            file: PathBuf::from(origin),
+            line: 1,
+            object,
+            declared,
+            source: Arc::from(""),
+            document_index: 0,
+        }
+    }
+}
+
+/// A problem with one document or file; it never stops the others.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ManifestError {
+    pub file: PathBuf,
+    pub line: usize,
+    pub message: String,
+    /// `(namespace, name)` when the broken document could still be identified.
+    pub database: Option<(String, String)>,
+}
+
+impl std::fmt::Display for ManifestError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}: {}", self.file.display(), self.line, self.message)
+    }
+}
+
+/// A document that was skipped on purpose (another kind), reported as a notice.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notice {
+    pub file: PathBuf,
+    pub line: usize,
+    pub message: String,
+}
+
+/// Everything loaded from one tree.
+#[derive(Debug, Clone, Default)]
+pub struct ManifestSet {
+    pub manifests: Vec<Manifest>,
+    pub errors: Vec<ManifestError>,
+    pub notices: Vec<Notice>,
+}
+
+/// Loads every manifest under `root`. Never fails as a whole: unreadable files and broken
+/// documents become [`ManifestError`]s next to the good manifests.
+pub fn load_dir(root: &Path, opts: &LoadOptions) -> ManifestSet {
+    let mut set = ManifestSet::default();
+    let mut files = Vec::new();
+    if let Err(error) = collect_files(root, &mut files) {
+        set.errors.push(ManifestError {
+            file: root.to_path_buf(),
+            line: 0,
+            message: format!("cannot read the manifest directory: {error}"),
+            database: None,
+        });
+    }
+    files.sort();
+    for path in files {
+        let relative = path.strip_prefix(root).unwrap_or(&path).to_path_buf();
+        match std::fs::read_to_string(&path) {
+            Ok(text) => load_text(&relative, Arc::from(text), opts, &mut set),
+            Err(error) => set.errors.push(ManifestError {
+                file: relative,
+                line: 0,
+                message: format!("cannot read the file: {error}"),
+                database: None,
+            }),
+        }
+    }
+    reject_duplicates(&mut set);
+    set
+}
+
+/// Recursively lists `*.yaml`/`*.yml`, skipping hidden entries such as `.git`.
+fn collect_files(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let path = entry.path();
+        if entry.file_name().to_string_lossy().starts_with('.') {
+            continue;
+        }
+        if entry.file_type()?.is_dir() {
+            collect_files(&path, out)?;
+        } else if matches!(path.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")) {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// Parses and validates the documents of one file into `set`.
+pub fn load_text(file: &Path, text: Arc<str>, opts: &LoadOptions, set: &mut ManifestSet) {
+    let documents = match yaml::parse_documents(&text) {
+        Ok(documents) => documents,
+        Err(error) => {
+            set.errors.push(ManifestError {
+                file: file.to_path_buf(),
+                line: error.line(),
+                message: error.to_string(),
+                database: None,
+            });
+            return;
+        }
+    };
+    for document in documents {
+        let api_version = document.value["apiVersion"].as_str().unwrap_or_default();
+        let kind = document.value["kind"].as_str().unwrap_or_default();
+        if api_version != GITOPS_API_VERSION || kind != "Postgres" {
+            set.notices.push(Notice {
+                file: file.to_path_buf(),
+                line: document.line,
+                message: format!(
+                    "skipped: {} {} is not a {GITOPS_API_VERSION} Postgres",
+                    if api_version.is_empty() { "<no apiVersion>" } else { api_version },
+                    if kind.is_empty() { "<no kind>" } else { kind },
+                ),
+            });
+            continue;
+        }
+        let located = |path: &[PathSegment]| yaml::locate(&text, document.index, path).unwrap_or(document.line);
+        match build_manifest(document.value, opts) {
+            Ok((object, declared)) => set.manifests.push(Manifest {
+                file: file.to_path_buf(),
+                line: document.line,
+                object,
+                declared,
+                source: text.clone(),
+                document_index: document.index,
+            }),
+            Err((database, violations)) => {
+                for violation in violations {
+                    set.errors.push(ManifestError {
+                        file: file.to_path_buf(),
+                        line: located(&violation.path),
+                        message: format!("{}: {}", yaml::display_path(&violation.path), violation.message),
+                        database: database.clone(),
+                    });
+                }
+            }
+        }
+    }
+}
+
+type Identified = Option<(String, String)>;
+
+/// Validates one gitops Postgres document and types it.
+fn build_manifest(mut value: Value, opts: &LoadOptions) -> Result<(GitopsPostgres, Value), (Identified, Vec<Violation>)> {
+    let mut violations = Vec::new();
+    let key = |k: &str| vec![PathSegment::Key(k.to_string())];
+    let map = value.as_object_mut().expect("a document with apiVersion is a mapping");
+    for name in map.keys() {
+        if !TOP_LEVEL_KEYS.contains(&name.as_str()) {
+            violations.push(Violation {
+                path: key(name),
+                message: "unknown top-level field (expected apiVersion, kind, metadata, spec)".into(),
+            });
+        }
+    }
+    let name = map["metadata"]["name"].as_str().unwrap_or_default().to_string();
+    if name.is_empty() {
+        violations.push(Violation {
+            path: vec![PathSegment::Key("metadata".into()), PathSegment::Key("name".into())],
+            message: "required field is missing".into(),
+        });
+    } else if !is_dns_label(&name) {
+        violations.push(Violation {
+            path: vec![PathSegment::Key("metadata".into()), PathSegment::Key("name".into())],
+            message: format!("{name:?} is not a valid name (lower-case letters, digits and '-', at most 63)"),
+        });
+    }
+    if let Some(metadata) = map.get("metadata").and_then(Value::as_object) {
+        for field in metadata.keys() {
+            if !METADATA_KEYS.contains(&field.as_str()) {
+                violations.push(Violation {
+                    path: vec![PathSegment::Key("metadata".into()), PathSegment::Key(field.clone())],
+                    message: format!("unexpected metadata field (a manifest may set {})", METADATA_KEYS.join(", ")),
+                });
+            }
+        }
+    }
+    let namespace = match map["metadata"]["namespace"].as_str() {
+        Some(ns) if !ns.is_empty() => ns.to_string(),
+        _ => opts.default_namespace.clone(),
+    };
+    if let Some(metadata) = map.get_mut("metadata").and_then(Value::as_object_mut) {
+        metadata.insert("namespace".into(), Value::String(namespace.clone()));
+    }
+    match map.get("spec") {
+        Some(spec) => gitops_spec_schema().validate(spec, &mut key("spec"), &mut violations),
+        None => violations.push(Violation {
+            path: key("spec"),
+            message: "required field is missing".into(),
+        }),
+    }
+    // Status is the service's to write; what Git holds there is ignored.
+    map.remove("status");
+    let identified = (!name.is_empty()).then(|| (namespace, name));
+    if !violations.is_empty() {
+        return Err((identified, violations));
+    }
+    match serde_json::from_value::<GitopsPostgres>(value.clone()) {
+        Ok(object) => Ok((object, value)),
+        Err(error) => Err((
+            identified,
+            vec![Violation {
+                path: key("spec"),
+                message: format!("cannot be read: {error}"),
+            }],
+        )),
+    }
+}
+
+/// RFC 1123 label: what KubeDB's names (and the OpsRequest names derived from them) need.
+fn is_dns_label(name: &str) -> bool {
+    name.len() <= 63
+        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !name.starts_with('-')
+        && !name.ends_with('-')
+}
+
+/// Two manifests for one database: neither is applied, both are reported.
+fn reject_duplicates(set: &mut ManifestSet) {
+    let mut seen: BTreeMap<(String, String), Vec<usize>> = BTreeMap::new();
+    for (index, manifest) in set.manifests.iter().enumerate() {
+        seen.entry(manifest.key()).or_default().push(index);
+    }
+    let mut duplicates: Vec<usize> = Vec::new();
+    for ((namespace, name), indexes) in seen.into_iter().filter(|(_, v)| v.len() > 1) {
+        let places: Vec<String> = indexes
+            .iter()
+            .map(|&i| format!("{}:{}", set.manifests[i].file.display(), set.manifests[i].line))
+            .collect();
+        for &index in &indexes {
+            let manifest = &set.manifests[index];
+            set.errors.push(ManifestError {
+                file: manifest.file.clone(),
+                line: manifest.line,
+                message: format!("{namespace}/{name} is declared more than once ({}); none is applied", places.join(", ")),
+                database: Some((namespace.clone(), name.clone())),
+            });
+        }
+        duplicates.extend(indexes);
+    }
+    duplicates.sort_unstable();
+    for index in duplicates.into_iter().rev() {
+        set.manifests.remove(index);
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,364 @@
+//! Validation of gitops manifests against KubeDB's published CRD schema (vendored under
+//! `vendor/kubedb-crds/`). The API server would prune unknown fields silently, so a typo such
+//! as `spec.replica` has to be caught here, with the path and a did-you-mean.
+//!
+//! The OpenAPI v3 subset Kubernetes structural schemas use is compiled once into a tree of
+//! [`Schema`] nodes; validation walks a JSON value against it and collects every problem.
+
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+use regex::Regex;
+use serde_json::Value;
+
+use crate::yaml::PathSegment;
+
+const GITOPS_CRD: &str = include_str!("../../vendor/kubedb-crds/gitops.kubedb.com_postgreses.yaml");
+
+/// Errors from compiling a CRD schema (only for a broken vendored file).
+#[derive(Debug, thiserror::Error)]
+pub enum SchemaError {
+    #[error("CRD file is not valid YAML: {0}")]
+    Yaml(#[from] serde_yaml::Error),
+    #[error("CRD has no openAPIV3Schema for version {0}")]
+    Missing(String),
+    #[error("CRD schema pattern {pattern:?} does not compile: {source}")]
+    Pattern { pattern: String, source: regex::Error },
+}
+
+/// One problem found in a document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    pub path: Vec<PathSegment>,
+    pub message: String,
+}
+
+#[derive(Debug, Default)]
+enum Kind {
+    #[default]
+    Any,
+    Object,
+    Array,
+    String,
+    Integer,
+    Number,
+    Boolean,
+    IntOrString,
+}
+
+/// A compiled schema node.
+#[derive(Debug, Default)]
+pub struct Schema {
+    kind: Kind,
+    properties: BTreeMap<String, Schema>,
+    additional: Option<Box<Schema>>,
+    items: Option<Box<Schema>>,
+    /// Required properties that have no default (the API server fills defaulted ones).
+    required: Vec<String>,
+    enumeration: Option<Vec<Value>>,
+    pattern: Option<Regex>,
+    preserve_unknown: bool,
+    /// Objects with neither properties nor additionalProperties accept any key.
+    open: bool,
+}
+
+impl Schema {
+    fn compile(node: &Value) -> Result<Self, SchemaError> {
+        let preserve_unknown = node["x-kubernetes-preserve-unknown-fields"] == Value::Bool(true);
+        let kind = if node["x-kubernetes-int-or-string"] == Value::Bool(true) {
+            Kind::IntOrString
+        } else {
+            match node["type"].as_str() {
+                Some("object") => Kind::Object,
+                Some("array") => Kind::Array,
+                Some("string") => Kind::String,
+                Some("integer") => Kind::Integer,
+                Some("number") => Kind::Number,
+                Some("boolean") => Kind::Boolean,
+                _ => Kind::Any,
+            }
+        };
+        let mut properties = BTreeMap::new();
+        if let Some(map) = node["properties"].as_object() {
+            for (name, child) in map {
+                properties.insert(name.clone(), Self::compile(child)?);
+            }
+        }
+        let additional = match &node["additionalProperties"] {
+            Value::Object(_) => Some(Box::new(Self::compile(&node["additionalProperties"])?)),
+            Value::Bool(true) => Some(Box::default()),
+            _ => None,
+        };
+        let items = match &node["items"] {
+            Value::Object(_) => Some(Box::new(Self::compile(&node["items"])?)),
+            _ => None,
+        };
+        let required = node["required"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .filter(|name| node["properties"][name].get("default").is_none())
+            .map(str::to_string)
+            .collect();
+        let pattern = match node["pattern"].as_str() {
+            Some(pattern) => Some(Regex::new(pattern).map_err(|source| SchemaError::Pattern {
+                pattern: pattern.to_string(),
+                source,
+            })?),
+            None => None,
+        };
+        let open = matches!(kind, Kind::Object | Kind::Any) && properties.is_empty() && additional.is_none();
+        Ok(Self {
+            kind,
+            properties,
+            additional,
+            items,
+            required,
+            enumeration: node["enum"].as_array().cloned(),
+            pattern,
+            preserve_unknown,
+            open,
+        })
+    }
+
+    /// Validates `value`, pushing every problem found under `path`.
+    pub fn validate(&self, value: &Value, path: &mut Vec<PathSegment>, out: &mut Vec<Violation>) {
+        if value.is_null() {
+            // Explicit nulls are dropped by the API server, as if the field were absent.
+            return;
+        }
+        if let Some(expected) = self.type_mismatch(value) {
+            out.push(Violation {
+                path: path.clone(),
+                message: format!("expected {expected}, found {}", describe(value)),
+            });
+            return;
+        }
+        if let Some(allowed) = &self.enumeration {
+            if !allowed.contains(value) {
+                let choices: Vec<String> = allowed.iter().map(Value::to_string).collect();
+                out.push(Violation {
+                    path: path.clone(),
+                    message: format!("{value} is not one of {}", choices.join(", ")),
+                });
+            }
+        }
+        if let (Some(pattern), Some(text)) = (&self.pattern, value.as_str()) {
+            if !pattern.is_match(text) {
+                out.push(Violation {
+                    path: path.clone(),
+                    message: format!("{text:?} does not match the pattern {}", pattern.as_str()),
+                });
+            }
+        }
+        match value {
+            Value::Object(map) => self.validate_object(map, path, out),
+            Value::Array(items) => {
+                if let Some(schema) = &self.items {
+                    for (index, item) in items.iter().enumerate() {
+                        path.push(PathSegment::Index(index));
+                        schema.validate(item, path, out);
+                        path.pop();
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn validate_object(
+        &self,
+        map: &serde_json::Map<String, Value>,
+        path: &mut Vec<PathSegment>,
+        out: &mut Vec<Violation>,
+    ) {
+        for (key, child) in map {
+            path.push(PathSegment::Key(key.clone()));
+            if let Some(schema) = self.properties.get(key) {
+                schema.validate(child, path, out);
+            } else if let Some(schema) = &self.additional {
+                schema.validate(child, path, out);
+            } else if !(self.preserve_unknown || self.open) {
+                out.push(Violation {
+                    path: path.clone(),
+                    message: unknown_field_message(key, self.properties.keys()),
+                });
+            }
+            path.pop();
+        }
+        for name in &self.required {
+            if !map.contains_key(name) {
+                path.push(PathSegment::Key(name.clone()));
+                out.push(Violation {
+                    path: path.clone(),
+                    message: "required field is missing".to_string(),
+                });
+                path.pop();
+            }
+        }
+    }
+
+    fn type_mismatch(&self, value: &Value) -> Option<&'static str> {
+        let ok = match self.kind {
+            Kind::Any => true,
+            Kind::Object => value.is_object(),
+            Kind::Array => value.is_array(),
+            Kind::String => value.is_string(),
+            Kind::Integer => value.is_i64() || value.is_u64(),
+            Kind::Number => value.is_number(),
+            Kind::Boolean => value.is_boolean(),
+            Kind::IntOrString => value.is_string() || value.is_i64() || value.is_u64(),
+        };
+        if ok {
+            return None;
+        }
+        Some(match self.kind {
+            Kind::Object => "a mapping",
+            Kind::Array => "a list",
+            Kind::String => "a string",
+            Kind::Integer => "an integer",
+            Kind::Number => "a number",
+            Kind::Boolean => "true or false",
+            Kind::IntOrString => "an integer or a string",
+            Kind::Any => "anything",
+        })
+    }
+}
+
+fn describe(value: &Value) -> String {
+    match value {
+        Value::Object(_) => "a mapping".into(),
+        Value::Array(_) => "a list".into(),
+        Value::String(s) => format!("the string {s:?}"),
+        other => other.to_string(),
+    }
+}
+
+/// "unknown field" plus the closest known sibling when one is near enough to be a typo.
+fn unknown_field_message<'a>(key: &str, known: impl Iterator<Item = &'a String>) -> String {
+    let best = known
+        .map(|candidate| (edit_distance(&key.to_lowercase(), &candidate.to_lowercase()), candidate))
+        .min();
+    match best {
+        Some((distance, candidate)) if distance <= (key.len().max(3) / 3).max(1) => {
+            format!("unknown field (the API server would silently drop it); did you mean `{candidate}`?")
+        }
+        _ => "unknown field (the API server would silently drop it)".to_string(),
+    }
+}
+
+/// Levenshtein distance, for did-you-mean suggestions.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut current = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let substitution = previous[j] + usize::from(ca != *cb);
+            current[j + 1] = substitution.min(previous[j + 1] + 1).min(current[j] + 1);
+        }
+        previous = current;
+    }
+    previous[b.len()]
+}
+
+/// The compiled `spec` schema of `gitops.kubedb.com/v1alpha1` Postgres.
+pub fn gitops_spec_schema() -> &'static Schema {
+    static SCHEMA: OnceLock<Schema> = OnceLock::new();
+    SCHEMA.get_or_init(|| {
+        compile_crd_spec(GITOPS_CRD, "v1alpha1").expect("the vendored gitops CRD compiles")
+    })
+}
+
+/// Compiles the `spec` schema of one version of a CRD.
+pub fn compile_crd_spec(crd_yaml: &str, version: &str) -> Result<Schema, SchemaError> {
+    let crd: Value = serde_yaml::from_str(crd_yaml)?;
+    let versions = crd["spec"]["versions"].as_array().cloned().unwrap_or_default();
+    let schema = versions
+        .iter()
+        .find(|v| v["name"] == version)
+        .map(|v| &v["schema"]["openAPIV3Schema"]["properties"]["spec"])
+        .filter(|s| !s.is_null())
+        .ok_or_else(|| SchemaError::Missing(version.to_string()))?;
+    Schema::compile(schema)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn violations(spec: Value) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        gitops_spec_schema().validate(&spec, &mut vec![PathSegment::Key("spec".into())], &mut out);
+        out.into_iter()
+            .map(|v| (crate::yaml::display_path(&v.path), v.message))
+            .collect()
+    }
+
+    #[test]
+    fn a_valid_spec_passes() {
+        let spec = json!({
+            "version": "16.4", "replicas": 3, "storageType": "Durable",
+            "storage": {"resources": {"requests": {"storage": "10Gi"}}},
+            "podTemplate": {"spec": {"containers": [{"name": "postgres",
+                "resources": {"requests": {"cpu": "500m", "memory": 1073741824}}}]}},
+            "configuration": {"inline": {"user.conf": "max_connections = 200"}},
+            "deletionPolicy": "WipeOut",
+            "authSecret": {"name": "pg-auth"}
+        });
+        assert_eq!(violations(spec), vec![]);
+    }
+
+    #[test]
+    fn a_typo_names_the_field_and_suggests() {
+        let found = violations(json!({"version": "16.4", "replica": 5}));
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].0, "spec.replica");
+        assert!(found[0].1.contains("did you mean `replicas`"), "{}", found[0].1);
+    }
+
+    #[test]
+    fn far_off_names_get_no_suggestion() {
+        let found = violations(json!({"version": "16.4", "flavour": "x"}));
+        assert_eq!(found[0].0, "spec.flavour");
+        assert!(!found[0].1.contains("did you mean"), "{}", found[0].1);
+    }
+
+    #[test]
+    fn wrong_types_enums_patterns_and_required_fields() {
+        let found = violations(json!({
+            "replicas": "three",
+            "deletionPolicy": "Destroy",
+            "storage": {"resources": {"requests": {"storage": "ten gigs"}}}
+        }));
+        let paths: Vec<&str> = found.iter().map(|(p, _)| p.as_str()).collect();
+        assert!(paths.contains(&"spec.replicas"), "{found:?}");
+        assert!(paths.contains(&"spec.deletionPolicy"), "{found:?}");
+        assert!(paths.contains(&"spec.storage.resources.requests.storage"), "{found:?}");
+        assert!(paths.contains(&"spec.version"), "missing version must be reported: {found:?}");
+    }
+
+    #[test]
+    fn nested_typos_in_containers_are_found() {
+        let found = violations(json!({"version": "16", "podTemplate": {"spec": {"containers": [
+            {"name": "postgres", "resource": {}}]}}}));
+        assert_eq!(found[0].0, "spec.podTemplate.spec.containers[0].resource");
+        assert!(found[0].1.contains("`resources`"));
+    }
+
+    #[test]
+    fn defaulted_required_fields_may_be_omitted() {
+        // authSecret.kind is required but defaulted to Secret by the API server.
+        assert_eq!(violations(json!({"version": "16", "authSecret": {"name": "a"}})), vec![]);
+    }
+
+    #[test]
+    fn edit_distance_basics() {
+        assert_eq!(edit_distance("replica", "replicas"), 1);
+        assert_eq!(edit_distance("", "abc"), 3);
+        assert_eq!(edit_distance("storageClass", "storageClassName"), 4);
+    }
+}

@@ -1,0 +1,70 @@
+//! Typed KubeDB API objects: the fields the plan reads are typed; every other field is kept
+//! in an `other` map so that nothing a user wrote is dropped on a round trip.
+
+mod catalog;
+mod gitops;
+mod kubedb;
+mod ops;
+mod spec;
+
+pub use catalog::{PostgresVersion, PostgresVersionSpec, UpdateConstraints};
+pub use gitops::{GitOpsInfo, GitOpsOperation, GitopsPostgres, GitopsStatus};
+pub use kubedb::{Condition, DatabaseStatus, KubedbPostgres};
+pub use ops::{OpsPhase, OpsRequestStatus, OpsRequestType, PostgresOpsRequest};
+pub use spec::{
+    AuthSecret, Configuration, Container, LocalObjectReference, PodTemplate, PodTemplateSpec,
+    PostgresSpec, ResourceRequirements, StorageSpec,
+};
+
+/// `metadata` of every object, from k8s-openapi so kube's `Api<T>` works with our types.
+pub use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+
+/// Implements the k8s-openapi resource traits, which give kube's `Resource` for free.
+macro_rules! kube_resource {
+    ($ty:ty, $group:literal, $version:literal, $kind:literal, $plural:literal, $scope:ty) => {
+        impl k8s_openapi::Resource for $ty {
+            const API_VERSION: &'static str = concat!($group, "/", $version);
+            const GROUP: &'static str = $group;
+            const KIND: &'static str = $kind;
+            const VERSION: &'static str = $version;
+            const URL_PATH_SEGMENT: &'static str = $plural;
+            type Scope = $scope;
+        }
+        impl k8s_openapi::ListableResource for $ty {
+            const LIST_KIND: &'static str = concat!($kind, "List");
+        }
+        impl k8s_openapi::Metadata for $ty {
+            type Ty = ObjectMeta;
+            fn metadata(&self) -> &ObjectMeta {
+                &self.metadata
+            }
+            fn metadata_mut(&mut self) -> &mut ObjectMeta {
+                &mut self.metadata
+            }
+        }
+    };
+}
+pub(crate) use kube_resource;
+
+/// Annotation on the live `kubedb.com` Postgres holding the declared spec it was last
+/// reconciled to; removals are seen through it.
+pub const LAST_APPLIED_ANNOTATION: &str = "gitops.kubedb.com/last-applied";
+/// Annotation on the live `kubedb.com` Postgres saying a Restart is owed for restart fields
+/// that were already patched in; its value is the token the Restart is named after.
+pub const RESTART_PENDING_ANNOTATION: &str = "gitops.kubedb.com/restart-pending";
+/// Annotation on a gitops object whose value feeds OpsRequest names: bump it to retry.
+pub const RETRY_ANNOTATION: &str = "gitops.kubedb.com/retry";
+/// Annotation on a gitops object: `"true"` stops reconciling it.
+pub const SUSPEND_ANNOTATION: &str = "gitops.kubedb.com/suspend";
+/// Annotation carrying the Git revision on everything pg-gitops writes.
+pub const REVISION_ANNOTATION: &str = "gitops.kubedb.com/revision";
+/// Per-database override of the VolumeExpansion mode (`Online` or `Offline`).
+pub const VOLUME_EXPANSION_MODE_ANNOTATION: &str = "gitops.kubedb.com/volume-expansion-mode";
+/// Label naming the database an OpsRequest belongs to.
+pub const DATABASE_LABEL: &str = "gitops.kubedb.com/database";
+/// Standard managed-by label and our value for it.
+pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
+pub const MANAGED_BY_VALUE: &str = "pg-gitops";
+
+#[cfg(test)]
+mod tests;

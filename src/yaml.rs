@@ -1,0 +1,323 @@
+//! The single YAML entry point: multi-document parsing into JSON values, rendering, and
+//! finding the line of a field so errors can name `file:line`.
+//!
+//! Values come from `serde_yaml` (YAML 1.2 scalars: `yes` stays a string). Positions come from
+//! a second, event-level pass with `saphyr-parser`, because `serde_yaml` values carry no marks.
+//! Positions of fields are looked up only when an error needs one, so the happy path pays
+//! for one extra scan per multi-document file and nothing more.
+
+use saphyr_parser::{Event, Parser};
+use serde::Deserialize;
+use serde_json::Value;
+
+/// Errors from reading YAML text.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum YamlError {
+    #[error("line {line}: invalid YAML: {message}")]
+    Syntax { line: usize, message: String },
+    #[error("line {line}: {message}")]
+    Unsupported { line: usize, message: String },
+}
+
+impl YamlError {
+    /// The 1-based line the error points at.
+    pub fn line(&self) -> usize {
+        match self {
+            Self::Syntax { line, .. } | Self::Unsupported { line, .. } => *line,
+        }
+    }
+}
+
+/// One document of a multi-document stream.
+#[derive(Debug, Clone, PartialEq)]
+pub struct YamlDocument {
+    /// Position in the stream, counting empty documents too (for [`locate`]).
+    pub index: usize,
+    /// 1-based line of the document's first node.
+    pub line: usize,
+    pub value: Value,
+}
+
+/// One step of a path into a document.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum PathSegment {
+    Key(String),
+    Index(usize),
+}
+
+impl std::fmt::Display for PathSegment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Key(key) => write!(f, "{key}"),
+            Self::Index(index) => write!(f, "[{index}]"),
+        }
+    }
+}
+
+/// Renders a path the way users write it: `spec.podTemplate.spec.containers[0].name`.
+pub fn display_path(path: &[PathSegment]) -> String {
+    let mut out = String::new();
+    for segment in path {
+        if matches!(segment, PathSegment::Key(_)) && !out.is_empty() {
+            out.push('.');
+        }
+        out.push_str(&segment.to_string());
+    }
+    out
+}
+
+/// Parses every document in `text`. Empty documents are dropped (their index is kept).
+pub fn parse_documents(text: &str) -> Result<Vec<YamlDocument>, YamlError> {
+    let mut values = Vec::new();
+    for document in serde_yaml::Deserializer::from_str(text) {
+        let value = serde_yaml::Value::deserialize(document).map_err(syntax_error)?;
+        values.push(value);
+    }
+    let lines = document_lines(text);
+    let mut documents = Vec::with_capacity(values.len());
+    for (index, value) in values.into_iter().enumerate() {
+        let line = lines.get(index).copied().unwrap_or(1);
+        if value.is_null() {
+            continue;
+        }
+        let value = serde_json::to_value(&value).map_err(|e| YamlError::Unsupported {
+            line,
+            message: format!("cannot be represented as JSON: {e}"),
+        })?;
+        documents.push(YamlDocument { index, line, value });
+    }
+    Ok(documents)
+}
+
+/// Renders a value as YAML (used for OpsRequests in the text plan).
+pub fn to_string(value: &Value) -> String {
+    serde_yaml::to_string(value).unwrap_or_else(|e| format!("# cannot render as YAML: {e}\n"))
+}
+
+fn syntax_error(error: serde_yaml::Error) -> YamlError {
+    YamlError::Syntax {
+        line: error.location().map_or(1, |l| l.line()),
+        message: error.to_string(),
+    }
+}
+
+/// The line of each document's first node, in stream order.
+fn document_lines(text: &str) -> Vec<usize> {
+    let mut lines = Vec::new();
+    let mut awaiting_first_node = false;
+    for event in Parser::new_from_str(text) {
+        let Ok((event, span)) = event else { break };
+        match event {
+            Event::DocumentStart(_) => {
+                lines.push(span.start.line());
+                awaiting_first_node = true;
+            }
+            Event::Scalar(..) | Event::MappingStart(..) | Event::SequenceStart(..)
+                if awaiting_first_node =>
+            {
+                if let Some(last) = lines.last_mut() {
+                    *last = span.start.line();
+                }
+                awaiting_first_node = false;
+            }
+            _ => {}
+        }
+    }
+    lines
+}
+
+/// Finds the 1-based line of `path` in document `document_index` of `text`: the line of the
+/// key for a mapping entry, of the item for a sequence entry. When the path does not exist
+/// (a missing required field, say) it answers with the deepest ancestor that does.
+pub fn locate(text: &str, document_index: usize, path: &[PathSegment]) -> Option<usize> {
+    let mut parser = Parser::new_from_str(text);
+    let mut documents_seen = 0usize;
+    loop {
+        let (event, span) = parser.next()?.ok()?;
+        match event {
+            Event::DocumentStart(_) if documents_seen == document_index => {
+                let mut best = span.start.line();
+                let (root, root_span) = parser.next()?.ok()?;
+                best = best.max(root_span.start.line());
+                return Some(walk_node(&mut parser, root, &mut Vec::new(), path, &mut best).unwrap_or(best));
+            }
+            Event::DocumentStart(_) => documents_seen += 1,
+            Event::StreamEnd => return None,
+            _ => {}
+        }
+    }
+}
+
+/// Walks one node whose start event has been read. Returns `Some(line)` once `target` is found;
+/// keeps `best` at the line of the deepest matching ancestor seen so far.
+fn walk_node(
+    parser: &mut Parser<'_, saphyr_parser::StrInput<'_>>,
+    start: Event<'_>,
+    here: &mut Vec<PathSegment>,
+    target: &[PathSegment],
+    best: &mut usize,
+) -> Option<usize> {
+    match start {
+        Event::MappingStart(..) => loop {
+            let (key_event, key_span) = parser.next()?.ok()?;
+            let key = match key_event {
+                Event::MappingEnd => return None,
+                Event::Scalar(text, ..) => text.into_owned(),
+                other => {
+                    // A complex key: skip it and its value; manifests never use them.
+                    skip_node(parser, other)?;
+                    let (value, _) = parser.next()?.ok()?;
+                    skip_node(parser, value)?;
+                    continue;
+                }
+            };
+            here.push(PathSegment::Key(key));
+            let on_path = target.starts_with(here);
+            if on_path {
+                *best = key_span.start.line();
+                if here.len() == target.len() {
+                    return Some(*best);
+                }
+            }
+            let (value, _) = parser.next()?.ok()?;
+            if on_path {
+                if let Some(line) = walk_node(parser, value, here, target, best) {
+                    return Some(line);
+                }
+            } else {
+                skip_node(parser, value)?;
+            }
+            here.pop();
+        },
+        Event::SequenceStart(..) => {
+            let mut index = 0;
+            loop {
+                let (item, item_span) = parser.next()?.ok()?;
+                if matches!(item, Event::SequenceEnd) {
+                    return None;
+                }
+                here.push(PathSegment::Index(index));
+                let on_path = target.starts_with(here);
+                if on_path {
+                    *best = item_span.start.line();
+                    if here.len() == target.len() {
+                        return Some(*best);
+                    }
+                    if let Some(line) = walk_node(parser, item, here, target, best) {
+                        return Some(line);
+                    }
+                } else {
+                    skip_node(parser, item)?;
+                }
+                here.pop();
+                index += 1;
+            }
+        }
+        _ => None,
+    }
+}
+
+/// Consumes the rest of a node whose start event has been read.
+fn skip_node(parser: &mut Parser<'_, saphyr_parser::StrInput<'_>>, start: Event<'_>) -> Option<()> {
+    let mut depth = match start {
+        Event::MappingStart(..) | Event::SequenceStart(..) => 1usize,
+        _ => return Some(()),
+    };
+    while depth > 0 {
+        match parser.next()?.ok()?.0 {
+            Event::MappingStart(..) | Event::SequenceStart(..) => depth += 1,
+            Event::MappingEnd | Event::SequenceEnd => depth -= 1,
+            _ => {}
+        }
+    }
+    Some(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(k: &str) -> PathSegment {
+        PathSegment::Key(k.into())
+    }
+
+    const TWO_DOCS: &str = r"# leading comment
+apiVersion: v1
+kind: ConfigMap
+---
+
+apiVersion: gitops.kubedb.com/v1alpha1
+kind: Postgres
+metadata:
+  name: pg1
+spec:
+  replica: 5
+  podTemplate:
+    spec:
+      containers:
+      - name: postgres
+        resources: {}
+      - name: pg-coordinator
+        resourcez: {}
+";
+
+    #[test]
+    fn documents_carry_their_first_line() {
+        let docs = parse_documents(TWO_DOCS).unwrap();
+        assert_eq!(docs.len(), 2);
+        assert_eq!((docs[0].index, docs[0].line), (0, 2));
+        assert_eq!((docs[1].index, docs[1].line), (1, 6));
+        assert_eq!(docs[1].value["spec"]["replica"], 5);
+    }
+
+    #[test]
+    fn locate_finds_keys_and_sequence_items() {
+        assert_eq!(locate(TWO_DOCS, 1, &[key("spec"), key("replica")]), Some(11));
+        let coordinator = [
+            key("spec"),
+            key("podTemplate"),
+            key("spec"),
+            key("containers"),
+            PathSegment::Index(1),
+            key("resourcez"),
+        ];
+        assert_eq!(locate(TWO_DOCS, 1, &coordinator), Some(18));
+        assert_eq!(locate(TWO_DOCS, 0, &[key("kind")]), Some(3));
+    }
+
+    #[test]
+    fn locate_falls_back_to_the_deepest_ancestor() {
+        assert_eq!(locate(TWO_DOCS, 1, &[key("metadata"), key("namespace")]), Some(8));
+    }
+
+    #[test]
+    fn empty_documents_are_skipped_but_counted() {
+        let docs = parse_documents("---\n---\na: 1\n").unwrap();
+        assert_eq!(docs.len(), 1);
+        assert_eq!(docs[0].index, 1);
+        assert_eq!(docs[0].line, 3);
+    }
+
+    #[test]
+    fn syntax_errors_name_the_line() {
+        let error = parse_documents("a: 1\nb: [unclosed\nc: 2\n").unwrap_err();
+        assert!(matches!(error, YamlError::Syntax { .. }));
+        assert!(error.line() >= 2, "{error}");
+    }
+
+    #[test]
+    fn yaml_1_2_scalars() {
+        let docs = parse_documents("a: yes\nb: 0644\nc: \"5\"\nd: 5\n").unwrap();
+        assert_eq!(docs[0].value["a"], "yes");
+        // YAML 1.2 has no octal `0644`: it stays a string, and the schema then refuses it.
+        assert_eq!(docs[0].value["b"], "0644");
+        assert_eq!(docs[0].value["c"], "5");
+        assert_eq!(docs[0].value["d"], 5);
+    }
+
+    #[test]
+    fn display_path_reads_naturally() {
+        let path = [key("spec"), key("containers"), PathSegment::Index(0), key("name")];
+        assert_eq!(display_path(&path), "spec.containers[0].name");
+    }
+}
