@@ -68,6 +68,15 @@ impl GitSync {
                 "source.path must stay inside the repository".into(),
             ));
         }
+        let millis = i32::try_from(config.timeout.0.as_millis())
+            .unwrap_or(i32::MAX)
+            .max(1);
+        // SAFETY: these setters only store a process-wide integer that libgit2 reads when it
+        // opens a socket; a concurrent connect at worst sees the previous value.
+        unsafe {
+            let _ = git2::opts::set_server_connect_timeout_in_milliseconds(millis);
+            let _ = git2::opts::set_server_timeout_in_milliseconds(millis);
+        }
         Ok(GitSync {
             remote_url,
             url,

@@ -256,6 +256,28 @@ pub fn start(config: &SourceConfig, load: LoadOptions) -> Result<SourceHandle, S
     })
 }
 
+/// One sync of a `git` source, outside any loop: what `pg-gitops` does on each trigger,
+/// exposed for checks and tests that want the typed error.
+pub async fn sync_once(config: &SourceConfig, load: LoadOptions) -> Result<Snapshot, SourceError> {
+    if config.kind != SourceKind::Git {
+        return Err(SourceError::Config(
+            "sync_once only handles source.kind = \"git\"".into(),
+        ));
+    }
+    let sync = git::GitSync::new(config, Reference::from_config(config))?;
+    let job = tokio::task::spawn_blocking(move || {
+        let outcome = sync.sync_once(&SourceStats::default())?;
+        let manifests = crate::manifest::load_dir(&outcome.root, &load);
+        Ok(Snapshot {
+            revision: outcome.revision,
+            root: outcome.root,
+            manifests,
+        })
+    });
+    job.await
+        .map_err(|join_error| SourceError::Config(format!("sync task failed: {join_error}")))?
+}
+
 /// `interval` plus a pseudo-random share of `jitter`. Randomness only spreads replicas apart,
 /// so the std hasher's per-process random keys are good enough.
 fn jittered(interval: Duration, jitter: Duration) -> Duration {
