@@ -1,0 +1,162 @@
+//! `kubedb-sim`: a stand-in for KubeDB's provisioner and ops-manager, run against a real
+//! kube-apiserver that has KubeDB's CRDs installed but no KubeDB operators (tests, the demo,
+//! and CI flows without a KubeDB licence).
+//!
+//! What it does, following `kubedb-api.md` §1.2, §1.4, §2.4–2.5, §3:
+//! - a new `kubedb.com/v1` Postgres gets KubeDB's webhook defaults written into its spec
+//!   ([`defaults`]; only absent fields are filled), then status `Provisioning`
+//!   (`ProvisioningStarted`), then after one provisioning step `Ready` (`Provisioned`,
+//!   `ReplicaReady`, `AcceptingConnection`, `Ready`), with `status.observedGeneration` kept
+//!   current;
+//! - each `ops.kubedb.com/v1alpha1` PostgresOpsRequest goes `Pending` → `Progressing` →
+//!   `Successful`, one at a time per database in creation order (`creationTimestamp`, then
+//!   name), only while the database is `Ready` unless `spec.apply: Always`; while it runs the
+//!   database carries the `Paused` condition; on success the new value is written into the
+//!   database spec as the ops-manager does ([`effects`]), then `Paused` is removed, then the
+//!   request turns `Successful`;
+//! - requests KubeDB's validating webhook would refuse ([`validate`], [`versions`]) end
+//!   `Failed` with a `Failed` condition (reason `Failed`) whose message says why; a Pending
+//!   request superseded by a newer one of the same type for the same database ends `Skipped`.
+//!
+//! Deviations, on purpose: a database whose PostgresVersion does not exist is still
+//! provisioned (defaults then assume uid 70 and take the major version from the name);
+//! RotateAuth only checks the username when both secrets exist (KubeDB also insists that the
+//! new secret exists); a Restart keeps the database `Ready`.
+//!
+//! Failure injection, per database and type: annotate the `kubedb.com` Postgres with
+//! [`FAIL_ANNOTATION`] (`sim.kubedb.com/fail: "VolumeExpansion,Restart"`, or `"*"` for every
+//! type); a request of a listed type goes `Progressing` (database `Paused`) and then `Failed`,
+//! leaving the spec alone. [`FAIL_MESSAGE_ANNOTATION`] (`sim.kubedb.com/fail-message`)
+//! overrides the failure message.
+//!
+//! All writes are JSON merge patches with field manager [`FIELD_MANAGER`] (`kubedb-sim`):
+//! spec on the main resource, everything else on the status subresource, and only fields the
+//! CRDs declare (the API server would prune the rest).
+//!
+//! # Running it in-process
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use pg_gitops::sim::{SimConfig, run};
+//!
+//! # async fn example(client: kube::Client) {
+//! let config = SimConfig::new(Duration::from_millis(200)).in_namespace("test-ns");
+//! let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+//! let sim = tokio::spawn(run(client, config, async move {
+//!     let _ = stopped.await;
+//! }));
+//! // ... create databases and OpsRequests, watch them progress ...
+//! let _ = stop.send(());
+//! sim.await.expect("sim task").expect("sim run");
+//! # }
+//! ```
+//!
+//! Scope the simulator to the test's namespace (`in_namespace`) so parallel tests on one
+//! cluster do not serve each other's objects. The pure parts ([`decide::decide`] and the
+//! modules it uses) are unit-tested without a cluster.
+
+pub mod api;
+pub mod decide;
+pub mod defaults;
+pub mod effects;
+mod json;
+mod queue;
+mod runtime;
+pub mod status;
+pub mod validate;
+pub mod versions;
+
+use std::time::Duration;
+
+pub use queue::injected_failure;
+pub use runtime::{RunError, run};
+
+/// Annotation on a `kubedb.com` Postgres listing OpsRequest types to fail (comma-separated,
+/// `*` for all).
+pub const FAIL_ANNOTATION: &str = "sim.kubedb.com/fail";
+/// Annotation on a `kubedb.com` Postgres with the message of injected failures.
+pub const FAIL_MESSAGE_ANNOTATION: &str = "sim.kubedb.com/fail-message";
+/// Field manager of every write the simulator makes.
+pub const FIELD_MANAGER: &str = "kubedb-sim";
+
+/// How the simulator runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimConfig {
+    /// Serve only this namespace; `None` serves all namespaces.
+    pub namespace: Option<String>,
+    /// How long an OpsRequest stays `Progressing`.
+    pub step_duration: Duration,
+    /// How long a new database stays `Provisioning`.
+    pub provisioning_duration: Duration,
+}
+
+impl SimConfig {
+    /// All namespaces; both durations set to `step`.
+    pub fn new(step: Duration) -> Self {
+        Self {
+            namespace: None,
+            step_duration: step,
+            provisioning_duration: step,
+        }
+    }
+
+    /// Serve only `namespace`.
+    pub fn in_namespace(mut self, namespace: impl Into<String>) -> Self {
+        self.namespace = Some(namespace.into());
+        self
+    }
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        Self::new(Duration::from_secs(2))
+    }
+}
+
+/// A duration flag that does not parse.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not a duration (use forms like 200ms, 2s, 1m, 1.5s)")]
+pub struct DurationError(String);
+
+/// Parses `200ms`, `2s`, `1.5s`, `1m`, `1h` (a bare number means seconds).
+pub fn parse_duration(text: &str) -> Result<Duration, DurationError> {
+    let error = || DurationError(text.to_string());
+    let trimmed = text.trim();
+    let split = trimmed
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(trimmed.len());
+    let (number, unit) = trimmed.split_at(split);
+    let value: f64 = number.parse().map_err(|_| error())?;
+    let seconds_per_unit = match unit.trim() {
+        "ms" => 0.001,
+        "" | "s" => 1.0,
+        "m" => 60.0,
+        "h" => 3600.0,
+        _ => return Err(error()),
+    };
+    Duration::try_from_secs_f64(value * seconds_per_unit).map_err(|_| error())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_in_the_usual_units() {
+        assert_eq!(parse_duration("200ms"), Ok(Duration::from_millis(200)));
+        assert_eq!(parse_duration("2s"), Ok(Duration::from_secs(2)));
+        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("3"), Ok(Duration::from_secs(3)));
+        assert_eq!(parse_duration("1m"), Ok(Duration::from_secs(60)));
+        assert!(parse_duration("fast").is_err());
+        assert!(parse_duration("2 weeks").is_err());
+    }
+
+    #[test]
+    fn config_scopes_and_defaults() {
+        let config = SimConfig::new(Duration::from_millis(200)).in_namespace("ns");
+        assert_eq!(config.namespace.as_deref(), Some("ns"));
+        assert_eq!(config.provisioning_duration, Duration::from_millis(200));
+        assert_eq!(SimConfig::default().step_duration, Duration::from_secs(2));
+    }
+}
