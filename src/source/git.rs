@@ -402,7 +402,7 @@ impl GitSync {
         let detail = scrub(error.message(), &credentials.secret_values());
         let lower = detail.to_ascii_lowercase();
         let auth_words = [
-            "authentication",
+            "authenticat",
             "unauthorized",
             "401",
             "403",
