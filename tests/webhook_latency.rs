@@ -1,0 +1,148 @@
+//! Webhook delivery → new snapshot available, measured end to end over real sockets: a
+//! signed GitHub push is POSTed to the service's HTTP port, the source asks the Git server
+//! (file:// or smart HTTP) for the ref, fetches, checks out and loads; the clock stops when
+//! the snapshot appears on the watch channel. Prints median and p99; the figures in
+//! docs/bench-webhook.md come from:
+//!
+//!     PG_GITOPS_BENCH_RUNS=200 cargo test --release --test webhook_latency -- --nocapture
+
+mod git_support;
+mod webhook_support;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use git_support::http::HttpGitServer;
+use git_support::logs;
+use git_support::repo::TestRepo;
+use pg_gitops::config::{Seconds, SourceConfig, SourceKind};
+use pg_gitops::manifest::LoadOptions;
+use pg_gitops::server::{
+    self, AppState, DeliveryLog, Provider, Readiness, WebhookSecrets, WebhookTarget,
+};
+use pg_gitops::source::{self, Secret, SourceHandle};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use webhook_support::{auth_header, event_headers, push_body};
+
+const WEBHOOK_SECRET: &str = "whsec-latency-4b2a-never-log-me";
+const TOKEN: &str = "tok-latency-91fe-never-log-me";
+
+fn runs() -> usize {
+    std::env::var("PG_GITOPS_BENCH_RUNS")
+        .ok()
+        .and_then(|runs| runs.parse().ok())
+        .unwrap_or(20)
+}
+
+/// Serves the real router on a loopback port; returns its address.
+async fn serve_webhooks(handle: &SourceHandle) -> std::net::SocketAddr {
+    let secrets = WebhookSecrets::default().with(Provider::GitHub, Secret::new(WEBHOOK_SECRET));
+    let router = server::router(AppState {
+        secrets: Arc::new(secrets),
+        target: WebhookTarget {
+            reference: handle.reference.clone(),
+            trigger: handle.trigger.clone(),
+        },
+        deliveries: DeliveryLog::default(),
+        readiness: Readiness::default(),
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(server::serve(listener, router, std::future::pending()));
+    addr
+}
+
+/// One HTTP/1.1 POST over a fresh TCP connection, as a forge would send it.
+async fn deliver(addr: std::net::SocketAddr, commit: &str) -> String {
+    let body = push_body(Provider::GitHub, "main", commit);
+    let mut request =
+        String::from("POST /hooks/github HTTP/1.1\r\nhost: pg-gitops\r\nconnection: close\r\n");
+    for (name, value) in event_headers(Provider::GitHub, false) {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    let (name, value) = auth_header(Provider::GitHub, WEBHOOK_SECRET, body.as_bytes());
+    request.push_str(&format!(
+        "{name}: {value}\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    ));
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    response
+}
+
+async fn measure(label: &str, repo: &TestRepo, config: SourceConfig) -> Vec<Duration> {
+    let mut handle = source::start(&config, LoadOptions::default()).unwrap();
+    let first = repo.head();
+    handle.wait_for(|snapshot| snapshot.revision == first).await;
+    let addr = serve_webhooks(&handle).await;
+    let mut samples = Vec::new();
+    for run in 0..runs() {
+        let pushed = repo.commit("fleet/db.yaml", &format!("revision: {run}\n"), "bench");
+        let started = Instant::now();
+        let response = deliver(addr, &pushed).await;
+        assert!(response.starts_with("HTTP/1.1 202"), "{response}");
+        tokio::time::timeout(
+            Duration::from_secs(20),
+            handle.wait_for(|s| s.revision == pushed),
+        )
+        .await
+        .expect("snapshot arrives");
+        samples.push(started.elapsed());
+    }
+    samples.sort();
+    let percentile =
+        |p: f64| samples[((samples.len() as f64 * p).ceil() as usize).clamp(1, samples.len()) - 1];
+    eprintln!(
+        "webhook->snapshot [{label}] runs={} median={:.1}ms p99={:.1}ms min={:.1}ms max={:.1}ms",
+        samples.len(),
+        percentile(0.5).as_secs_f64() * 1e3,
+        percentile(0.99).as_secs_f64() * 1e3,
+        samples[0].as_secs_f64() * 1e3,
+        samples[samples.len() - 1].as_secs_f64() * 1e3,
+    );
+    samples
+}
+
+fn base_config(url: String, work_dir: std::path::PathBuf) -> SourceConfig {
+    SourceConfig {
+        kind: SourceKind::Git,
+        url: Some(url),
+        work_dir,
+        path: "fleet".into(),
+        // Only the webhook may trigger a sync during the measurement.
+        poll_interval: Seconds(Duration::from_secs(3600)),
+        poll_jitter: Seconds(Duration::ZERO),
+        timeout: Seconds(Duration::from_secs(20)),
+        ..SourceConfig::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_to_snapshot_latency_over_file_and_smart_http() {
+    logs::capture();
+    let repo = TestRepo::new();
+    let file = measure(
+        "file://",
+        &repo,
+        base_config(repo.file_url(), repo.work_dir("file-clone")),
+    )
+    .await;
+
+    let server = HttpGitServer::start(repo.temp.path().into(), "git", TOKEN, Duration::ZERO).await;
+    let token_file = repo.temp.path().join("token");
+    std::fs::write(&token_file, TOKEN).unwrap();
+    let mut config = base_config(server.url(), repo.work_dir("http-clone"));
+    config.auth.token_file = Some(token_file);
+    let http = measure("smart HTTP", &repo, config).await;
+
+    // A generous bound: this is a regression alarm, not the benchmark itself.
+    for samples in [file, http] {
+        assert!(
+            samples[samples.len() - 1] < Duration::from_secs(5),
+            "{samples:?}"
+        );
+    }
+    logs::assert_no_secret_logged(&[WEBHOOK_SECRET, TOKEN]);
+}
