@@ -37,7 +37,7 @@ impl KubedbPostgres {
 
     /// The declared spec this database was last reconciled to, if pg-gitops recorded one.
     /// An unreadable record counts as none: removals are then not inferred, never invented.
-    pub fn last_applied(&self) -> Option<Map<String, Value>> {
+    pub fn last_applied(&self) -> Option<LastApplied> {
         serde_json::from_str(self.annotation(LAST_APPLIED_ANNOTATION)?).ok()
     }
 
@@ -78,4 +78,15 @@ pub struct Condition {
     pub last_transition_time: Option<String>,
     #[serde(flatten)]
     pub other: Map<String, Value>,
+}
+
+/// What pg-gitops last reconciled a database to: the declared spec, labels and annotations.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LastApplied {
+    #[serde(default)]
+    pub spec: Map<String, Value>,
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub labels: std::collections::BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub annotations: std::collections::BTreeMap<String, String>,
 }

@@ -9,7 +9,7 @@ mod spec;
 
 pub use catalog::{PostgresVersion, PostgresVersionSpec, UpdateConstraints};
 pub use gitops::{GitOpsInfo, GitOpsOperation, GitopsPostgres, GitopsStatus};
-pub use kubedb::{Condition, DatabaseStatus, KubedbPostgres};
+pub use kubedb::{Condition, DatabaseStatus, KubedbPostgres, LastApplied};
 pub use ops::{OpsPhase, OpsRequestStatus, OpsRequestType, PostgresOpsRequest};
 pub use spec::{
     AuthSecret, Configuration, Container, LocalObjectReference, PodTemplate, PodTemplateSpec,
@@ -52,6 +52,9 @@ pub const LAST_APPLIED_ANNOTATION: &str = "gitops.kubedb.com/last-applied";
 /// Annotation on the live `kubedb.com` Postgres saying a Restart is owed for restart fields
 /// that were already patched in; its value is the token the Restart is named after.
 pub const RESTART_PENDING_ANNOTATION: &str = "gitops.kubedb.com/restart-pending";
+/// Annotation on a gitops object asking for a certificate rotation: a new value asks again.
+/// The same key on the live database remembers the last rotation done.
+pub const ROTATE_CERTIFICATES_ANNOTATION: &str = "gitops.kubedb.com/rotate-certificates";
 /// Annotation on a gitops object whose value feeds OpsRequest names: bump it to retry.
 pub const RETRY_ANNOTATION: &str = "gitops.kubedb.com/retry";
 /// Annotation on a gitops object: `"true"` stops reconciling it.

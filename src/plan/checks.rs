@@ -1,0 +1,212 @@
+//! Changes KubeDB cannot make, found before anything is planned: one of these stops that
+//! database's plan so nothing is half-applied.
+
+use std::cmp::Ordering;
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use super::compare::covers;
+use super::version::{VersionCheck, check_upgrade, check_target};
+use crate::models::{KubedbPostgres, PostgresSpec, PostgresVersion};
+use crate::quantity::compare_json_quantities;
+use crate::yaml::PathSegment;
+
+/// A reason a database cannot be planned, at a path in its manifest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    pub path: Vec<PathSegment>,
+    pub message: String,
+}
+
+/// The PostgresVersion objects of the cluster, by name.
+#[derive(Debug, Clone, Default)]
+pub struct Catalog {
+    versions: BTreeMap<String, PostgresVersion>,
+}
+
+impl Catalog {
+    pub fn new(versions: impl IntoIterator<Item = PostgresVersion>) -> Self {
+        Self {
+            versions: versions
+                .into_iter()
+                .filter_map(|v| Some((v.metadata.name.clone()?, v)))
+                .collect(),
+        }
+    }
+
+    pub fn get(&self, name: &str) -> Option<&PostgresVersion> {
+        self.versions.get(name)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.versions.is_empty()
+    }
+}
+
+fn path(keys: &[&str]) -> Vec<PathSegment> {
+    keys.iter().map(|k| PathSegment::Key((*k).to_string())).collect()
+}
+
+fn finding(keys: &[&str], message: impl Into<String>) -> Finding {
+    Finding {
+        path: path(keys),
+        message: message.into(),
+    }
+}
+
+/// Checks the desired spec against the live database (when there is one) and the catalog.
+/// Returns the blocking findings and notes (such as a skipped version check).
+pub fn check(
+    desired: &PostgresSpec,
+    declared: &Value,
+    live: Option<&KubedbPostgres>,
+    catalog: Option<&Catalog>,
+) -> (Vec<Finding>, Vec<String>) {
+    let mut findings = Vec::new();
+    let mut notes = Vec::new();
+    if let Some(replicas) = desired.replicas.filter(|r| *r < 1) {
+        findings.push(finding(&["spec", "replicas"], format!("replicas must be at least 1, not {replicas}")));
+    }
+    check_containers(desired, &mut findings);
+    check_inline_config(desired, &mut findings);
+    check_tls_consistency(desired, declared, live, &mut findings);
+    let version_check = match (desired.version.as_deref(), live) {
+        (Some(target), None) => check_target(target, catalog),
+        (Some(target), Some(live)) if live.spec.version.as_deref() != Some(target) => {
+            check_upgrade(live.spec.version.as_deref(), target, catalog)
+        }
+        _ => VersionCheck::Unchanged,
+    };
+    match version_check {
+        VersionCheck::Refused(message) => findings.push(finding(&["spec", "version"], message)),
+        VersionCheck::Skipped => notes.push(
+            "version check skipped: no PostgresVersion catalog was given, so the upgrade path is unchecked".into(),
+        ),
+        VersionCheck::Allowed | VersionCheck::Unchanged => {}
+    }
+    if let Some(live) = live {
+        check_immutable(desired, declared, live, &mut findings);
+    }
+    (findings, notes)
+}
+
+fn check_containers(desired: &PostgresSpec, findings: &mut Vec<Finding>) {
+    let containers = desired
+        .pod_template
+        .as_ref()
+        .and_then(|t| t.spec.as_ref())
+        .and_then(|s| s.containers.as_ref());
+    let mut seen = std::collections::BTreeSet::new();
+    for (index, container) in containers.into_iter().flatten().enumerate() {
+        if !seen.insert(container.name.as_str()) {
+            let mut at = path(&["spec", "podTemplate", "spec", "containers"]);
+            at.push(PathSegment::Index(index));
+            at.push(PathSegment::Key("name".into()));
+            findings.push(Finding {
+                path: at,
+                message: format!("container {:?} is declared twice", container.name),
+            });
+        }
+    }
+}
+
+fn check_inline_config(desired: &PostgresSpec, findings: &mut Vec<Finding>) {
+    let Some(inline) = desired.configuration.as_ref().and_then(|c| c.inline.as_ref()) else {
+        return;
+    };
+    if inline.keys().any(|k| k != "user.conf") || inline.len() > 1 {
+        findings.push(finding(
+            &["spec", "configuration", "inline"],
+            "KubeDB accepts only the key `user.conf` in configuration.inline",
+        ));
+    }
+}
+
+/// `tls` and `sslMode` must agree (KubeDB's validating webhook refuses the rest).
+fn check_tls_consistency(desired: &PostgresSpec, declared: &Value, live: Option<&KubedbPostgres>, findings: &mut Vec<Finding>) {
+    let declares_tls = declared.get("tls").is_some_and(|v| !v.is_null());
+    let tls_after = declares_tls || live.is_some_and(|l| l.spec.tls.is_some() && declared.get("tls").is_none() && !tls_removed(live));
+    let ssl_mode = desired.ssl_mode.as_deref();
+    match (tls_after, ssl_mode) {
+        (false, Some(mode)) if mode != "disable" => findings.push(finding(
+            &["spec", "sslMode"],
+            format!("sslMode {mode} needs spec.tls; add tls or use sslMode disable"),
+        )),
+        (true, Some("disable")) => findings.push(finding(&["spec", "sslMode"], "sslMode disable cannot be used with spec.tls")),
+        _ => {}
+    }
+    if desired.client_auth_mode.as_deref() == Some("cert") && (!tls_after || ssl_mode == Some("disable")) {
+        findings.push(finding(&["spec", "clientAuthMode"], "clientAuthMode cert needs TLS (spec.tls and an sslMode other than disable)"));
+    }
+}
+
+/// Whether the last-applied record says TLS was declared before (so leaving it out removes it).
+fn tls_removed(live: Option<&KubedbPostgres>) -> bool {
+    live.and_then(KubedbPostgres::last_applied)
+        .is_some_and(|record| record.spec.contains_key("tls"))
+}
+
+/// Fields KubeDB fixes at provisioning time.
+fn check_immutable(desired: &PostgresSpec, declared: &Value, live: &KubedbPostgres, findings: &mut Vec<Finding>) {
+    if let Some(wanted) = desired.storage_type.as_deref() {
+        let current = live.spec.storage_type.as_deref().unwrap_or("Durable");
+        if wanted != current {
+            findings.push(finding(&["spec", "storageType"], format!("storageType cannot change ({current} → {wanted}); it is fixed when the database is created")));
+        }
+    }
+    if let Some(storage) = declared.get("storage") {
+        check_storage(storage, live, findings);
+    }
+    if let Some(init) = declared.get("init") {
+        let initialized = live.spec.other.get("init").and_then(|i| i.get("initialized")) == Some(&Value::Bool(true));
+        let mut wanted = init.clone();
+        if let Some(map) = wanted.as_object_mut() {
+            map.remove("initialized");
+        }
+        if initialized && !covers(&wanted, live.spec.other.get("init")) {
+            findings.push(finding(&["spec", "init"], "spec.init cannot change after the database was initialised"));
+        }
+    }
+}
+
+fn check_storage(storage: &Value, live: &KubedbPostgres, findings: &mut Vec<Finding>) {
+    let live_storage = serde_json::to_value(live.spec.storage.clone().unwrap_or_default()).unwrap_or(Value::Null);
+    if let (Some(wanted), Some(current)) = (
+        storage.pointer("/resources/requests/storage"),
+        live_storage.pointer("/resources/requests/storage"),
+    ) {
+        match compare_json_quantities(wanted, current) {
+            Some(Ordering::Less) => findings.push(finding(
+                &["spec", "storage", "resources", "requests", "storage"],
+                format!("storage cannot shrink ({} → {}); volumes only grow", show(current), show(wanted)),
+            )),
+            None => findings.push(finding(
+                &["spec", "storage", "resources", "requests", "storage"],
+                format!("cannot compare storage sizes {} and {}", show(current), show(wanted)),
+            )),
+            _ => {}
+        }
+    }
+    if let Some(wanted) = storage.get("storageClassName").and_then(Value::as_str) {
+        let current = live_storage.get("storageClassName").and_then(Value::as_str).unwrap_or("");
+        if wanted != current {
+            findings.push(finding(
+                &["spec", "storage", "storageClassName"],
+                format!("storageClassName cannot change ({current:?} → {wanted:?}): a storage migration is not planned automatically"),
+            ));
+        }
+    }
+    for (key, value) in storage.as_object().into_iter().flatten() {
+        if key == "resources" || key == "storageClassName" {
+            continue;
+        }
+        if !covers(value, live_storage.get(key)) {
+            findings.push(finding(&["spec", "storage", key], format!("storage.{key} cannot change after the volumes exist")));
+        }
+    }
+}
+
+fn show(value: &Value) -> String {
+    value.as_str().map_or_else(|| value.to_string(), str::to_string)
+}

@@ -1,0 +1,368 @@
+//! The plan: desired spec + live database + catalog + OpsRequests → ordered steps, or errors.
+//! Pure: no I/O, no clock, no randomness; the same inputs always give the same plan.
+
+mod checks;
+pub mod compare;
+mod ops;
+mod patch;
+mod steps;
+mod version;
+
+use std::cmp::Ordering;
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+
+pub use checks::{Catalog, Finding};
+pub use ops::{Identity, block_key};
+pub use patch::{OPS_FIELDS, RESTART_FIELDS};
+pub use version::{VersionCheck, check_upgrade, constraint_matches};
+
+use crate::manifest::{Manifest, ManifestSet};
+use crate::models::{
+    KubedbPostgres, OpsPhase, OpsRequestType, PostgresOpsRequest, RETRY_ANNOTATION, ROTATE_CERTIFICATES_ANNOTATION,
+    VOLUME_EXPANSION_MODE_ANNOTATION,
+};
+
+/// Settings from `config.toml` that shape the plan.
+#[derive(Debug, Clone)]
+pub struct PlanSettings {
+    /// VolumeExpansion mode unless a database's annotation says otherwise.
+    pub volume_expansion_mode: String,
+}
+
+impl Default for PlanSettings {
+    fn default() -> Self {
+        Self {
+            volume_expansion_mode: "Online".into(),
+        }
+    }
+}
+
+/// What the cluster holds, as read by the caller (from files, caches or the API).
+#[derive(Debug, Clone, Default)]
+pub struct LiveState {
+    pub databases: BTreeMap<(String, String), KubedbPostgres>,
+    pub ops_requests: Vec<PostgresOpsRequest>,
+    pub catalog: Option<Catalog>,
+}
+
+/// The kind of a step: creating the database, patching it, or one OpsRequest type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum StepType {
+    Provision,
+    Patch,
+    HorizontalScaling,
+    VolumeExpansion,
+    VerticalScaling,
+    UpdateVersion,
+    Reconfigure,
+    ReconfigureTLS,
+    RotateAuth,
+    Restart,
+}
+
+impl From<OpsRequestType> for StepType {
+    fn from(kind: OpsRequestType) -> Self {
+        match kind {
+            OpsRequestType::HorizontalScaling => Self::HorizontalScaling,
+            OpsRequestType::VolumeExpansion => Self::VolumeExpansion,
+            OpsRequestType::VerticalScaling => Self::VerticalScaling,
+            OpsRequestType::UpdateVersion => Self::UpdateVersion,
+            OpsRequestType::Reconfigure => Self::Reconfigure,
+            OpsRequestType::ReconfigureTLS => Self::ReconfigureTLS,
+            OpsRequestType::RotateAuth => Self::RotateAuth,
+            OpsRequestType::Restart => Self::Restart,
+        }
+    }
+}
+
+/// One step. Provision carries the object to create in `patch`; Patch carries a JSON merge
+/// patch for the live object; the rest carry the OpsRequest to create.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Step {
+    #[serde(rename = "type")]
+    pub step_type: StepType,
+    #[serde(rename = "opsRequest")]
+    pub ops_request: Option<PostgresOpsRequest>,
+    pub patch: Option<Value>,
+}
+
+/// An error at a place in a manifest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PlanError {
+    pub file: String,
+    pub line: usize,
+    pub message: String,
+}
+
+/// The plan of one database.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DatabasePlan {
+    pub namespace: String,
+    pub name: String,
+    pub steps: Vec<Step>,
+    pub errors: Vec<PlanError>,
+    /// An open OpsRequest the database waits for; no step is proposed meanwhile.
+    #[serde(rename = "waitingFor")]
+    pub waiting_for: Option<String>,
+    /// Things worth knowing that are not errors (a skipped version check, say).
+    pub notes: Vec<String>,
+    /// Declared fields as they are live (`null` when the database does not exist yet).
+    #[serde(skip)]
+    pub before: Value,
+    /// Declared fields as Git wants them.
+    #[serde(skip)]
+    pub after: Value,
+}
+
+impl DatabasePlan {
+    fn new(namespace: String, name: String) -> Self {
+        Self {
+            namespace,
+            name,
+            steps: Vec::new(),
+            errors: Vec::new(),
+            waiting_for: None,
+            notes: Vec::new(),
+            before: Value::Null,
+            after: Value::Null,
+        }
+    }
+}
+
+/// The plan of every database in a snapshot.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct PlanReport {
+    pub databases: Vec<DatabasePlan>,
+    /// Problems that belong to no database (a file that is not YAML, say).
+    pub errors: Vec<PlanError>,
+}
+
+impl PlanReport {
+    /// 0: nothing to do; 1: changes planned or in flight; 2: any error.
+    pub fn exit_code(&self) -> i32 {
+        if !self.errors.is_empty() || self.databases.iter().any(|d| !d.errors.is_empty()) {
+            2
+        } else if self.databases.iter().any(|d| !d.steps.is_empty() || d.waiting_for.is_some()) {
+            1
+        } else {
+            0
+        }
+    }
+}
+
+/// Plans every manifest of a snapshot. Broken manifests appear as errors on their database
+/// (or at the top when they name none); they never hide the plans of the others.
+pub fn plan_all(set: &ManifestSet, live: &LiveState, settings: &PlanSettings, revision: Option<&str>) -> PlanReport {
+    let mut ops_by_database: BTreeMap<(&str, &str), Vec<&PostgresOpsRequest>> = BTreeMap::new();
+    for request in &live.ops_requests {
+        if let (Some(namespace), Some(database)) = (request.metadata.namespace.as_deref(), request.database_name()) {
+            ops_by_database.entry((namespace, database)).or_default().push(request);
+        }
+    }
+    let mut plans: BTreeMap<(String, String), DatabasePlan> = BTreeMap::new();
+    for manifest in &set.manifests {
+        let key = manifest.key();
+        let ops = ops_by_database.get(&(key.0.as_str(), key.1.as_str())).map_or(&[][..], Vec::as_slice);
+        let plan = plan_database(manifest, live.databases.get(&key), ops, live.catalog.as_ref(), settings, revision);
+        plans.insert(key, plan);
+    }
+    let mut report = PlanReport::default();
+    for error in &set.errors {
+        let entry = PlanError {
+            file: error.file.display().to_string(),
+            line: error.line,
+            message: error.message.clone(),
+        };
+        match &error.database {
+            Some(key) => plans
+                .entry(key.clone())
+                .or_insert_with(|| DatabasePlan::new(key.0.clone(), key.1.clone()))
+                .errors
+                .push(entry),
+            None => report.errors.push(entry),
+        }
+    }
+    report.databases = plans.into_values().collect();
+    for plan in &mut report.databases {
+        // A manifest error wins over anything planned from the other copy.
+        if !plan.errors.is_empty() {
+            plan.steps.clear();
+        }
+    }
+    report
+}
+
+/// Plans one database. `ops` are all OpsRequests naming it, whoever made them.
+pub fn plan_database(
+    manifest: &Manifest,
+    live: Option<&KubedbPostgres>,
+    ops: &[&PostgresOpsRequest],
+    catalog: Option<&Catalog>,
+    settings: &PlanSettings,
+    revision: Option<&str>,
+) -> DatabasePlan {
+    let desired = &manifest.object;
+    let (namespace, name) = manifest.key();
+    let declared = manifest.declared.get("spec").and_then(Value::as_object).cloned().unwrap_or_default();
+    let mut plan = DatabasePlan::new(namespace.clone(), name.clone());
+    plan.after = Value::Object(declared.clone());
+    plan.before = live.map_or(Value::Null, |l| before_view(&declared, l));
+
+    let (findings, notes) = checks::check(&desired.spec, &plan.after, live, catalog);
+    plan.notes = notes;
+    let file = manifest.file.display().to_string();
+    let error_at = |finding: &Finding| PlanError {
+        file: file.clone(),
+        line: manifest.line_of(&finding.path),
+        message: finding.message.clone(),
+    };
+    plan.errors.extend(findings.iter().map(error_at));
+    plan.waiting_for = oldest_open(ops);
+    if !plan.errors.is_empty() || plan.waiting_for.is_some() {
+        return plan;
+    }
+    let Some(live) = live else {
+        let object = patch::provision_object(desired, &declared, revision);
+        plan.steps.push(Step {
+            step_type: StepType::Provision,
+            ops_request: None,
+            patch: Some(serde_json::to_value(object).unwrap_or(Value::Null)),
+        });
+        return plan;
+    };
+    let annotation = |key: &str| desired.metadata.annotations.as_ref().and_then(|a| a.get(key)).map(String::as_str);
+    let id = Identity {
+        namespace: &namespace,
+        database: &name,
+        generation: desired.metadata.generation.unwrap_or(0),
+        retry: annotation(RETRY_ANNOTATION).unwrap_or(""),
+        revision,
+    };
+    let record = live.last_applied();
+    let inputs = steps::Inputs {
+        desired: &desired.spec,
+        declared: &declared,
+        live,
+        record: record.as_ref(),
+    };
+    let mode = annotation(VOLUME_EXPANSION_MODE_ANNOTATION).unwrap_or(&settings.volume_expansion_mode);
+    let rotate_token = annotation(ROTATE_CERTIFICATES_ANNOTATION);
+    let live_rotation = live.metadata.annotations.as_ref().and_then(|a| a.get(ROTATE_CERTIFICATES_ANNOTATION));
+    let rotate_requested = rotate_token.is_some_and(|t| live_rotation.map(String::as_str) != Some(t));
+
+    let patch_plan = patch::plan_patch(desired, &declared, live, record.as_ref(), id.generation, revision);
+    let mut ordered: Vec<(Order, Step)> = Vec::new();
+    if let Some(patch) = patch_plan.patch {
+        ordered.push((Order::Patch, Step { step_type: StepType::Patch, ops_request: None, patch: Some(patch) }));
+    }
+    let mut candidates: Vec<(Order, OpsRequestType, Value, String)> = Vec::new();
+    if let Some((block, direction)) = steps::horizontal_scaling(&inputs) {
+        let order = if direction == Ordering::Less { Order::ScaleDown } else { Order::ScaleUp };
+        candidates.push((order, OpsRequestType::HorizontalScaling, block, String::new()));
+    }
+    let mut push = |order, kind, block: Option<Value>, uniqueness: &str| {
+        if let Some(block) = block {
+            candidates.push((order, kind, block, uniqueness.to_string()));
+        }
+    };
+    push(Order::VolumeExpansion, OpsRequestType::VolumeExpansion, steps::volume_expansion(&inputs, mode), "");
+    push(Order::VerticalScaling, OpsRequestType::VerticalScaling, steps::vertical_scaling(&inputs), "");
+    push(Order::UpdateVersion, OpsRequestType::UpdateVersion, steps::update_version(&inputs), "");
+    push(Order::Reconfigure, OpsRequestType::Reconfigure, steps::reconfigure(&inputs), "");
+    push(Order::ReconfigureTls, OpsRequestType::ReconfigureTLS, steps::reconfigure_tls(&inputs, rotate_requested), rotate_token.unwrap_or(""));
+    push(Order::RotateAuth, OpsRequestType::RotateAuth, steps::rotate_auth(&inputs), "");
+    let restart_token = patch_plan.restart_token.as_deref().or(live.restart_pending());
+    if let Some(token) = restart_token {
+        push(Order::Restart, OpsRequestType::Restart, Some(json!({})), token);
+    }
+
+    for (order, kind, block, uniqueness) in candidates {
+        // Steps that change no field (a Restart, a certificate rotation) are done once their
+        // OpsRequest succeeded; the others are done when the live value matches.
+        let marker_only = kind == OpsRequestType::Restart || block == json!({"rotateCertificates": true});
+        let request = ops::build(&id, kind, block, &uniqueness);
+        let request_name = request.metadata.name.clone().unwrap_or_default();
+        match ops.iter().find(|o| o.metadata.name.as_deref() == Some(request_name.as_str())).map(|o| (o.phase(), *o)) {
+            Some((OpsPhase::Successful, _)) if marker_only => continue,
+            Some((OpsPhase::Successful, _)) => plan.errors.push(PlanError {
+                file: file.clone(),
+                line: manifest.line,
+                message: format!(
+                    "{kind} {request_name} succeeded but the database still differs from Git; \
+                     bump the annotation {RETRY_ANNOTATION} on the manifest to try again"
+                ),
+            }),
+            Some((phase, existing)) => plan.errors.push(PlanError {
+                file: file.clone(),
+                line: manifest.line,
+                message: format!(
+                    "{kind} {request_name} ended {phase}: {}; fix the cause, then change the manifest or bump the annotation {RETRY_ANNOTATION} to retry",
+                    existing.failure_message().unwrap_or("no message")
+                ),
+            }),
+            None => ordered.push((order, Step { step_type: kind.into(), ops_request: Some(request), patch: None })),
+        }
+    }
+    if !plan.errors.is_empty() {
+        return plan;
+    }
+    ordered.sort_by_key(|(order, _)| *order);
+    plan.steps = ordered.into_iter().map(|(_, step)| step).collect();
+    if plan.steps.is_empty() {
+        if let Some(closing) = patch::closing_patch(desired, &declared, live, rotate_token) {
+            plan.steps.push(Step { step_type: StepType::Patch, ops_request: None, patch: Some(closing) });
+        }
+    }
+    plan
+}
+
+/// The order of steps when one commit changes several things. KubeDB defines none; this one
+/// limits disruption: plain patches first (no restart, and restart fields must be in place
+/// before the final Restart); scale down before resizing so fewer pods are touched; grow
+/// disks before anything restarts pods; resize before scaling up so new replicas start with
+/// their final disk and resources; update the version on the final topology; then
+/// configuration (it may depend on the new major), TLS and credentials; one Restart last
+/// picks up every restart field at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Order {
+    Patch,
+    ScaleDown,
+    VolumeExpansion,
+    VerticalScaling,
+    ScaleUp,
+    UpdateVersion,
+    Reconfigure,
+    ReconfigureTls,
+    RotateAuth,
+    Restart,
+}
+
+/// The OpsRequest the database waits for: the oldest still open.
+fn oldest_open(ops: &[&PostgresOpsRequest]) -> Option<String> {
+    ops.iter()
+        .filter(|o| o.phase().is_open())
+        .min_by_key(|o| (o.metadata.creation_timestamp.as_ref().map(|t| t.0), o.metadata.name.clone()))
+        .and_then(|o| o.metadata.name.clone())
+}
+
+/// The live values of the declared fields, plus those removed from Git but still live.
+fn before_view(declared: &Map<String, Value>, live: &KubedbPostgres) -> Value {
+    let live_spec = serde_json::to_value(&live.spec).unwrap_or(Value::Null);
+    let mut before = compare::project(&Value::Object(declared.clone()), Some(&live_spec));
+    if let (Some(record), Some(map)) = (live.last_applied(), before.as_object_mut()) {
+        // Removing replicas, storage, version, resources or the auth secret changes nothing.
+        let kept_when_removed = ["version", "replicas", "storage", "storageType", "podTemplate", "authSecret"];
+        for key in record.spec.keys().filter(|k| !declared.contains_key(*k) && !kept_when_removed.contains(&k.as_str())) {
+            if let Some(value) = live_spec.get(key).filter(|v| !compare::is_empty(v)) {
+                map.insert(key.clone(), value.clone());
+            }
+        }
+    }
+    before
+}
+
+#[cfg(test)]
+mod tests;

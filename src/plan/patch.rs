@@ -1,0 +1,279 @@
+//! Fields that need no OpsRequest are patched straight into the live object, first.
+//!
+//! The patch is a JSON merge patch (RFC 7386), not a server-side apply: the database was
+//! created (and is changed by KubeDB's ops-manager) under other field managers, so SSA's
+//! "omit a field to remove it" would not remove what the user deleted from Git, while a merge
+//! patch with an explicit `null` does. Only declared fields are sent.
+//!
+//! The same patch keeps the last-applied record current for the fields it applies, and
+//! marks a Restart as owed when restart fields change, because once patched they no longer
+//! show in the diff and the Restart must survive a crash between the two steps.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value, json};
+
+use super::compare::{canonical, covers, find_by, is_empty};
+use super::ops::token;
+use crate::models::{
+    GitopsPostgres, KubedbPostgres, LAST_APPLIED_ANNOTATION, LastApplied, ObjectMeta, RESTART_PENDING_ANNOTATION,
+    REVISION_ANNOTATION, ROTATE_CERTIFICATES_ANNOTATION,
+};
+
+/// Spec fields changed only through OpsRequests (or not at all): never patched.
+pub const OPS_FIELDS: [&str; 9] = [
+    "version",
+    "replicas",
+    "storage",
+    "storageType",
+    "configuration",
+    "configSecret",
+    "tls",
+    "sslMode",
+    "clientAuthMode",
+];
+
+/// Fields that take effect only after a Restart; one Restart covers all of them.
+pub const RESTART_FIELDS: [&str; 8] = [
+    "monitor",
+    "archiver",
+    "remoteReplica",
+    "leaderElection",
+    "replication",
+    "standbyMode",
+    "streamingMode",
+    "enforceFsGroup",
+];
+
+/// Fields never removed by a patch when they leave Git: they hold container resources and
+/// the auth secret, which KubeDB needs and which removing from Git must leave alone.
+const KEPT_WHEN_REMOVED: [&str; 2] = ["podTemplate", "authSecret"];
+
+/// Annotation prefixes that belong to tools, not to the database.
+const CONTROL_PREFIXES: [&str; 2] = ["gitops.kubedb.com/", "kubectl.kubernetes.io/"];
+
+/// The outcome of comparing the patchable fields.
+pub struct PatchPlan {
+    /// The merge patch, when anything must change.
+    pub patch: Option<Value>,
+    /// The token of the Restart the patch makes owed.
+    pub restart_token: Option<String>,
+}
+
+/// The record of a fully reconciled database: everything declared.
+pub fn full_record(desired: &GitopsPostgres, declared: &Map<String, Value>) -> LastApplied {
+    LastApplied {
+        spec: declared.clone(),
+        labels: desired.metadata.labels.clone().unwrap_or_default(),
+        annotations: user_annotations(&desired.metadata),
+    }
+}
+
+fn user_annotations(metadata: &ObjectMeta) -> BTreeMap<String, String> {
+    metadata
+        .annotations
+        .iter()
+        .flatten()
+        .filter(|(k, _)| !CONTROL_PREFIXES.iter().any(|p| k.starts_with(p)))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+/// The part of a declared field a patch may carry: resources belong to VerticalScaling and
+/// the auth secret's name to RotateAuth.
+fn patchable(key: &str, value: &Value) -> Value {
+    let mut value = value.clone();
+    match key {
+        "podTemplate" => {
+            if let Some(containers) = value.pointer_mut("/spec/containers").and_then(Value::as_array_mut) {
+                for container in containers {
+                    container.as_object_mut().map(|c| c.remove("resources"));
+                }
+            }
+        }
+        "authSecret" => {
+            value.as_object_mut().map(|a| a.remove("name"));
+        }
+        "monitor" => {
+            if let Some(exporter) = value.pointer_mut("/prometheus/exporter").and_then(Value::as_object_mut) {
+                exporter.remove("resources");
+            }
+        }
+        _ => {}
+    }
+    value
+}
+
+/// Containers are an atomic list to a merge patch: send the live list with the declared
+/// fields laid over each named container, so defaulted containers and resources survive.
+fn merge_containers(wanted: &Value, live: Option<&Value>) -> Value {
+    let mut merged = wanted.clone();
+    let declared = wanted.pointer("/spec/containers").and_then(Value::as_array).cloned().unwrap_or_default();
+    let live_list = live.and_then(|l| l.pointer("/spec/containers")).and_then(Value::as_array).cloned().unwrap_or_default();
+    if declared.is_empty() {
+        return merged;
+    }
+    let mut list = live_list.clone();
+    for container in &declared {
+        match list.iter_mut().find(|c| c.get("name") == container.get("name")) {
+            Some(existing) => {
+                if let (Some(target), Some(fields)) = (existing.as_object_mut(), container.as_object()) {
+                    target.extend(fields.clone());
+                }
+            }
+            None => list.push(container.clone()),
+        }
+    }
+    debug_assert!(declared.iter().all(|c| find_by(&list, "name", &c["name"]).is_some()));
+    if let Some(slot) = merged.pointer_mut("/spec/containers") {
+        *slot = Value::Array(list);
+    }
+    merged
+}
+
+/// Compares labels, annotations and non-OpsRequest spec fields; builds the merge patch.
+pub fn plan_patch(
+    desired: &GitopsPostgres,
+    declared: &Map<String, Value>,
+    live: &KubedbPostgres,
+    record: Option<&LastApplied>,
+    generation: i64,
+    revision: Option<&str>,
+) -> PatchPlan {
+    let live_spec = serde_json::to_value(&live.spec).unwrap_or(Value::Null);
+    let mut spec_patch = Map::new();
+    let mut restart_changed = false;
+    for (key, value) in declared.iter().filter(|(k, _)| !OPS_FIELDS.contains(&k.as_str())) {
+        let wanted = patchable(key, value);
+        if covers(&wanted, live_spec.get(key)) {
+            continue;
+        }
+        let patch_value = if key == "podTemplate" { merge_containers(&wanted, live_spec.get(key)) } else { wanted };
+        spec_patch.insert(key.clone(), patch_value);
+        restart_changed |= RESTART_FIELDS.contains(&key.as_str());
+    }
+    for key in record.into_iter().flat_map(|r| r.spec.keys()) {
+        let removed = !declared.contains_key(key)
+            && !OPS_FIELDS.contains(&key.as_str())
+            && !KEPT_WHEN_REMOVED.contains(&key.as_str());
+        if removed && live_spec.get(key).is_some_and(|v| !is_empty(v)) {
+            spec_patch.insert(key.clone(), Value::Null);
+            restart_changed |= RESTART_FIELDS.contains(&key.as_str());
+        }
+    }
+    let wanted_labels = desired.metadata.labels.clone().unwrap_or_default();
+    let labels = map_patch(&wanted_labels, live.metadata.labels.as_ref(), record.map(|r| &r.labels));
+    let wanted_annotations = user_annotations(&desired.metadata);
+    let mut annotations = map_patch(&wanted_annotations, live.metadata.annotations.as_ref(), record.map(|r| &r.annotations));
+
+    if spec_patch.is_empty() && labels.is_empty() && annotations.is_empty() {
+        return PatchPlan { patch: None, restart_token: None };
+    }
+    let restart_token = restart_changed.then(|| {
+        let restart_spec: Map<String, Value> = declared
+            .iter()
+            .filter(|(k, _)| RESTART_FIELDS.contains(&k.as_str()))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        token(&[&generation.to_string(), &canonical(&Value::Object(restart_spec))])
+    });
+    // The record moves forward only for what this patch applies; OpsRequest fields keep
+    // their old record until their steps are done, so a removal stays visible until then.
+    let mut next = record.cloned().unwrap_or_default();
+    next.spec.retain(|k, _| OPS_FIELDS.contains(&k.as_str()));
+    next.spec.extend(declared.iter().filter(|(k, _)| !OPS_FIELDS.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())));
+    next.labels = wanted_labels;
+    next.annotations = wanted_annotations;
+    annotations.insert(LAST_APPLIED_ANNOTATION.into(), json!(record_json(&next)));
+    if let Some(token) = &restart_token {
+        annotations.insert(RESTART_PENDING_ANNOTATION.into(), json!(token));
+    }
+    if let Some(revision) = revision {
+        annotations.insert(REVISION_ANNOTATION.into(), json!(revision));
+    }
+    let mut metadata = Map::new();
+    if !labels.is_empty() {
+        metadata.insert("labels".into(), Value::Object(labels));
+    }
+    metadata.insert("annotations".into(), Value::Object(annotations));
+    let mut patch = Map::new();
+    patch.insert("metadata".into(), Value::Object(metadata));
+    if !spec_patch.is_empty() {
+        patch.insert("spec".into(), Value::Object(spec_patch));
+    }
+    PatchPlan {
+        patch: Some(Value::Object(patch)),
+        restart_token,
+    }
+}
+
+/// Changed keys set, removed keys (declared before, still live) nulled.
+fn map_patch(
+    wanted: &BTreeMap<String, String>,
+    live: Option<&BTreeMap<String, String>>,
+    recorded: Option<&BTreeMap<String, String>>,
+) -> Map<String, Value> {
+    let mut out = Map::new();
+    for (key, value) in wanted {
+        if live.and_then(|l| l.get(key)) != Some(value) {
+            out.insert(key.clone(), json!(value));
+        }
+    }
+    for key in recorded.into_iter().flat_map(BTreeMap::keys) {
+        if !wanted.contains_key(key) && live.is_some_and(|l| l.contains_key(key)) {
+            out.insert(key.clone(), Value::Null);
+        }
+    }
+    out
+}
+
+/// The annotation value of a record.
+pub fn record_json(record: &LastApplied) -> String {
+    serde_json::to_string(record).expect("a record serialises")
+}
+
+/// The closing patch once every step is done: the whole record, the owed Restart cleared,
+/// a finished certificate rotation remembered. `None` when the live object already says so.
+pub fn closing_patch(
+    desired: &GitopsPostgres,
+    declared: &Map<String, Value>,
+    live: &KubedbPostgres,
+    rotate_token: Option<&str>,
+) -> Option<Value> {
+    let record = full_record(desired, declared);
+    let live_annotations = live.metadata.annotations.clone().unwrap_or_default();
+    let mut annotations = Map::new();
+    if live.last_applied().as_ref() != Some(&record) {
+        annotations.insert(LAST_APPLIED_ANNOTATION.into(), json!(record_json(&record)));
+    }
+    if live.restart_pending().is_some() {
+        annotations.insert(RESTART_PENDING_ANNOTATION.into(), Value::Null);
+    }
+    if let Some(token) = rotate_token.filter(|t| live_annotations.get(ROTATE_CERTIFICATES_ANNOTATION).map(String::as_str) != Some(*t)) {
+        annotations.insert(ROTATE_CERTIFICATES_ANNOTATION.into(), json!(token));
+    }
+    (!annotations.is_empty()).then(|| json!({"metadata": {"annotations": annotations}}))
+}
+
+/// The `kubedb.com` Postgres a Provision step creates: the desired spec as written, with the
+/// record of it.
+pub fn provision_object(desired: &GitopsPostgres, declared: &Map<String, Value>, revision: Option<&str>) -> KubedbPostgres {
+    let mut annotations = user_annotations(&desired.metadata);
+    annotations.insert(LAST_APPLIED_ANNOTATION.into(), record_json(&full_record(desired, declared)));
+    if let Some(revision) = revision {
+        annotations.insert(REVISION_ANNOTATION.into(), revision.into());
+    }
+    KubedbPostgres {
+        api_version: "kubedb.com/v1".into(),
+        kind: "Postgres".into(),
+        metadata: ObjectMeta {
+            name: desired.metadata.name.clone(),
+            namespace: desired.metadata.namespace.clone(),
+            labels: desired.metadata.labels.clone(),
+            annotations: Some(annotations),
+            ..ObjectMeta::default()
+        },
+        spec: desired.spec.clone(),
+        ..KubedbPostgres::default()
+    }
+}
