@@ -33,7 +33,7 @@ pub struct SimNamespace {
 }
 
 impl SimNamespace {
-    /// A fresh namespace with a simulator whose steps last `step`.
+    /// A fresh namespace with a simulator whose OpsRequest steps last `step`.
     /// Set `RUST_LOG=pg_gitops::sim=info` to see the simulator's steps in test output.
     pub async fn start(prefix: &str, step: Duration) -> Self {
         let _ = tracing_subscriber::fmt()
@@ -46,7 +46,9 @@ impl SimNamespace {
         let namespace = cluster.namespace(prefix).await;
         let timeline = Timeline::start(client.clone(), &namespace).await;
         let (stop, stopped) = oneshot::channel::<()>();
-        let config = SimConfig::new(step).in_namespace(namespace.clone());
+        let mut config = SimConfig::new(step).in_namespace(namespace.clone());
+        // Provisioning is not what these tests wait for; keep it short whatever the step.
+        config.provisioning_duration = step.min(Duration::from_millis(200));
         let sim_client = client.clone();
         tokio::spawn(async move {
             let shutdown = async move {
