@@ -55,7 +55,10 @@ pub(crate) async fn run(
 ) {
     let (changes_tx, mut changes) = mpsc::unbounded_channel();
     let watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-        if event.is_ok() {
+        // Our own reads show up as access events; reacting to them would reload forever.
+        if let Ok(event) = event
+            && !matches!(event.kind, notify::EventKind::Access(_))
+        {
             let _ = changes_tx.send(());
         }
     })
