@@ -32,9 +32,14 @@
 //! - [`TestCluster::namespace`]: creates a fresh namespace `<prefix>-<random>` (labelled
 //!   `app.kubernetes.io/created-by=pg-gitops-tests`) and returns its name. Namespaces are not
 //!   deleted: the control plane has no namespace controller, and is thrown away at exit.
-//! - [`TestCluster::service_account_token`]: on a control plane started here, a bearer token
-//!   for `system:serviceaccount:pg-gitops:pg-gitops` (groups `system:serviceaccounts`,
-//!   `system:serviceaccounts:pg-gitops`), with no RBAC grants until a test makes some.
+//! - [`TestCluster::service_account_token`] / [`TestCluster::service_account_client`]: on a
+//!   control plane started here (None otherwise), a bearer token / client for
+//!   `system:serviceaccount:pg-gitops:pg-gitops` (groups `system:serviceaccounts`,
+//!   `system:serviceaccounts:pg-gitops`), with no RBAC grants until a test makes some, e.g.
+//!   to prove that a Role (such as the Helm chart's) is sufficient.
+//!   [`TestCluster::client_with_token`] takes any other token the cluster knows.
+//! - [`TestCluster::service_account`]`(namespace, name)`: a client acting as that service
+//!   account by impersonation, on ANY cluster (local or existing): the way to test RBAC rules.
 //! - [`kubedb_postgres`], [`gitops_postgres`], [`ops_request`], [`postgres_version`]:
 //!   `ApiResource`s for `Api::<DynamicObject>::{namespaced_with, all_with}`.
 //!
@@ -126,6 +131,45 @@ impl TestCluster {
         let dir = self.dir.as_ref()?;
         let token = std::fs::read_to_string(dir.join("sa-token")).ok()?;
         Some(token.trim().to_owned())
+    }
+
+    /// A new client that authenticates with the bearer token `token` instead of the admin's.
+    pub fn client_with_token(&self, token: &str) -> Client {
+        let mut config = self.config.clone();
+        config.auth_info = kube::config::AuthInfo {
+            token: Some(token.to_owned().into()),
+            ..kube::config::AuthInfo::default()
+        };
+        Client::try_from(config).expect("building a kube::Client with a bearer token")
+    }
+
+    /// A new admin client that impersonates `user` with `groups` (works on any cluster whose
+    /// kubeconfig user may impersonate, e.g. cluster-admin); for RBAC tests.
+    pub fn impersonating(&self, user: &str, groups: &[&str]) -> Client {
+        let mut config = self.config.clone();
+        config.auth_info.impersonate = Some(user.to_owned());
+        config.auth_info.impersonate_groups =
+            Some(groups.iter().map(|g| (*g).to_owned()).collect());
+        Client::try_from(config).expect("building an impersonating kube::Client")
+    }
+
+    /// A client acting as service account `namespace/name` (by impersonation, with the groups
+    /// a real service account token carries): to prove RBAC rules sufficient and minimal.
+    pub fn service_account(&self, namespace: &str, name: &str) -> Client {
+        self.impersonating(
+            &format!("system:serviceaccount:{namespace}:{name}"),
+            &[
+                "system:serviceaccounts",
+                &format!("system:serviceaccounts:{namespace}"),
+                "system:authenticated",
+            ],
+        )
+    }
+
+    /// A client acting as `system:serviceaccount:pg-gitops:pg-gitops` (see
+    /// [`TestCluster::service_account_token`]); only on a control plane started here.
+    pub fn service_account_client(&self) -> Option<Client> {
+        Some(self.client_with_token(&self.service_account_token()?))
     }
 
     /// Creates a fresh namespace named `<prefix>-<random suffix>` and returns its name.
