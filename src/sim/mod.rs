@@ -65,6 +65,7 @@ mod runtime;
 pub mod status;
 pub mod validate;
 pub mod versions;
+mod watch;
 
 use std::time::Duration;
 

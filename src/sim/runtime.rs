@@ -7,12 +7,10 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::StreamExt;
 use k8s_openapi::api::core::v1::Secret;
 use kube::Client;
 use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams};
-use kube::runtime::reflector::{self, Store, store::Writer};
-use kube::runtime::{WatchStreamExt, watcher};
+use kube::runtime::reflector::Store;
 use serde_json::{Value, json};
 use tokio::sync::Notify;
 use tokio::time::Instant;
@@ -21,6 +19,7 @@ use super::api::{OpsType, ops_request_resource, postgres_resource, postgres_vers
 use super::decide::{Clock, Part, Snapshot, Step, Target, TargetKind, TimerKind, Write, decide};
 use super::json::str_at;
 use super::validate::current_auth_secret;
+use super::watch::{AbortOnDrop, reflect};
 use super::{FIELD_MANAGER, SimConfig};
 
 /// Why [`run`] stopped before it was asked to.
@@ -97,50 +96,13 @@ where
                 continue;
             }
             PassOutcome::WriteFailed => now + RETRY_DELAY,
-            _ => sim
-                .next_deadline()
-                .unwrap_or(now + Duration::from_secs(3600)),
+            _ => sim.next_wake(now),
         };
         immediate_passes = 0;
         tokio::select! {
             _ = &mut shutdown => return Ok(()),
             _ = changed.notified() => {}
             _ = tokio::time::sleep_until(wake_at) => {}
-        }
-    }
-}
-
-/// A reflector whose events wake the loop; the stream is driven by its own task.
-fn reflect(
-    api: Api<DynamicObject>,
-    resource: ApiResource,
-    changed: &Arc<Notify>,
-) -> (Store<DynamicObject>, tokio::task::JoinHandle<()>) {
-    let writer = Writer::new(resource.clone());
-    let store = writer.as_reader();
-    let changed = Arc::clone(changed);
-    let stream =
-        reflector::reflector(writer, watcher(api, watcher::Config::default())).default_backoff();
-    let task = tokio::spawn(async move {
-        futures::pin_mut!(stream);
-        while let Some(event) = stream.next().await {
-            match event {
-                Ok(_) => changed.notify_one(),
-                Err(error) => {
-                    tracing::warn!(kind = %resource.kind, %error, "kubedb-sim: watch error")
-                }
-            }
-        }
-    });
-    (store, task)
-}
-
-struct AbortOnDrop<'a>(&'a [tokio::task::JoinHandle<()>]);
-
-impl Drop for AbortOnDrop<'_> {
-    fn drop(&mut self) {
-        for task in self.0 {
-            task.abort();
         }
     }
 }
@@ -208,8 +170,23 @@ impl Sim {
         outcome
     }
 
-    fn next_deadline(&self) -> Option<Instant> {
-        self.timers.values().copied().min()
+    /// When to run a pass without a change: the next timer. A timer that has already run
+    /// out and is still here had its step held back (the database was busy, or the step did
+    /// not converge), so it is retried after a pause rather than in a hot loop.
+    fn next_wake(&self, now: Instant) -> Instant {
+        let upcoming = self
+            .timers
+            .values()
+            .copied()
+            .filter(|deadline| *deadline > now)
+            .min();
+        let overdue = self.timers.values().any(|deadline| *deadline <= now);
+        let retry = overdue.then_some(now + RETRY_DELAY);
+        [upcoming, retry]
+            .into_iter()
+            .flatten()
+            .min()
+            .unwrap_or(now + Duration::from_secs(3600))
     }
 
     /// The caches, overlaid with our own newer writes, plus direct reads for what a decision

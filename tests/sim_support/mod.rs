@@ -366,8 +366,7 @@ impl Timeline {
     pub fn database_at(&self, name: &str, revision: u64) -> Value {
         self.versions("Postgres", name)
             .into_iter()
-            .filter(|seen| seen.revision <= revision)
-            .last()
+            .rfind(|seen| seen.revision <= revision)
             .unwrap_or_else(|| {
                 panic!("no version of Postgres {name} at or before revision {revision}")
             })
