@@ -243,6 +243,11 @@ async fn rotate_auth_points_the_database_at_the_new_secret() {
     )
     .await;
     assert_eq!(done["spec"]["authSecret"]["name"], "pg1-auth-v2");
+    assert!(
+        done["status"]["authSecret"]["lastUpdateTimestamp"].is_string(),
+        "{:#}",
+        done["status"]
+    );
 }
 
 #[tokio::test]

@@ -7,6 +7,8 @@ mod support;
 
 use std::time::Duration;
 
+use k8s_openapi::api::core::v1::Secret;
+
 use pg_gitops::sim::defaults::{VersionFacts, default_postgres_spec};
 use pg_gitops::sim::{FAIL_ANNOTATION, FAIL_MESSAGE_ANNOTATION};
 use serde_json::{Value, json};
@@ -299,6 +301,35 @@ async fn requests_the_webhook_would_refuse_end_failed_with_the_reason() {
         "Successful"
     );
     assert_eq!(sim.database("pg1").await["spec"]["version"], json!(v16));
+}
+
+#[tokio::test]
+async fn rotate_auth_cannot_change_the_username() {
+    let sim = SimNamespace::start("sim-rotate-user", STEP).await;
+    let secrets: kube::Api<Secret> = kube::Api::namespaced(sim.client.clone(), &sim.namespace);
+    for (name, username) in [("pg1-auth", "postgres"), ("pg1-admin", "admin")] {
+        let secret: Secret = serde_json::from_value(json!({
+            "metadata": {"name": name},
+            "type": "kubernetes.io/basic-auth",
+            "stringData": {"username": username, "password": "secret"},
+        }))
+        .unwrap();
+        secrets
+            .create(&Default::default(), &secret)
+            .await
+            .expect("creating a secret");
+    }
+    sim.ready_database("pg1", spec("16.8")).await;
+    let rotate = json!({"type": "RotateAuth", "authentication": {"secretRef": {"kind": "Secret", "name": "pg1-admin"}}});
+    sim.create_ops("to-admin", "pg1", rotate).await;
+    let failed = sim.finished_ops("to-admin").await;
+    assert_eq!(sim.timeline.ops_phases("to-admin"), ["Failed"]);
+    let message = failure_message(&failed);
+    assert!(message.contains("the username cannot change"), "{message}");
+    assert_eq!(
+        sim.database("pg1").await["spec"]["authSecret"]["name"],
+        "pg1-auth"
+    );
 }
 
 #[tokio::test]

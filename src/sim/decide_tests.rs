@@ -357,3 +357,30 @@ fn a_request_for_a_database_that_vanished_fails() {
     let plan = plan_for(vec![], vec![pending], &[]);
     assert_eq!(ops_phase(&plan, "p").as_deref(), Some("Failed"));
 }
+
+#[test]
+fn a_running_request_blocks_an_older_pending_one() {
+    // Same second: "a" sorts first, but "b" already runs.
+    let pending = restart("a", "2026-11-22T02:00:00Z", "Pending");
+    let running = ops(
+        "b",
+        "2026-11-22T02:00:00Z",
+        "Progressing",
+        json!({"type": "HorizontalScaling", "horizontalScaling": {"replicas": 3}}),
+    );
+    let mut database = ready_database("pg1");
+    database["status"]["conditions"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"type": PAUSED, "status": "True"}));
+    let plan = plan_for(
+        vec![database.clone()],
+        vec![pending.clone(), running.clone()],
+        &[],
+    );
+    assert!(plan.steps.is_empty(), "{:?}", plan.steps);
+    assert_eq!(plan.timers, vec![("uid-b".to_string(), TimerKind::OpsStep)]);
+    let plan = plan_for(vec![database], vec![pending, running], &["uid-b"]);
+    assert_eq!(ops_phase(&plan, "b").as_deref(), Some("Successful"));
+    assert_eq!(ops_phase(&plan, "a"), None);
+}

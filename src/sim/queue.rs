@@ -74,11 +74,12 @@ pub(super) fn ops_steps(
     }
 
     for (database_target, queue) in &queues {
-        let head = queue[0];
         let database = databases.get(database_target).copied();
-        let phase = str_at(head, "/status/phase").unwrap_or_default();
         let busy = busy_databases.contains(database_target);
-        if phase == PROGRESSING {
+        // A running request goes first even if an older one appeared later (two created in
+        // the same second sort by name): one at a time matters more than strict order.
+        if let Some(running) = queue.iter().find(|ops| is_running(ops)) {
+            let head = *running;
             let uid = uid_of(head);
             plan.timers.push((uid.clone(), TimerKind::OpsStep));
             if !clock.elapsed.contains(&uid) || busy {
@@ -89,6 +90,7 @@ pub(super) fn ops_steps(
                 .push(finish_step(head, database, &snapshot.versions, clock.now));
             continue;
         }
+        let head = queue[0];
         // Pending: superseded by a newer request of the same type?
         let head_type = str_at(head, "/spec/type");
         if let Some(newer) = queue[1..]
@@ -133,7 +135,7 @@ pub(super) fn ops_steps(
     for (target, database) in &databases {
         let running = queues
             .get(target)
-            .is_some_and(|queue| str_at(queue[0], "/status/phase") == Some(PROGRESSING));
+            .is_some_and(|queue| queue.iter().any(|ops| is_running(ops)));
         if !running
             && !busy_databases.contains(target)
             && condition_is_true(&conditions_of(database), PAUSED)
@@ -144,6 +146,10 @@ pub(super) fn ops_steps(
             });
         }
     }
+}
+
+fn is_running(ops: &Value) -> bool {
+    str_at(ops, "/status/phase") == Some(PROGRESSING)
 }
 
 fn database_target(ops: &Value) -> Target {
@@ -296,7 +302,12 @@ fn finish_step(
             observe_generation: false,
         });
     }
-    writes.push(resume_write(database));
+    let mut resume = resume_write(database);
+    if op_type == OpsType::RotateAuth.as_str() {
+        // KubeDB records when the credentials last changed.
+        resume.patch["authSecret"] = json!({"lastUpdateTimestamp": now});
+    }
+    writes.push(resume);
     let mut conditions = conditions_of(ops);
     let generation = generation_of(ops);
     let done = format!("Successfully completed {op_type}");
