@@ -121,6 +121,8 @@ pub enum BlockRule {
 pub const POSTGRES_CONTAINER: &str = "postgres";
 pub const COORDINATOR_CONTAINER: &str = "pg-coordinator";
 pub const INIT_CONTAINER: &str = "postgres-init-container";
+/// The only custom-configuration file KubeDB reads for Postgres (`applyConfig`, `inline`).
+pub const USER_CONF: &str = "user.conf";
 
 #[cfg(test)]
 mod tests {

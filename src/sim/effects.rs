@@ -7,7 +7,7 @@
 
 use serde_json::{Value, json};
 
-use super::api::{COORDINATOR_CONTAINER, OpsType, POSTGRES_CONTAINER};
+use super::api::{COORDINATOR_CONTAINER, OpsType, POSTGRES_CONTAINER, USER_CONF};
 use super::json::{is_unset, named_item, object_entry, set, str_at};
 
 /// A request that passed validation but cannot be applied (should not happen; reported as the
@@ -184,8 +184,9 @@ fn apply_reconfigure(block: &Value, spec: &mut Value) {
     if let Some(name) = str_at(block, "/configSecret/name").filter(|name| !name.is_empty()) {
         set(configuration, "secretName", json!(name));
     }
-    if let Some(inline) = block.get("applyConfig").filter(|v| !is_unset(Some(v))) {
-        set(configuration, "inline", inline.clone());
+    // Only user.conf reaches the database (the webhook ignores an applyConfig without it).
+    if let Some(user_conf) = block.pointer(&format!("/applyConfig/{USER_CONF}")) {
+        set(configuration, "inline", json!({USER_CONF: user_conf}));
     }
     if let Some(tuning) = present(block.get("tuning")) {
         set(configuration, "tuning", tuning.clone());

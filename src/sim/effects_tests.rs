@@ -101,7 +101,7 @@ fn reconfigure_writes_configuration() {
     );
 
     let inline = apply(json!({"type": "Reconfigure", "configuration": {
-        "applyConfig": {"user.conf": "max_connections=200"}, "tuning": {"profile": "oltp"}}}));
+        "applyConfig": {"user.conf": "max_connections=200", "ignored": "x"}, "tuning": {"profile": "oltp"}}}));
     assert_eq!(
         inline["configuration"],
         json!({"secretName": "pg1-config", "inline": {"user.conf": "max_connections=200"}, "tuning": {"profile": "oltp"}})

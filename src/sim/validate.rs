@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use super::api::{BlockRule, OpsType};
+use super::api::{BlockRule, OpsType, USER_CONF};
 use super::json::{is_unset, str_at};
 use super::versions::{VersionRefusal, check_update};
 use crate::quantity::Quantity;
@@ -47,8 +47,12 @@ pub enum Refusal {
         "configuration must set at least one of removeCustomConfig, configSecret, applyConfig or tuning"
     )]
     NothingToReconfigure,
-    #[error("configuration.applyConfig accepts only the key user.conf, got {0:?}")]
-    ApplyConfigKeys(Vec<String>),
+    #[error("configuration.applyConfig needs the key user.conf, got {0:?}")]
+    ApplyConfigWithoutUserConf(Vec<String>),
+    #[error(
+        "verticalScaling.readReplicas names {0:?}, which is not in the database's spec.readReplicas"
+    )]
+    UnknownReadReplica(String),
     #[error("configuration.restart \"false\" cannot be combined with removeCustomConfig")]
     RemoveWithoutRestart,
     #[error("updateVersion.targetVersion is empty")]
@@ -113,6 +117,15 @@ pub fn validate_ops_request(ops: &Value, facts: &Facts<'_>) -> Result<OpsType, R
             if !has_target {
                 return Err(Refusal::NothingToScale);
             }
+            for wanted in block["readReplicas"].as_array().into_iter().flatten() {
+                let name = str_at(wanted, "/name").unwrap_or_default();
+                let exists = db_spec["readReplicas"].as_array().is_some_and(|items| {
+                    items.iter().any(|item| str_at(item, "/name") == Some(name))
+                });
+                if !exists {
+                    return Err(Refusal::UnknownReadReplica(name.to_string()));
+                }
+            }
         }
         OpsType::VolumeExpansion => check_volume(block, db_spec)?,
         OpsType::Reconfigure => check_reconfigure(block)?,
@@ -146,7 +159,15 @@ fn check_horizontal(block: &Value) -> Result<(), Refusal> {
             }
             Ok(())
         }
-        (None, true) => Ok(()),
+        (None, true) => {
+            for read_replica in block["readReplicas"].as_array().into_iter().flatten() {
+                match read_replica.get("replicas").and_then(Value::as_i64) {
+                    Some(count) if count < 1 => return Err(Refusal::TooFewReplicas(count)),
+                    _ => {}
+                }
+            }
+            Ok(())
+        }
         _ => Err(Refusal::ReplicasOrReadReplicas),
     }
 }
@@ -194,18 +215,19 @@ fn quantity_text(value: &Value) -> String {
 
 fn check_reconfigure(block: &Value) -> Result<(), Refusal> {
     let remove = block.get("removeCustomConfig").and_then(Value::as_bool) == Some(true);
+    // Like KubeDB, applyConfig only counts when it carries user.conf.
+    let apply_config = block.get("applyConfig").and_then(Value::as_object);
+    let has_user_conf = apply_config.is_some_and(|apply| apply.contains_key(USER_CONF));
     let has_change = remove
-        || ["configSecret", "applyConfig", "tuning"]
+        || has_user_conf
+        || ["configSecret", "tuning"]
             .iter()
             .any(|key| !is_unset(block.get(*key)));
     if !has_change {
-        return Err(Refusal::NothingToReconfigure);
-    }
-    if let Some(apply) = block.get("applyConfig").and_then(Value::as_object) {
-        let keys: Vec<String> = apply.keys().cloned().collect();
-        if !apply.is_empty() && keys != ["user.conf"] {
-            return Err(Refusal::ApplyConfigKeys(keys));
-        }
+        return Err(match apply_config.filter(|apply| !apply.is_empty()) {
+            Some(apply) => Refusal::ApplyConfigWithoutUserConf(apply.keys().cloned().collect()),
+            None => Refusal::NothingToReconfigure,
+        });
     }
     if remove && str_at(block, "/restart") == Some("false") {
         return Err(Refusal::RemoveWithoutRestart);

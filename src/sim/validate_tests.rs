@@ -157,6 +157,14 @@ fn horizontal_scaling_rules() {
         )),
     );
     assert_eq!(check(&both), Err(Refusal::ReplicasOrReadReplicas));
+    let zero_read = ops(
+        "HorizontalScaling",
+        Some((
+            "horizontalScaling",
+            json!({"readReplicas": [{"name": "r", "replicas": 0}]}),
+        )),
+    );
+    assert_eq!(check(&zero_read), Err(Refusal::TooFewReplicas(0)));
     let neither = ops(
         "HorizontalScaling",
         Some(("horizontalScaling", json!({"standbyMode": "Hot"}))),
@@ -216,6 +224,17 @@ fn vertical_scaling_needs_more_than_the_exporter() {
         )),
     );
     assert_eq!(check(&exporter_only), Err(Refusal::NothingToScale));
+    let unknown_read_replica = ops(
+        "VerticalScaling",
+        Some((
+            "verticalScaling",
+            json!({"readReplicas": [{"name": "ro", "postgres": {"resources": {}}}]}),
+        )),
+    );
+    assert_eq!(
+        check(&unknown_read_replica),
+        Err(Refusal::UnknownReadReplica("ro".into()))
+    );
 }
 
 #[test]
@@ -234,8 +253,18 @@ fn reconfigure_rules() {
     );
     assert_eq!(
         check(&wrong_key),
-        Err(Refusal::ApplyConfigKeys(vec!["postgresql.conf".into()]))
+        Err(Refusal::ApplyConfigWithoutUserConf(vec![
+            "postgresql.conf".into()
+        ]))
     );
+    let extra_key = ops(
+        "Reconfigure",
+        Some((
+            "configuration",
+            json!({"applyConfig": {"user.conf": "a=1", "x": "y"}}),
+        )),
+    );
+    assert!(check(&extra_key).is_ok());
     let remove_no_restart = ops(
         "Reconfigure",
         Some((
