@@ -97,6 +97,44 @@ async fn a_new_database_is_defaulted_provisioned_and_ready() {
 }
 
 #[tokio::test]
+async fn defaults_for_tls_monitoring_and_even_replicas_survive_pruning() {
+    let sim = SimNamespace::start("sim-provision-full", STEP).await;
+    let mut full = spec("13.4");
+    full["replicas"] = json!(2);
+    full["sslMode"] = json!("verify-ca");
+    full["tls"] =
+        json!({"issuerRef": {"apiGroup": "cert-manager.io", "kind": "Issuer", "name": "ca"}});
+    full["monitor"] = json!({"agent": "prometheus.io/operator", "prometheus": {"exporter": {}}});
+    full["configSecret"] = json!({"name": "pg1-custom"});
+    // If the API server pruned any default, the simulator would keep rewriting it and the
+    // database would never get past defaulting.
+    let ready = sim.ready_database("pg1", full).await;
+    let facts = VersionFacts::new("13.4", None);
+    assert_eq!(
+        default_postgres_spec("pg1", &ready["spec"], &facts),
+        ready["spec"]
+    );
+    assert_eq!(ready["spec"]["sslMode"], "verify-ca");
+    assert_eq!(
+        ready["spec"]["arbiter"]["resources"]["requests"]["storage"],
+        "2Gi"
+    );
+    assert_eq!(
+        ready["spec"]["monitor"]["prometheus"]["exporter"]["port"],
+        56790
+    );
+    assert_eq!(
+        ready["spec"]["tls"]["certificates"][0]["secretName"],
+        "pg1-server-cert"
+    );
+    assert_eq!(
+        ready["spec"]["configuration"],
+        json!({"secretName": "pg1-custom"})
+    );
+    assert!(ready["spec"].get("configSecret").is_none());
+}
+
+#[tokio::test]
 async fn requests_run_one_at_a_time_per_database_in_creation_order() {
     // Long enough that the requests below are all created while the first one still runs.
     let sim = SimNamespace::start("sim-order", Duration::from_millis(1500)).await;
