@@ -397,6 +397,15 @@ async fn the_kubedb_sim_binary_serves_a_namespace() {
     })
     .await;
     assert_eq!(ready["spec"]["standbyMode"], "Hot");
-    let _ = child.start_kill();
-    let _ = child.wait().await;
+    // SIGTERM stops it promptly and cleanly.
+    let pid = child.id().expect("kubedb-sim is running").to_string();
+    let signalled = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status();
+    assert!(signalled.expect("running kill").success());
+    let status = tokio::time::timeout(Duration::from_secs(10), child.wait())
+        .await
+        .expect("kubedb-sim exits within 10s of SIGTERM")
+        .expect("waiting for kubedb-sim");
+    assert!(status.success(), "kubedb-sim exited with {status}");
 }

@@ -88,7 +88,12 @@ where
     };
     let mut immediate_passes = 0;
     loop {
-        let outcome = sim.pass().await;
+        // A pass may wait on the API server; shutdown must not wait for it (every write is
+        // idempotent, so stopping half-way is safe).
+        let outcome = tokio::select! {
+            _ = &mut shutdown => return Ok(()),
+            outcome = sim.pass() => outcome,
+        };
         let now = Instant::now();
         let wake_at = match outcome {
             PassOutcome::Wrote if immediate_passes < MAX_IMMEDIATE_PASSES => {
