@@ -305,4 +305,5 @@ async fn restart_changes_nothing_in_the_spec() {
         done["metadata"]["generation"],
         ready["metadata"]["generation"]
     );
+    sim.stop().await;
 }

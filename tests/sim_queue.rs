@@ -132,6 +132,7 @@ async fn defaults_for_tls_monitoring_and_even_replicas_survive_pruning() {
         json!({"secretName": "pg1-custom"})
     );
     assert!(ready["spec"].get("configSecret").is_none());
+    sim.stop().await;
 }
 
 #[tokio::test]

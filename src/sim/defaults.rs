@@ -63,12 +63,14 @@ pub fn default_postgres_spec(db_name: &str, spec: &Value, version: &VersionFacts
     fill(&mut spec, "replicas", json!(1));
     fill(&mut spec, "standbyMode", json!("Hot"));
     fill(&mut spec, "storageType", json!("Durable"));
+    // A halted database is forced to Halt (KubeDB refuses halting a DoNotTerminate one; the
+    // simulator leaves that policy alone instead).
     let halted = spec.get("halted").and_then(Value::as_bool) == Some(true);
-    fill(
-        &mut spec,
-        "deletionPolicy",
-        json!(if halted { "Halt" } else { "Delete" }),
-    );
+    let do_not_terminate = str_at(&spec, "/deletionPolicy") == Some("DoNotTerminate");
+    if halted && !do_not_terminate {
+        set(&mut spec, "deletionPolicy", json!("Halt"));
+    }
+    fill(&mut spec, "deletionPolicy", json!("Delete"));
     default_auth_secret(&mut spec, db_name);
     migrate_legacy_config_secret(&mut spec);
     default_leader_election(&mut spec);

@@ -159,6 +159,9 @@ fn even_replicas_get_an_arbiter_and_halted_gets_halt() {
     );
     assert_eq!(spec["arbiter"]["resources"]["requests"]["storage"], "2Gi");
     assert_eq!(spec["deletionPolicy"], "Halt");
+    let wipe = json!({"version": "16.1", "halted": true, "deletionPolicy": "WipeOut"});
+    let spec = default_postgres_spec("pg", &wipe, &facts(16, 70));
+    assert_eq!(spec["deletionPolicy"], "Halt");
 }
 
 #[test]

@@ -35,21 +35,21 @@
 //!
 //! # Running it in-process
 //!
+//! [`spawn`] starts [`run`] on the caller's tokio runtime and returns a [`SimHandle`]
+//! (dropping it stops the simulator; `stop().await` also waits):
+//!
 //! ```no_run
 //! use std::time::Duration;
-//! use pg_gitops::sim::{SimConfig, run};
+//! use pg_gitops::sim::{SimConfig, spawn};
 //!
 //! # async fn example(client: kube::Client) {
-//! let config = SimConfig::new(Duration::from_millis(200)).in_namespace("test-ns");
-//! let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-//! let sim = tokio::spawn(run(client, config, async move {
-//!     let _ = stopped.await;
-//! }));
+//! let sim = spawn(client, SimConfig::new(Duration::from_millis(200)).in_namespace("test-ns"));
 //! // ... create databases and OpsRequests, watch them progress ...
-//! let _ = stop.send(());
-//! sim.await.expect("sim task").expect("sim run");
+//! sim.stop().await.expect("the simulator ran until stopped");
 //! # }
 //! ```
+//!
+//! Or call `run(client, config, shutdown_future)` directly, as the binary does.
 //!
 //! Scope the simulator to the test's namespace (`in_namespace`) so parallel tests on one
 //! cluster do not serve each other's objects. The pure parts ([`decide::decide`] and the
@@ -59,6 +59,7 @@ pub mod api;
 pub mod decide;
 pub mod defaults;
 pub mod effects;
+mod handle;
 mod json;
 mod queue;
 mod runtime;
@@ -69,6 +70,7 @@ mod watch;
 
 use std::time::Duration;
 
+pub use handle::{SimHandle, spawn};
 pub use queue::injected_failure;
 pub use runtime::{RunError, run};
 

@@ -27,6 +27,8 @@ use super::{FIELD_MANAGER, SimConfig};
 pub enum RunError {
     #[error("the {0} watch stopped before its first list completed")]
     WatchStopped(&'static str),
+    #[error("the simulator task failed: {0}")]
+    Task(String),
 }
 
 /// Passes in a row that may follow each other without waiting for a change; a guard against

@@ -15,7 +15,7 @@ use futures::StreamExt;
 use kube::Client;
 use kube::api::{Api, ApiResource, DynamicObject, PostParams};
 use kube::runtime::watcher;
-use pg_gitops::sim::{SimConfig, run};
+use pg_gitops::sim::{SimConfig, SimHandle, spawn};
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 
@@ -29,7 +29,7 @@ pub struct SimNamespace {
     pub client: Client,
     pub namespace: String,
     pub timeline: Timeline,
-    stop: Option<oneshot::Sender<()>>,
+    sim: Option<SimHandle>,
 }
 
 impl SimNamespace {
@@ -45,24 +45,15 @@ impl SimNamespace {
         let client = cluster.client();
         let namespace = cluster.namespace(prefix).await;
         let timeline = Timeline::start(client.clone(), &namespace).await;
-        let (stop, stopped) = oneshot::channel::<()>();
         let mut config = SimConfig::new(step).in_namespace(namespace.clone());
         // Provisioning is not what these tests wait for; keep it short whatever the step.
         config.provisioning_duration = step.min(Duration::from_millis(200));
-        let sim_client = client.clone();
-        tokio::spawn(async move {
-            let shutdown = async move {
-                let _ = stopped.await;
-            };
-            if let Err(error) = run(sim_client, config, shutdown).await {
-                panic!("kubedb-sim stopped: {error}");
-            }
-        });
+        let sim = spawn(client.clone(), config);
         Self {
             client,
             namespace,
             timeline,
-            stop: Some(stop),
+            sim: Some(sim),
         }
     }
 
@@ -167,11 +158,15 @@ impl SimNamespace {
     }
 }
 
-impl Drop for SimNamespace {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
+impl SimNamespace {
+    /// Stops the simulator and checks that it ran until asked to stop.
+    pub async fn stop(mut self) {
+        let sim = self.sim.take().expect("the simulator runs");
+        assert!(!sim.is_finished(), "the simulator stopped on its own");
+        tokio::time::timeout(Duration::from_secs(5), sim.stop())
+            .await
+            .expect("the simulator stops within 5s")
+            .expect("the simulator ran without error");
     }
 }
 
