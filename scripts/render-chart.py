@@ -89,7 +89,7 @@ def main():
         print()
         return 0
     for crd in out["crds"]:
-        print(f"---\n# Source: {crd["filename"]}\n{crd['data'].rstrip()}")
+        print(f"---\n# Source: {crd['filename']}\n{crd['data'].rstrip()}")
     for path in sorted(out["templates"]):
         text = out["templates"][path].strip()
         if text and not path.endswith("NOTES.txt"):
