@@ -7,6 +7,7 @@
 
 pub mod config;
 pub mod manifest;
+pub mod metrics;
 pub mod models;
 pub mod plan;
 pub mod quantity;

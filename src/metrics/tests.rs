@@ -1,0 +1,215 @@
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use axum::routing::get;
+use http_body_util::BodyExt;
+use tower::ServiceExt;
+
+use super::*;
+
+/// The value of the one sample line that starts with `series ` (name plus labels).
+fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+        .map(|value| value.parse().expect("sample value is a number"))
+}
+
+#[test]
+fn every_family_is_exposed_with_its_type_before_anything_is_recorded() {
+    let text = Metrics::new().encode();
+    for (family, kind) in [
+        ("pg_gitops_reconcile", "counter"),
+        ("pg_gitops_reconcile_duration_seconds", "histogram"),
+        ("pg_gitops_steps_executed", "counter"),
+        ("pg_gitops_ops_requests_created", "counter"),
+        ("pg_gitops_databases", "gauge"),
+        ("pg_gitops_leader", "gauge"),
+        ("pg_gitops_git_fetch", "counter"),
+    ] {
+        assert!(
+            text.contains(&format!("# TYPE {family} {kind}\n")),
+            "missing `# TYPE {family} {kind}` in:\n{text}"
+        );
+    }
+    assert!(
+        text.ends_with("# EOF\n"),
+        "OpenMetrics text ends with # EOF"
+    );
+    // Known label sets start at zero rather than being absent.
+    assert_eq!(
+        sample(&text, r#"pg_gitops_reconcile_total{result="error"}"#),
+        Some(0.0)
+    );
+    assert_eq!(
+        sample(
+            &text,
+            r#"pg_gitops_steps_executed_total{type="ReconfigureTLS"}"#
+        ),
+        Some(0.0)
+    );
+    assert_eq!(
+        sample(
+            &text,
+            r#"pg_gitops_ops_requests_created_total{type="UpdateVersion"}"#
+        ),
+        Some(0.0)
+    );
+    assert_eq!(
+        sample(&text, r#"pg_gitops_databases{state="stalled"}"#),
+        Some(0.0)
+    );
+    assert_eq!(sample(&text, "pg_gitops_leader"), Some(0.0));
+}
+
+#[test]
+fn families_without_known_label_sets_appear_once_recorded() {
+    let metrics = Metrics::new();
+    // The encoder leaves out families with no series; these have no fixed label sets.
+    let text = metrics.encode();
+    assert!(!text.contains("pg_gitops_webhook_deliveries"), "{text}");
+    assert!(!text.contains("pg_gitops_snapshot_revision"), "{text}");
+
+    metrics.record_webhook_delivery(Provider::Gitea, DeliveryResult::Ping);
+    metrics.set_snapshot_revision("0123abc");
+    let text = metrics.encode();
+    assert!(
+        text.contains("# TYPE pg_gitops_webhook_deliveries counter\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("# TYPE pg_gitops_snapshot_revision gauge\n"),
+        "{text}"
+    );
+}
+
+#[test]
+fn counters_count_per_label() {
+    let metrics = Metrics::new();
+    let clone = metrics.clone();
+    metrics.record_reconcile(Outcome::Ok, Duration::from_millis(30));
+    clone.record_reconcile(Outcome::Ok, Duration::from_millis(70));
+    metrics.record_reconcile(Outcome::Error, Duration::from_secs(2));
+    metrics.record_step_executed(StepType::Provision);
+    metrics.record_step_executed(StepType::HorizontalScaling);
+    metrics.record_step_executed(StepType::HorizontalScaling);
+    metrics.record_ops_request_created(OpsRequestType::RotateAuth);
+    metrics.record_git_fetch(Outcome::Error);
+    metrics.record_webhook_delivery(Provider::GitHub, DeliveryResult::Triggered);
+    metrics.record_webhook_delivery(Provider::GitHub, DeliveryResult::Triggered);
+    metrics.record_webhook_delivery(Provider::GitLab, DeliveryResult::Unauthorized);
+
+    let text = metrics.encode();
+    let expected = [
+        (r#"pg_gitops_reconcile_total{result="ok"}"#, 2.0),
+        (r#"pg_gitops_reconcile_total{result="error"}"#, 1.0),
+        ("pg_gitops_reconcile_duration_seconds_count", 3.0),
+        ("pg_gitops_reconcile_duration_seconds_sum", 2.1),
+        (
+            r#"pg_gitops_reconcile_duration_seconds_bucket{le="0.04"}"#,
+            1.0,
+        ),
+        (
+            r#"pg_gitops_reconcile_duration_seconds_bucket{le="0.08"}"#,
+            2.0,
+        ),
+        (
+            r#"pg_gitops_reconcile_duration_seconds_bucket{le="+Inf"}"#,
+            3.0,
+        ),
+        (r#"pg_gitops_steps_executed_total{type="Provision"}"#, 1.0),
+        (
+            r#"pg_gitops_steps_executed_total{type="HorizontalScaling"}"#,
+            2.0,
+        ),
+        (r#"pg_gitops_steps_executed_total{type="Patch"}"#, 0.0),
+        (
+            r#"pg_gitops_ops_requests_created_total{type="RotateAuth"}"#,
+            1.0,
+        ),
+        (r#"pg_gitops_git_fetch_total{result="error"}"#, 1.0),
+        (r#"pg_gitops_git_fetch_total{result="ok"}"#, 0.0),
+        (
+            r#"pg_gitops_webhook_deliveries_total{provider="github",result="triggered"}"#,
+            2.0,
+        ),
+        (
+            r#"pg_gitops_webhook_deliveries_total{provider="gitlab",result="unauthorized"}"#,
+            1.0,
+        ),
+    ];
+    for (series, value) in expected {
+        let found = sample(&text, series).unwrap_or_else(|| panic!("no {series} in:\n{text}"));
+        assert!(
+            (found - value).abs() < 1e-9,
+            "{series} = {found}, expected {value}"
+        );
+    }
+}
+
+#[test]
+fn gauges_hold_the_last_value_and_the_revision_series_is_replaced() {
+    let metrics = Metrics::new();
+    metrics.set_databases(DatabaseState::InSync, 5);
+    metrics.set_databases(DatabaseState::InSync, 3);
+    metrics.set_databases(DatabaseState::Suspended, 1);
+    metrics.set_leader(true);
+    metrics.set_snapshot_revision("aaaa111");
+    metrics.set_snapshot_revision("bbbb222");
+
+    let text = metrics.encode();
+    assert_eq!(
+        sample(&text, r#"pg_gitops_databases{state="in_sync"}"#),
+        Some(3.0)
+    );
+    assert_eq!(
+        sample(&text, r#"pg_gitops_databases{state="suspended"}"#),
+        Some(1.0)
+    );
+    assert_eq!(
+        sample(&text, r#"pg_gitops_databases{state="progressing"}"#),
+        Some(0.0)
+    );
+    assert_eq!(sample(&text, "pg_gitops_leader"), Some(1.0));
+    assert_eq!(
+        sample(&text, r#"pg_gitops_snapshot_revision{revision="bbbb222"}"#),
+        Some(1.0)
+    );
+    assert!(
+        !text.contains("aaaa111"),
+        "old revision still exposed:\n{text}"
+    );
+
+    metrics.set_leader(false);
+    assert_eq!(sample(&metrics.encode(), "pg_gitops_leader"), Some(0.0));
+}
+
+#[tokio::test]
+async fn handler_serves_openmetrics_text() {
+    let metrics = Metrics::new();
+    metrics.record_ops_request_created(OpsRequestType::Restart);
+    let router = Router::new()
+        .route("/metrics", get(metrics_handler))
+        .with_state(metrics.clone());
+
+    let response = router
+        .oneshot(Request::get("/metrics").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        response.headers()[header::CONTENT_TYPE],
+        "application/openmetrics-text; version=1.0.0; charset=utf-8"
+    );
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    let text = String::from_utf8(body.to_vec()).unwrap();
+    assert_eq!(text, metrics.encode());
+    assert_eq!(
+        sample(
+            &text,
+            r#"pg_gitops_ops_requests_created_total{type="Restart"}"#
+        ),
+        Some(1.0)
+    );
+}
