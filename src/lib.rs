@@ -6,6 +6,9 @@
 //! KubeDB API objects shared by every stage.
 
 pub mod config;
+pub mod controller;
+pub mod execute;
+pub mod live;
 pub mod manifest;
 pub mod metrics;
 pub mod models;
@@ -16,4 +19,5 @@ pub mod run;
 pub mod server;
 pub mod sim;
 pub mod source;
+pub mod status;
 pub mod yaml;

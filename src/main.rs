@@ -1,9 +1,12 @@
 //! `pg-gitops`: wiring only. Commands parse flags, load the config and hand off to the library.
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 use anyhow::Context;
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
+use pg_gitops::{live, manifest, plan, render};
 
 #[derive(Parser)]
 #[command(
@@ -16,8 +19,36 @@ struct Cli {
     command: Command,
 }
 
+#[derive(Clone, Copy, ValueEnum)]
+enum Output {
+    Text,
+    Json,
+}
+
 #[derive(Subcommand)]
 enum Command {
+    /// Show what would change: the diff of declared fields and the OpsRequests, in order.
+    /// Exit code 0: nothing to do; 1: changes planned or in flight; 2: any error.
+    Plan {
+        /// Directory of gitops.kubedb.com Postgres manifests (searched recursively).
+        #[arg(long)]
+        manifests: PathBuf,
+        /// Files or directories with live kubedb.com Postgres, PostgresOpsRequest and
+        /// PostgresVersion objects; without it they are read from the cluster.
+        #[arg(long)]
+        live: Vec<PathBuf>,
+        #[arg(long, value_enum, default_value = "text")]
+        output: Output,
+        /// Kubeconfig to read the cluster with (default: KUBECONFIG or in-cluster).
+        #[arg(long)]
+        kubeconfig: Option<PathBuf>,
+        /// Namespace for manifests that declare none.
+        #[arg(long, default_value = "default")]
+        default_namespace: String,
+        /// VolumeExpansion mode (Online or Offline) unless a database's annotation says otherwise.
+        #[arg(long, default_value = "Online", value_parser = ["Online", "Offline"])]
+        volume_expansion_mode: String,
+    },
     /// Run the service: source, webhook server and reconciler.
     Run {
         /// Path to config.toml.
@@ -27,7 +58,17 @@ enum Command {
 }
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> ExitCode {
+    match run_command().await {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn run_command() -> anyhow::Result<ExitCode> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -35,11 +76,30 @@ async fn main() -> anyhow::Result<()> {
         )
         .init();
     match Cli::parse().command {
+        Command::Plan { manifests, live: live_paths, output, kubeconfig, default_namespace, volume_expansion_mode } => {
+            let set = manifest::load_dir(&manifests, &manifest::LoadOptions { default_namespace });
+            for notice in &set.notices {
+                eprintln!("notice: {}:{}: {}", notice.file.display(), notice.line, notice.message);
+            }
+            let state = if live_paths.is_empty() {
+                let client = live::client(kubeconfig.as_deref()).await?;
+                live::read_cluster(client).await?
+            } else {
+                live::read_files(&live_paths)?
+            };
+            let settings = plan::PlanSettings { volume_expansion_mode };
+            let report = plan::plan_all(&set, &state, &settings, None);
+            match output {
+                Output::Json => print!("{}", render::json(&report)),
+                Output::Text => print!("{}", render::text(&report, std::io::stdout().is_terminal())),
+            }
+            return Ok(ExitCode::from(u8::try_from(report.exit_code()).unwrap_or(2)));
+        }
         Command::Run { config } => {
             let loaded = pg_gitops::config::Config::from_file(&config)
                 .with_context(|| format!("loading {}", config.display()))?;
             pg_gitops::run::run(loaded).await.context("pg-gitops run")?;
         }
     }
-    Ok(())
+    Ok(ExitCode::SUCCESS)
 }

@@ -73,7 +73,8 @@ pub fn parse_documents(text: &str) -> Result<Vec<YamlDocument>, YamlError> {
         let value = serde_yaml::Value::deserialize(document).map_err(syntax_error)?;
         values.push(value);
     }
-    let lines = document_lines(text);
+    // One document (the common case) needs no second parse to find where it starts.
+    let lines = if values.len() == 1 { vec![first_content_line(text)] } else { document_lines(text) };
     let mut documents = Vec::with_capacity(values.len());
     for (index, value) in values.into_iter().enumerate() {
         let line = lines.get(index).copied().unwrap_or(1);
@@ -99,6 +100,16 @@ fn syntax_error(error: serde_yaml::Error) -> YamlError {
         line: error.location().map_or(1, |l| l.line()),
         message: error.to_string(),
     }
+}
+
+/// The first line that is not blank, a comment, a directive or a `---` marker.
+fn first_content_line(text: &str) -> usize {
+    text.lines()
+        .position(|line| {
+            let line = line.trim_start();
+            !(line.is_empty() || line.starts_with('#') || line.starts_with('%') || line.starts_with("---"))
+        })
+        .map_or(1, |index| index + 1)
 }
 
 /// The line of each document's first node, in stream order.

@@ -269,7 +269,7 @@ fn build_manifest(mut value: Value, opts: &LoadOptions) -> Result<(GitopsPostgre
     if !violations.is_empty() {
         return Err((identified, violations));
     }
-    match serde_json::from_value::<GitopsPostgres>(value.clone()) {
+    match <GitopsPostgres as serde::Deserialize>::deserialize(&value) {
         Ok(object) => Ok((object, value)),
         Err(error) => Err((
             identified,

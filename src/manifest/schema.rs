@@ -124,13 +124,26 @@ impl Schema {
 
     /// Validates `value`, pushing every problem found under `path`.
     pub fn validate(&self, value: &Value, path: &mut Vec<PathSegment>, out: &mut Vec<Violation>) {
+        let mut borrowed: Vec<Segment<'_>> = path
+            .iter()
+            .map(|segment| match segment {
+                PathSegment::Key(key) => Segment::Key(key),
+                PathSegment::Index(index) => Segment::Index(*index),
+            })
+            .collect();
+        self.walk(value, &mut borrowed, out);
+    }
+
+    /// The walk proper: the path is borrowed from the document and made owned only for a
+    /// violation, so a valid manifest allocates nothing per field.
+    fn walk<'v>(&self, value: &'v Value, path: &mut Vec<Segment<'v>>, out: &mut Vec<Violation>) {
         if value.is_null() {
             // Explicit nulls are dropped by the API server, as if the field were absent.
             return;
         }
         if let Some(expected) = self.type_mismatch(value) {
             out.push(Violation {
-                path: path.clone(),
+                path: owned(path),
                 message: format!("expected {expected}, found {}", describe(value)),
             });
             return;
@@ -139,7 +152,7 @@ impl Schema {
             if !allowed.contains(value) {
                 let choices: Vec<String> = allowed.iter().map(Value::to_string).collect();
                 out.push(Violation {
-                    path: path.clone(),
+                    path: owned(path),
                     message: format!("{value} is not one of {}", choices.join(", ")),
                 });
             }
@@ -147,7 +160,7 @@ impl Schema {
         if let (Some(pattern), Some(text)) = (&self.pattern, value.as_str()) {
             if !pattern.is_match(text) {
                 out.push(Violation {
-                    path: path.clone(),
+                    path: owned(path),
                     message: format!("{text:?} does not match the pattern {}", pattern.as_str()),
                 });
             }
@@ -157,8 +170,8 @@ impl Schema {
             Value::Array(items) => {
                 if let Some(schema) = &self.items {
                     for (index, item) in items.iter().enumerate() {
-                        path.push(PathSegment::Index(index));
-                        schema.validate(item, path, out);
+                        path.push(Segment::Index(index));
+                        schema.walk(item, path, out);
                         path.pop();
                     }
                 }
@@ -167,21 +180,21 @@ impl Schema {
         }
     }
 
-    fn validate_object(
+    fn validate_object<'v>(
         &self,
-        map: &serde_json::Map<String, Value>,
-        path: &mut Vec<PathSegment>,
+        map: &'v serde_json::Map<String, Value>,
+        path: &mut Vec<Segment<'v>>,
         out: &mut Vec<Violation>,
     ) {
         for (key, child) in map {
-            path.push(PathSegment::Key(key.clone()));
+            path.push(Segment::Key(key));
             if let Some(schema) = self.properties.get(key) {
-                schema.validate(child, path, out);
+                schema.walk(child, path, out);
             } else if let Some(schema) = &self.additional {
-                schema.validate(child, path, out);
+                schema.walk(child, path, out);
             } else if !(self.preserve_unknown || self.open) {
                 out.push(Violation {
-                    path: path.clone(),
+                    path: owned(path),
                     message: unknown_field_message(key, self.properties.keys()),
                 });
             }
@@ -189,12 +202,12 @@ impl Schema {
         }
         for name in &self.required {
             if !map.contains_key(name) {
-                path.push(PathSegment::Key(name.clone()));
+                let mut missing = owned(path);
+                missing.push(PathSegment::Key(name.clone()));
                 out.push(Violation {
-                    path: path.clone(),
+                    path: missing,
                     message: "required field is missing".to_string(),
                 });
-                path.pop();
             }
         }
     }
@@ -224,6 +237,22 @@ impl Schema {
             Kind::Any => "anything",
         })
     }
+}
+
+/// A path segment borrowed from the document being validated.
+#[derive(Clone, Copy)]
+enum Segment<'v> {
+    Key(&'v str),
+    Index(usize),
+}
+
+fn owned(path: &[Segment<'_>]) -> Vec<PathSegment> {
+    path.iter()
+        .map(|segment| match segment {
+            Segment::Key(key) => PathSegment::Key((*key).to_string()),
+            Segment::Index(index) => PathSegment::Index(*index),
+        })
+        .collect()
 }
 
 fn describe(value: &Value) -> String {

@@ -4,11 +4,11 @@
 mod catalog;
 mod gitops;
 mod kubedb;
-mod ops;
+pub mod ops;
 mod spec;
 
 pub use catalog::{PostgresVersion, PostgresVersionSpec, UpdateConstraints};
-pub use gitops::{GitOpsInfo, GitOpsOperation, GitopsPostgres, GitopsStatus};
+pub use gitops::{GitOpsInfo, GitOpsInfoList, GitOpsOperation, GitopsPostgres, GitopsStatus};
 pub use kubedb::{Condition, DatabaseStatus, KubedbPostgres, LastApplied};
 pub use ops::{OpsPhase, OpsRequestStatus, OpsRequestType, PostgresOpsRequest};
 pub use spec::{
@@ -61,6 +61,8 @@ pub const RETRY_ANNOTATION: &str = "gitops.kubedb.com/retry";
 pub const SUSPEND_ANNOTATION: &str = "gitops.kubedb.com/suspend";
 /// Annotation carrying the Git revision on everything pg-gitops writes.
 pub const REVISION_ANNOTATION: &str = "gitops.kubedb.com/revision";
+/// Annotation on each OpsRequest: the generation of the gitops object it was made for.
+pub const GENERATION_ANNOTATION: &str = "gitops.kubedb.com/generation";
 /// Per-database override of the VolumeExpansion mode (`Online` or `Offline`).
 pub const VOLUME_EXPANSION_MODE_ANNOTATION: &str = "gitops.kubedb.com/volume-expansion-mode";
 /// Label naming the database an OpsRequest belongs to.

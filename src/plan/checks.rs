@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use super::compare::covers;
 use super::version::{VersionCheck, check_upgrade, check_target};
-use crate::models::{KubedbPostgres, PostgresSpec, PostgresVersion};
+use crate::models::{KubedbPostgres, LastApplied, PostgresSpec, PostgresVersion};
 use crate::quantity::compare_json_quantities;
 use crate::yaml::PathSegment;
 
@@ -61,6 +61,7 @@ pub fn check(
     desired: &PostgresSpec,
     declared: &Value,
     live: Option<&KubedbPostgres>,
+    record: Option<&LastApplied>,
     catalog: Option<&Catalog>,
 ) -> (Vec<Finding>, Vec<String>) {
     let mut findings = Vec::new();
@@ -70,7 +71,7 @@ pub fn check(
     }
     check_containers(desired, &mut findings);
     check_inline_config(desired, &mut findings);
-    check_tls_consistency(desired, declared, live, &mut findings);
+    check_tls_consistency(desired, declared, live, record, &mut findings);
     let version_check = match (desired.version.as_deref(), live) {
         (Some(target), None) => check_target(target, catalog),
         (Some(target), Some(live)) if live.spec.version.as_deref() != Some(target) => {
@@ -124,9 +125,17 @@ fn check_inline_config(desired: &PostgresSpec, findings: &mut Vec<Finding>) {
 }
 
 /// `tls` and `sslMode` must agree (KubeDB's validating webhook refuses the rest).
-fn check_tls_consistency(desired: &PostgresSpec, declared: &Value, live: Option<&KubedbPostgres>, findings: &mut Vec<Finding>) {
+fn check_tls_consistency(
+    desired: &PostgresSpec,
+    declared: &Value,
+    live: Option<&KubedbPostgres>,
+    record: Option<&LastApplied>,
+    findings: &mut Vec<Finding>,
+) {
     let declares_tls = declared.get("tls").is_some_and(|v| !v.is_null());
-    let tls_after = declares_tls || live.is_some_and(|l| l.spec.tls.is_some() && declared.get("tls").is_none() && !tls_removed(live));
+    // Leaving tls out removes it only if the record says Git declared it before.
+    let removed = record.is_some_and(|r| r.spec.contains_key("tls"));
+    let tls_after = declares_tls || live.is_some_and(|l| l.spec.tls.is_some() && declared.get("tls").is_none() && !removed);
     let ssl_mode = desired.ssl_mode.as_deref();
     match (tls_after, ssl_mode) {
         (false, Some(mode)) if mode != "disable" => findings.push(finding(
@@ -139,12 +148,6 @@ fn check_tls_consistency(desired: &PostgresSpec, declared: &Value, live: Option<
     if desired.client_auth_mode.as_deref() == Some("cert") && (!tls_after || ssl_mode == Some("disable")) {
         findings.push(finding(&["spec", "clientAuthMode"], "clientAuthMode cert needs TLS (spec.tls and an sslMode other than disable)"));
     }
-}
-
-/// Whether the last-applied record says TLS was declared before (so leaving it out removes it).
-fn tls_removed(live: Option<&KubedbPostgres>) -> bool {
-    live.and_then(KubedbPostgres::last_applied)
-        .is_some_and(|record| record.spec.contains_key("tls"))
 }
 
 /// Fields KubeDB fixes at provisioning time.

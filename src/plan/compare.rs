@@ -74,30 +74,38 @@ pub fn is_empty(value: &Value) -> bool {
 }
 
 /// The live values at the paths `desired` declares: what the user would see as "before".
-/// Lists of named items keep the desired order and only the declared items.
+/// Lists of named items keep the desired order and only the declared items; a live value
+/// equal to the desired one (`1024Mi` for `1Gi`) shows in the desired spelling, so the diff
+/// only shows real changes.
 pub fn project(desired: &Value, live: Option<&Value>) -> Value {
+    project_in(desired, live, None, false)
+}
+
+fn project_in(desired: &Value, live: Option<&Value>, key: Option<&str>, in_quantity_map: bool) -> Value {
     let Some(live) = live.filter(|v| !v.is_null()) else {
         return Value::Null;
     };
     match (desired, live) {
         (Value::Object(want), Value::Object(have)) => {
+            let children_are_quantities = key.is_some_and(|k| QUANTITY_PARENTS.contains(&k));
             let mut out = Map::new();
-            for (key, value) in want {
-                let projected = project(value, have.get(key));
+            for (k, value) in want {
+                let projected = project_in(value, have.get(k), Some(k), children_are_quantities);
                 if !projected.is_null() {
-                    out.insert(key.clone(), projected);
+                    out.insert(k.clone(), projected);
                 }
             }
             Value::Object(out)
         }
         (Value::Array(want), Value::Array(have)) => match list_match_key(want) {
-            Some(key) => Value::Array(
+            Some(match_key) => Value::Array(
                 want.iter()
-                    .filter_map(|item| find_by(have, key, &item[key]).map(|found| project(item, Some(found))))
+                    .filter_map(|item| find_by(have, match_key, &item[match_key]).map(|found| project_in(item, Some(found), None, false)))
                     .collect(),
             ),
             None => live.clone(),
         },
+        _ if covers_in(desired, Some(live), key, in_quantity_map) => desired.clone(),
         _ => live.clone(),
     }
 }
@@ -172,6 +180,11 @@ mod tests {
         assert_eq!(
             project(&desired, Some(&live)),
             json!({"replicas": 3, "podTemplate": {"spec": {"containers": [{"name": "postgres", "resources": {"requests": {"cpu": "500m"}}}]}}})
+        );
+        // Equal values show in the desired spelling; a version is not a quantity.
+        assert_eq!(
+            project(&json!({"storage": "1Gi", "version": "16.40"}), Some(&json!({"storage": "1024Mi", "version": "16.4"}))),
+            json!({"storage": "1Gi", "version": "16.4"})
         );
     }
 

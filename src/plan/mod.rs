@@ -208,10 +208,13 @@ pub fn plan_database(
     let (namespace, name) = manifest.key();
     let declared = manifest.declared.get("spec").and_then(Value::as_object).cloned().unwrap_or_default();
     let mut plan = DatabasePlan::new(namespace.clone(), name.clone());
+    // Serialised and parsed once: every comparison below reads these.
+    let live_spec = live.map(|l| serde_json::to_value(&l.spec).unwrap_or(Value::Null));
+    let record = live.and_then(KubedbPostgres::last_applied);
     plan.after = Value::Object(declared.clone());
-    plan.before = live.map_or(Value::Null, |l| before_view(&declared, l));
+    plan.before = live_spec.as_ref().map_or(Value::Null, |spec| before_view(&declared, spec, record.as_ref()));
 
-    let (findings, notes) = checks::check(&desired.spec, &plan.after, live, catalog);
+    let (findings, notes) = checks::check(&desired.spec, &plan.after, live, record.as_ref(), catalog);
     plan.notes = notes;
     let file = manifest.file.display().to_string();
     let error_at = |finding: &Finding| PlanError {
@@ -241,7 +244,7 @@ pub fn plan_database(
         retry: annotation(RETRY_ANNOTATION).unwrap_or(""),
         revision,
     };
-    let record = live.last_applied();
+    let live_spec = live_spec.unwrap_or(Value::Null);
     let inputs = steps::Inputs {
         desired: &desired.spec,
         declared: &declared,
@@ -253,7 +256,7 @@ pub fn plan_database(
     let live_rotation = live.metadata.annotations.as_ref().and_then(|a| a.get(ROTATE_CERTIFICATES_ANNOTATION));
     let rotate_requested = rotate_token.is_some_and(|t| live_rotation.map(String::as_str) != Some(t));
 
-    let patch_plan = patch::plan_patch(desired, &declared, live, record.as_ref(), id.generation, revision);
+    let patch_plan = patch::plan_patch(desired, &declared, live, &live_spec, record.as_ref(), id.generation, revision);
     let mut ordered: Vec<(Order, Step)> = Vec::new();
     if let Some(patch) = patch_plan.patch {
         ordered.push((Order::Patch, Step { step_type: StepType::Patch, ops_request: None, patch: Some(patch) }));
@@ -312,7 +315,7 @@ pub fn plan_database(
     ordered.sort_by_key(|(order, _)| *order);
     plan.steps = ordered.into_iter().map(|(_, step)| step).collect();
     if plan.steps.is_empty() {
-        if let Some(closing) = patch::closing_patch(desired, &declared, live, rotate_token) {
+        if let Some(closing) = patch::closing_patch(desired, &declared, live, record.as_ref(), rotate_token) {
             plan.steps.push(Step { step_type: StepType::Patch, ops_request: None, patch: Some(closing) });
         }
     }
@@ -349,10 +352,9 @@ fn oldest_open(ops: &[&PostgresOpsRequest]) -> Option<String> {
 }
 
 /// The live values of the declared fields, plus those removed from Git but still live.
-fn before_view(declared: &Map<String, Value>, live: &KubedbPostgres) -> Value {
-    let live_spec = serde_json::to_value(&live.spec).unwrap_or(Value::Null);
-    let mut before = compare::project(&Value::Object(declared.clone()), Some(&live_spec));
-    if let (Some(record), Some(map)) = (live.last_applied(), before.as_object_mut()) {
+fn before_view(declared: &Map<String, Value>, live_spec: &Value, record: Option<&crate::models::LastApplied>) -> Value {
+    let mut before = compare::project(&Value::Object(declared.clone()), Some(live_spec));
+    if let (Some(record), Some(map)) = (record, before.as_object_mut()) {
         // Removing replicas, storage, version, resources or the auth secret changes nothing.
         let kept_when_removed = ["version", "replicas", "storage", "storageType", "podTemplate", "authSecret"];
         for key in record.spec.keys().filter(|k| !declared.contains_key(*k) && !kept_when_removed.contains(&k.as_str())) {

@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 
 use super::compare::canonical;
 use crate::models::{
-    DATABASE_LABEL, MANAGED_BY_LABEL, MANAGED_BY_VALUE, ObjectMeta, OpsRequestType, PostgresOpsRequest,
+    DATABASE_LABEL, GENERATION_ANNOTATION, MANAGED_BY_LABEL, MANAGED_BY_VALUE, ObjectMeta, OpsRequestType, PostgresOpsRequest,
     REVISION_ANNOTATION,
 };
 
@@ -59,9 +59,10 @@ pub fn build(id: &Identity<'_>, kind: OpsRequestType, block: Value, uniqueness: 
         (MANAGED_BY_LABEL.to_string(), MANAGED_BY_VALUE.to_string()),
         (DATABASE_LABEL.to_string(), id.database.to_string()),
     ]);
-    let annotations = id
-        .revision
-        .map(|r| BTreeMap::from([(REVISION_ANNOTATION.to_string(), r.to_string())]));
+    let mut annotations = BTreeMap::from([(GENERATION_ANNOTATION.to_string(), id.generation.to_string())]);
+    if let Some(revision) = id.revision {
+        annotations.insert(REVISION_ANNOTATION.to_string(), revision.to_string());
+    }
     PostgresOpsRequest {
         api_version: "ops.kubedb.com/v1alpha1".into(),
         kind: "PostgresOpsRequest".into(),
@@ -69,7 +70,7 @@ pub fn build(id: &Identity<'_>, kind: OpsRequestType, block: Value, uniqueness: 
             name: Some(name(id, kind, &hash_input)),
             namespace: Some(id.namespace.to_string()),
             labels: Some(labels),
-            annotations,
+            annotations: Some(annotations),
             ..ObjectMeta::default()
         },
         spec,

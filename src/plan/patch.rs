@@ -136,11 +136,11 @@ pub fn plan_patch(
     desired: &GitopsPostgres,
     declared: &Map<String, Value>,
     live: &KubedbPostgres,
+    live_spec: &Value,
     record: Option<&LastApplied>,
     generation: i64,
     revision: Option<&str>,
 ) -> PatchPlan {
-    let live_spec = serde_json::to_value(&live.spec).unwrap_or(Value::Null);
     let mut spec_patch = Map::new();
     let mut restart_changed = false;
     for (key, value) in declared.iter().filter(|(k, _)| !OPS_FIELDS.contains(&k.as_str())) {
@@ -238,12 +238,13 @@ pub fn closing_patch(
     desired: &GitopsPostgres,
     declared: &Map<String, Value>,
     live: &KubedbPostgres,
+    live_record: Option<&LastApplied>,
     rotate_token: Option<&str>,
 ) -> Option<Value> {
     let record = full_record(desired, declared);
     let live_annotations = live.metadata.annotations.clone().unwrap_or_default();
     let mut annotations = Map::new();
-    if live.last_applied().as_ref() != Some(&record) {
+    if live_record != Some(&record) {
         annotations.insert(LAST_APPLIED_ANNOTATION.into(), json!(record_json(&record)));
     }
     if live.restart_pending().is_some() {

@@ -1,0 +1,275 @@
+//! The reconcile stage: a kube-runtime Controller on gitops Postgres objects that also watches
+//! `kubedb.com` Postgres and PostgresOpsRequests through reflector caches (no polling GETs).
+//!
+//! Each reconcile: plan from the caches (pure) → execute only the first step (client
+//! required) → write status if it changed (client required) → wait for the next event.
+//! Nothing is kept in memory between reconciles except the caches and a failure count for
+//! backoff; a restarted process continues where the cluster says it is.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::{Stream, StreamExt};
+use kube::api::{Api, Patch, PatchParams};
+use kube::runtime::controller::{Action, Config as ControllerConfig, Controller};
+use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Client, Resource, ResourceExt};
+use serde_json::json;
+use tracing::{info, instrument, warn};
+
+use crate::execute::{ExecuteError, Executed, FIELD_MANAGER, execute};
+use crate::manifest::Manifest;
+use crate::models::{GitopsPostgres, KubedbPostgres, PostgresOpsRequest, PostgresVersion, REVISION_ANNOTATION, SUSPEND_ANNOTATION};
+use crate::plan::{Catalog, DatabasePlan, PlanSettings, plan_database};
+use crate::status::{self, Standing, StatusInput};
+
+/// Settings of the reconcile stage.
+#[derive(Debug, Clone)]
+pub struct ReconcilerSettings {
+    pub plan: PlanSettings,
+    /// Suspend every database (config `reconcile.suspend`).
+    pub suspend_all: bool,
+    /// Watch one namespace only; `None` watches all.
+    pub namespace: Option<String>,
+    /// Safety-net recompute interval; writes happen only if something changed.
+    pub resync: Duration,
+    /// Name of this replica in events.
+    pub instance: String,
+}
+
+/// Whether this replica may write, and when it became the writer.
+pub struct LeaderHooks {
+    pub is_leader: Arc<dyn Fn() -> bool + Send + Sync>,
+    pub gained: futures::stream::BoxStream<'static, ()>,
+}
+
+impl LeaderHooks {
+    /// A single replica: always the writer.
+    pub fn single() -> Self {
+        Self {
+            is_leader: Arc::new(|| true),
+            gained: futures::stream::pending().boxed(),
+        }
+    }
+}
+
+/// Errors of one reconcile; they back off and retry, growing per object.
+#[derive(Debug, thiserror::Error)]
+pub enum ReconcileError {
+    #[error(transparent)]
+    Execute(#[from] ExecuteError),
+    #[error("writing the status of {name}: {source}")]
+    Status { name: String, source: kube::Error },
+}
+
+/// What every reconcile shares.
+pub struct Context {
+    client: Client,
+    databases: Store<KubedbPostgres>,
+    ops_requests: Store<PostgresOpsRequest>,
+    versions: Store<PostgresVersion>,
+    settings: ReconcilerSettings,
+    is_leader: Arc<dyn Fn() -> bool + Send + Sync>,
+    recorder: Recorder,
+    failures: Mutex<HashMap<ObjectRef<GitopsPostgres>, u32>>,
+}
+
+/// The first backoff after an API error, doubled per failure up to [`MAX_BACKOFF`].
+const FIRST_BACKOFF: Duration = Duration::from_secs(1);
+const MAX_BACKOFF: Duration = Duration::from_secs(300);
+
+/// Runs the controller until `shutdown` resolves. `on_ready` is called once the caches are
+/// filled, so `/readyz` never answers before the service has seen the cluster.
+pub async fn run(
+    client: Client,
+    settings: ReconcilerSettings,
+    leader: LeaderHooks,
+    shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
+    on_ready: impl FnOnce() + Send + 'static,
+) {
+    let scoped = |client: Client| -> (Api<GitopsPostgres>, Api<KubedbPostgres>, Api<PostgresOpsRequest>) {
+        match &settings.namespace {
+            Some(ns) => (Api::namespaced(client.clone(), ns), Api::namespaced(client.clone(), ns), Api::namespaced(client, ns)),
+            None => (Api::all(client.clone()), Api::all(client.clone()), Api::all(client)),
+        }
+    };
+    let (gitops_api, databases_api, ops_api) = scoped(client.clone());
+    let config = watcher::Config::default();
+    let (databases, databases_writer) = reflector::store();
+    let (ops_requests, ops_writer) = reflector::store();
+    let (versions, versions_writer) = reflector::store();
+    let database_events = reflector::reflector(databases_writer, watcher(databases_api, config.clone()))
+        .default_backoff()
+        .touched_objects();
+    let ops_events = reflector::reflector(ops_writer, watcher(ops_api, config.clone()))
+        .default_backoff()
+        .touched_objects();
+    // The catalog only informs the version check; it never triggers a reconcile.
+    let version_events = reflector::reflector(versions_writer, watcher(Api::<PostgresVersion>::all(client.clone()), config.clone()))
+        .default_backoff()
+        .touched_objects();
+    tokio::spawn(version_events.for_each(|_| async {}));
+
+    let recorder = Recorder::new(client.clone(), Reporter { controller: "pg-gitops".into(), instance: Some(settings.instance.clone()) });
+    let context = Arc::new(Context {
+        client,
+        databases: databases.clone(),
+        ops_requests: ops_requests.clone(),
+        versions,
+        settings,
+        is_leader: leader.is_leader,
+        recorder,
+        failures: Mutex::new(HashMap::new()),
+    });
+    let controller = Controller::new(gitops_api, config)
+        .with_config(ControllerConfig::default().concurrency(4))
+        .watches_stream(database_events, |db: KubedbPostgres| same_name(&db))
+        .watches_stream(ops_events, |ops: PostgresOpsRequest| {
+            let namespace = ops.namespace()?;
+            Some(ObjectRef::new(ops.database_name()?).within(&namespace))
+        })
+        .reconcile_all_on(leader.gained)
+        .graceful_shutdown_on(shutdown);
+    let gitops_store = controller.store();
+    tokio::spawn(async move {
+        let filled = futures::future::join3(gitops_store.wait_until_ready(), databases.wait_until_ready(), ops_requests.wait_until_ready()).await;
+        if let (Ok(()), Ok(()), Ok(())) = filled {
+            on_ready();
+        }
+    });
+    controller
+        .run(reconcile, error_policy, context)
+        .for_each(|result| async move {
+            if let Err(error) = result {
+                warn!(%error, "reconcile failed");
+            }
+        })
+        .await;
+}
+
+/// The gitops object of a `kubedb.com` Postgres has the same namespace and name.
+fn same_name(database: &KubedbPostgres) -> Option<ObjectRef<GitopsPostgres>> {
+    Some(ObjectRef::new(&database.name_any()).within(&database.namespace()?))
+}
+
+#[instrument(skip(object, ctx), fields(namespace = object.namespace().unwrap_or_default(), name = object.name_any()))]
+async fn reconcile(object: Arc<GitopsPostgres>, ctx: Arc<Context>) -> Result<Action, ReconcileError> {
+    if !(ctx.is_leader)() {
+        // Standbys keep their caches warm and write nothing; gaining the lease re-runs all.
+        return Ok(Action::await_change());
+    }
+    let namespace = object.namespace().unwrap_or_default();
+    let name = object.name_any();
+    let live = ctx.databases.get(&ObjectRef::new(&name).within(&namespace));
+    let ops: Vec<Arc<PostgresOpsRequest>> = ctx
+        .ops_requests
+        .state_filter(|o| o.metadata.namespace.as_deref() == Some(namespace.as_str()) && o.database_name() == Some(name.as_str()));
+    let ops_refs: Vec<&PostgresOpsRequest> = ops.iter().map(AsRef::as_ref).collect();
+    let versions: Vec<PostgresVersion> = ctx.versions.state().iter().map(|v| (**v).clone()).collect();
+    let catalog = (!versions.is_empty()).then(|| Catalog::new(versions));
+    let annotation = |key: &str| object.annotations().get(key).cloned();
+    let suspended = ctx.settings.suspend_all || annotation(SUSPEND_ANNOTATION).as_deref() == Some("true");
+    let revision = annotation(REVISION_ANNOTATION);
+
+    let mut desired = (*object).clone();
+    desired.status = None;
+    let manifest = Manifest::from_object(desired, &format!("{namespace}/{name}"));
+    let plan = plan_database(&manifest, live.as_deref(), &ops_refs, catalog.as_ref(), &ctx.settings.plan, revision.as_deref());
+
+    if !suspended && plan.errors.is_empty() && plan.waiting_for.is_none() {
+        if let Some(step) = plan.steps.first() {
+            let executed = execute(&ctx.client, &namespace, &name, step).await?;
+            info!(step = ?step.step_type, ?executed, "executed the first step");
+            publish_step(&ctx, &object, &plan, &executed).await;
+        }
+    }
+    write_status(&ctx, &object, &plan, &ops_refs, live.as_deref(), suspended).await?;
+    ctx.failures.lock().expect("failure counts").remove(&ObjectRef::from_obj(&*object));
+    Ok(Action::requeue(ctx.settings.resync))
+}
+
+/// Writes the status when it differs; emits an event when the database changes standing.
+async fn write_status(
+    ctx: &Context,
+    object: &GitopsPostgres,
+    plan: &DatabasePlan,
+    ops: &[&PostgresOpsRequest],
+    live: Option<&KubedbPostgres>,
+    suspended: bool,
+) -> Result<(), ReconcileError> {
+    let now = k8s_openapi::jiff::Timestamp::now().to_string();
+    let next = status::compute(&StatusInput { object, plan, ops, live, suspended, now: &now });
+    if !status::differs(object, &next) {
+        return Ok(());
+    }
+    let name = object.name_any();
+    let api: Api<GitopsPostgres> = Api::namespaced(ctx.client.clone(), &object.namespace().unwrap_or_default());
+    let params = PatchParams { field_manager: Some(FIELD_MANAGER.into()), ..PatchParams::default() };
+    api.patch_status(&name, &params, &Patch::Merge(json!({"status": next})))
+        .await
+        .map_err(|source| ReconcileError::Status { name: name.clone(), source })?;
+    let was_stalled = object.status.as_ref().is_some_and(|s| s.conditions.iter().any(|c| c.type_ == "Stalled" && c.status == "True"));
+    let standing = Standing::of(plan, suspended);
+    if standing == Standing::Stalled && !was_stalled {
+        let note = plan.errors.iter().map(|e| e.message.clone()).collect::<Vec<_>>().join("; ");
+        publish(ctx, object, EventType::Warning, "Stalled", "Reconcile", note).await;
+    }
+    Ok(())
+}
+
+async fn publish_step(ctx: &Context, object: &GitopsPostgres, plan: &DatabasePlan, executed: &Executed) {
+    let left = plan.steps.len().saturating_sub(1);
+    let (reason, note) = match executed {
+        Executed::Provisioned => ("Provisioned", "created the kubedb.com Postgres".to_string()),
+        Executed::Patched => ("Patched", "patched fields that need no OpsRequest into the kubedb.com Postgres".to_string()),
+        Executed::Created { name } => ("OpsRequestCreated", format!("created {:?} {name}; {left} step(s) after it", plan.steps[0].step_type)),
+        Executed::AlreadyExists { name } => ("OpsRequestExists", format!("{name} already exists; waiting for it")),
+    };
+    publish(ctx, object, EventType::Normal, reason, "Execute", note).await;
+}
+
+async fn publish(ctx: &Context, object: &GitopsPostgres, type_: EventType, reason: &str, action: &str, note: String) {
+    let event = Event { type_, reason: reason.into(), note: Some(note.chars().take(1000).collect()), action: action.into(), secondary: None };
+    if let Err(error) = ctx.recorder.publish(&event, &object.object_ref(&())).await {
+        // An event is a courtesy; failing to record one must not fail the reconcile.
+        warn!(%error, reason, "could not publish an event");
+    }
+}
+
+/// Growing per-object backoff: 1 s, 2 s, 4 s ... capped at 5 min, reset by a success.
+fn error_policy(object: Arc<GitopsPostgres>, error: &ReconcileError, ctx: Arc<Context>) -> Action {
+    let mut failures = ctx.failures.lock().expect("failure counts");
+    let count = failures.entry(ObjectRef::from_obj(&*object)).or_insert(0);
+    *count = count.saturating_add(1);
+    let delay = backoff(*count);
+    warn!(%error, failures = *count, retry_in = ?delay, "reconcile failed; backing off");
+    Action::requeue(delay)
+}
+
+/// The delay after `failures` consecutive failures.
+pub fn backoff(failures: u32) -> Duration {
+    FIRST_BACKOFF.saturating_mul(2u32.saturating_pow(failures.saturating_sub(1).min(16))).min(MAX_BACKOFF)
+}
+
+/// Lets a test or the service drive a `Stream` of leadership gains into the controller.
+pub fn gained_from(stream: impl Stream<Item = ()> + Send + 'static) -> futures::stream::BoxStream<'static, ()> {
+    stream.boxed()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_caps() {
+        assert_eq!(backoff(1), Duration::from_secs(1));
+        assert_eq!(backoff(2), Duration::from_secs(2));
+        assert_eq!(backoff(5), Duration::from_secs(16));
+        assert_eq!(backoff(9), Duration::from_secs(256));
+        assert_eq!(backoff(10), MAX_BACKOFF);
+        assert_eq!(backoff(u32::MAX), MAX_BACKOFF);
+    }
+}

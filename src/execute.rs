@@ -1,0 +1,93 @@
+//! Executing one step of a plan against the API server (client required). Only the first step
+//! of a plan is ever executed; the next watch event recomputes the plan from scratch.
+
+use kube::api::{Api, Patch, PatchParams, PostParams};
+use kube::{Client, Error as KubeError};
+
+use crate::models::{KubedbPostgres, PostgresOpsRequest};
+use crate::plan::{Step, StepType};
+
+/// The field manager of every write pg-gitops makes.
+pub const FIELD_MANAGER: &str = "pg-gitops";
+
+/// Errors from executing a step.
+#[derive(Debug, thiserror::Error)]
+pub enum ExecuteError {
+    #[error("creating the kubedb.com Postgres {name}: {source}")]
+    Provision { name: String, source: KubeError },
+    #[error("patching the kubedb.com Postgres {name}: {source}")]
+    Patch { name: String, source: KubeError },
+    #[error("creating OpsRequest {name}: {source}")]
+    CreateOpsRequest { name: String, source: KubeError },
+    #[error("the {0:?} step carries nothing to execute")]
+    Empty(StepType),
+    #[error("the Provision step does not hold a kubedb.com Postgres: {0}")]
+    BadObject(serde_json::Error),
+}
+
+impl ExecuteError {
+    /// A stable label for metrics and events.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Self::Provision { .. } => "provision",
+            Self::Patch { .. } => "patch",
+            Self::CreateOpsRequest { .. } => "create_ops_request",
+            Self::Empty(_) | Self::BadObject(_) => "internal",
+        }
+    }
+}
+
+/// What executing a step did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Executed {
+    Provisioned,
+    Patched,
+    Created { name: String },
+    /// The object was already there. For a deterministic name that means this very intent was
+    /// already carried out (or is running): never a duplicate.
+    AlreadyExists { name: String },
+}
+
+fn is_already_exists(error: &KubeError) -> bool {
+    matches!(error, KubeError::Api(status) if status.code == 409 && status.reason == "AlreadyExists")
+}
+
+/// Executes `step` for database `name` in `namespace`.
+pub async fn execute(client: &Client, namespace: &str, name: &str, step: &Step) -> Result<Executed, ExecuteError> {
+    let post = PostParams {
+        field_manager: Some(FIELD_MANAGER.into()),
+        ..PostParams::default()
+    };
+    match (step.step_type, &step.ops_request, &step.patch) {
+        (StepType::Provision, _, Some(object)) => {
+            let object: KubedbPostgres = serde_json::from_value(object.clone()).map_err(ExecuteError::BadObject)?;
+            let api: Api<KubedbPostgres> = Api::namespaced(client.clone(), namespace);
+            match api.create(&post, &object).await {
+                Ok(_) => Ok(Executed::Provisioned),
+                Err(error) if is_already_exists(&error) => Ok(Executed::AlreadyExists { name: name.into() }),
+                Err(source) => Err(ExecuteError::Provision { name: name.into(), source }),
+            }
+        }
+        (StepType::Patch, _, Some(patch)) => {
+            let api: Api<KubedbPostgres> = Api::namespaced(client.clone(), namespace);
+            let params = PatchParams {
+                field_manager: Some(FIELD_MANAGER.into()),
+                ..PatchParams::default()
+            };
+            api.patch(name, &params, &Patch::Merge(patch))
+                .await
+                .map_err(|source| ExecuteError::Patch { name: name.into(), source })?;
+            Ok(Executed::Patched)
+        }
+        (_, Some(request), _) => {
+            let api: Api<PostgresOpsRequest> = Api::namespaced(client.clone(), namespace);
+            let request_name = request.metadata.name.clone().unwrap_or_default();
+            match api.create(&post, request).await {
+                Ok(_) => Ok(Executed::Created { name: request_name }),
+                Err(error) if is_already_exists(&error) => Ok(Executed::AlreadyExists { name: request_name }),
+                Err(source) => Err(ExecuteError::CreateOpsRequest { name: request_name, source }),
+            }
+        }
+        (kind, None, _) => Err(ExecuteError::Empty(kind)),
+    }
+}

@@ -1,0 +1,195 @@
+//! Reading what the cluster holds: `kubedb.com` Postgres objects, PostgresOpsRequests and the
+//! PostgresVersion catalog, either from files (`plan --live`) or from the API server.
+
+use std::path::{Path, PathBuf};
+
+use kube::api::{Api, ListParams};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::models::{KubedbPostgres, PostgresOpsRequest, PostgresVersion};
+use crate::plan::{Catalog, LiveState};
+use crate::yaml;
+
+/// Errors from reading live objects.
+#[derive(Debug, thiserror::Error)]
+pub enum LiveError {
+    #[error("{path}: cannot read: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{path}:{line}: {message}")]
+    Parse { path: PathBuf, line: usize, message: String },
+    #[error("cannot reach the cluster: {0}")]
+    Config(String),
+    #[error("cannot list {what} from the cluster: {source}")]
+    List { what: &'static str, source: kube::Error },
+}
+
+/// Reads live objects from files or directories (YAML, multi-document, `kind: List` too).
+/// Objects of other kinds are ignored. Without any PostgresVersion the catalog stays unknown.
+pub fn read_files(paths: &[PathBuf]) -> Result<LiveState, LiveError> {
+    let mut files = Vec::new();
+    for path in paths {
+        collect(path, &mut files)?;
+    }
+    let mut state = LiveState::default();
+    let mut versions = Vec::new();
+    for file in files {
+        let text = std::fs::read_to_string(&file).map_err(|source| LiveError::Read { path: file.clone(), source })?;
+        let documents = yaml::parse_documents(&text).map_err(|e| LiveError::Parse {
+            path: file.clone(),
+            line: e.line(),
+            message: e.to_string(),
+        })?;
+        for document in documents {
+            let items = match document.value.get("kind").and_then(Value::as_str) {
+                Some(kind) if kind.ends_with("List") => document.value["items"].as_array().cloned().unwrap_or_default(),
+                _ => vec![document.value],
+            };
+            for item in items {
+                add(&mut state, &mut versions, item).map_err(|message| LiveError::Parse {
+                    path: file.clone(),
+                    line: document.line,
+                    message,
+                })?;
+            }
+        }
+    }
+    if !versions.is_empty() {
+        state.catalog = Some(Catalog::new(versions));
+    }
+    Ok(state)
+}
+
+fn collect(path: &Path, out: &mut Vec<PathBuf>) -> Result<(), LiveError> {
+    let read_error = |source| LiveError::Read { path: path.to_path_buf(), source };
+    if path.is_dir() {
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(path)
+            .map_err(read_error)?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .collect();
+        entries.sort();
+        for entry in entries {
+            let hidden = entry.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.'));
+            let yaml = matches!(entry.extension().and_then(|e| e.to_str()), Some("yaml" | "yml" | "json"));
+            if !hidden && (entry.is_dir() || yaml) {
+                collect(&entry, out)?;
+            }
+        }
+    } else {
+        std::fs::metadata(path).map_err(read_error)?;
+        out.push(path.to_path_buf());
+    }
+    Ok(())
+}
+
+fn add(state: &mut LiveState, versions: &mut Vec<PostgresVersion>, item: Value) -> Result<(), String> {
+    fn typed<T: DeserializeOwned>(item: Value, what: &str) -> Result<T, String> {
+        serde_json::from_value(item).map_err(|e| format!("cannot read this {what}: {e}"))
+    }
+    let api_version = item.get("apiVersion").and_then(Value::as_str).unwrap_or_default();
+    let kind = item.get("kind").and_then(Value::as_str).unwrap_or_default();
+    match (api_version, kind) {
+        ("kubedb.com/v1", "Postgres") => {
+            let database: KubedbPostgres = typed(item, "kubedb.com/v1 Postgres")?;
+            let key = (
+                database.metadata.namespace.clone().unwrap_or_else(|| "default".into()),
+                database.metadata.name.clone().unwrap_or_default(),
+            );
+            state.databases.insert(key, database);
+        }
+        ("ops.kubedb.com/v1alpha1", "PostgresOpsRequest") => {
+            let mut request: PostgresOpsRequest = typed(item, "PostgresOpsRequest")?;
+            request.metadata.namespace.get_or_insert_with(|| "default".into());
+            state.ops_requests.push(request);
+        }
+        ("catalog.kubedb.com/v1alpha1", "PostgresVersion") => versions.push(typed(item, "PostgresVersion")?),
+        _ => {}
+    }
+    Ok(())
+}
+
+/// A client from an explicit kubeconfig file, or the usual discovery (KUBECONFIG, in-cluster).
+pub async fn client(kubeconfig: Option<&Path>) -> Result<kube::Client, LiveError> {
+    let config = match kubeconfig {
+        Some(path) => {
+            let file = kube::config::Kubeconfig::read_from(path).map_err(|e| LiveError::Config(e.to_string()))?;
+            kube::Config::from_custom_kubeconfig(file, &kube::config::KubeConfigOptions::default())
+                .await
+                .map_err(|e| LiveError::Config(e.to_string()))?
+        }
+        None => kube::Config::infer().await.map_err(|e| LiveError::Config(e.to_string()))?,
+    };
+    kube::Client::try_from(config).map_err(|e| LiveError::Config(e.to_string()))
+}
+
+/// Reads the same objects from the API server (every namespace).
+pub async fn read_cluster(client: kube::Client) -> Result<LiveState, LiveError> {
+    let list = ListParams::default();
+    let databases = Api::<KubedbPostgres>::all(client.clone())
+        .list(&list)
+        .await
+        .map_err(|source| LiveError::List { what: "kubedb.com Postgres", source })?;
+    let ops_requests = Api::<PostgresOpsRequest>::all(client.clone())
+        .list(&list)
+        .await
+        .map_err(|source| LiveError::List { what: "PostgresOpsRequests", source })?;
+    let versions = Api::<PostgresVersion>::all(client)
+        .list(&list)
+        .await
+        .map_err(|source| LiveError::List { what: "PostgresVersions", source })?;
+    let mut state = LiveState {
+        ops_requests: ops_requests.items,
+        catalog: (!versions.items.is_empty()).then(|| Catalog::new(versions.items)),
+        ..LiveState::default()
+    };
+    for database in databases.items {
+        let key = (
+            database.metadata.namespace.clone().unwrap_or_default(),
+            database.metadata.name.clone().unwrap_or_default(),
+        );
+        state.databases.insert(key, database);
+    }
+    Ok(state)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_lists_and_multi_document_files_and_ignores_other_kinds() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("live.yaml"),
+            "apiVersion: v1\nkind: List\nitems:\n- apiVersion: kubedb.com/v1\n  kind: Postgres\n  metadata: {name: pg1, namespace: db}\n  spec: {version: \"16.4\"}\n- apiVersion: v1\n  kind: Secret\n  metadata: {name: s}\n---\napiVersion: ops.kubedb.com/v1alpha1\nkind: PostgresOpsRequest\nmetadata: {name: op1, namespace: db}\nspec: {type: Restart, databaseRef: {name: pg1}}\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("versions.yml"),
+            "apiVersion: catalog.kubedb.com/v1alpha1\nkind: PostgresVersion\nmetadata: {name: \"16.4\"}\nspec: {version: \"16.4\"}\n",
+        )
+        .unwrap();
+        let state = read_files(&[dir.path().to_path_buf()]).unwrap();
+        assert!(state.databases.contains_key(&("db".to_string(), "pg1".to_string())));
+        assert_eq!(state.ops_requests.len(), 1);
+        assert!(state.catalog.unwrap().get("16.4").is_some());
+    }
+
+    #[test]
+    fn without_versions_the_catalog_is_unknown() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("x.yaml"), "apiVersion: kubedb.com/v1\nkind: Postgres\nmetadata: {name: a}\nspec: {}\n").unwrap();
+        let state = read_files(&[dir.path().to_path_buf()]).unwrap();
+        assert!(state.catalog.is_none());
+        assert!(state.databases.contains_key(&("default".to_string(), "a".to_string())));
+    }
+
+    #[test]
+    fn broken_files_name_the_file_and_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("bad.yaml");
+        std::fs::write(&file, "a: 1\nb: [\n").unwrap();
+        let error = read_files(&[file]).unwrap_err().to_string();
+        assert!(error.contains("bad.yaml:") && error.contains("invalid YAML"), "{error}");
+    }
+}

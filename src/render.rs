@@ -1,0 +1,178 @@
+//! Human and machine output of a plan. Pure: strings in, strings out; the caller decides
+//! whether the terminal gets colour.
+
+use std::fmt::Write;
+
+use serde_json::Value;
+use similar::{ChangeTag, TextDiff};
+
+use crate::plan::{DatabasePlan, PlanReport, Step, StepType};
+use crate::yaml;
+
+const RED: &str = "\x1b[31m";
+const GREEN: &str = "\x1b[32m";
+const CYAN: &str = "\x1b[36m";
+const BOLD: &str = "\x1b[1m";
+const YELLOW: &str = "\x1b[33m";
+const RESET: &str = "\x1b[0m";
+
+/// The JSON contract: `{"databases":[...],"errors":[...]}`, pretty-printed.
+pub fn json(report: &PlanReport) -> String {
+    serde_json::to_string_pretty(report).expect("a plan report serialises") + "\n"
+}
+
+/// Per database: a unified diff of the declared fields, then the numbered steps with the YAML
+/// of each OpsRequest or patch.
+pub fn text(report: &PlanReport, colour: bool) -> String {
+    let paint = |code: &str, text: &str| if colour { format!("{code}{text}{RESET}") } else { text.to_string() };
+    let mut out = String::new();
+    for database in &report.databases {
+        render_database(&mut out, database, &paint);
+    }
+    for error in &report.errors {
+        let _ = writeln!(out, "{} {}:{}: {}", paint(RED, "error:"), error.file, error.line, error.message);
+    }
+    let count = |f: &dyn Fn(&DatabasePlan) -> bool| report.databases.iter().filter(|d| f(d)).count();
+    let _ = writeln!(
+        out,
+        "{} databases: {} with changes, {} waiting, {} in sync, {} with errors",
+        report.databases.len(),
+        count(&|d| d.errors.is_empty() && !d.steps.is_empty()),
+        count(&|d| d.errors.is_empty() && d.waiting_for.is_some()),
+        count(&|d| d.errors.is_empty() && d.waiting_for.is_none() && d.steps.is_empty()),
+        count(&|d| !d.errors.is_empty()),
+    );
+    out
+}
+
+fn render_database(out: &mut String, database: &DatabasePlan, paint: &dyn Fn(&str, &str) -> String) {
+    let state = if !database.errors.is_empty() {
+        paint(RED, "cannot be planned")
+    } else if let Some(name) = &database.waiting_for {
+        paint(YELLOW, &format!("waiting for {name}"))
+    } else if database.steps.is_empty() {
+        paint(GREEN, "in sync")
+    } else {
+        format!("{} step(s)", database.steps.len())
+    };
+    let _ = writeln!(out, "{} {state}", paint(BOLD, &format!("{}/{}", database.namespace, database.name)));
+    for error in &database.errors {
+        let _ = writeln!(out, "  {} {}:{}: {}", paint(RED, "error:"), error.file, error.line, error.message);
+    }
+    for note in &database.notes {
+        let _ = writeln!(out, "  note: {note}");
+    }
+    if database.errors.is_empty() && !database.steps.is_empty() {
+        render_diff(out, &database.before, &database.after, paint);
+        for (index, step) in database.steps.iter().enumerate() {
+            render_step(out, index + 1, step);
+        }
+    }
+    out.push('\n');
+}
+
+fn render_diff(out: &mut String, before: &Value, after: &Value, paint: &dyn Fn(&str, &str) -> String) {
+    let as_yaml = |v: &Value| if v.is_null() { String::new() } else { yaml::to_string(v) };
+    let (old, new) = (as_yaml(before), as_yaml(after));
+    if old == new {
+        return;
+    }
+    let diff = TextDiff::from_lines(&old, &new);
+    let _ = writeln!(out, "  {}", paint(BOLD, "--- live (declared fields)"));
+    let _ = writeln!(out, "  {}", paint(BOLD, "+++ git"));
+    for group in diff.grouped_ops(3) {
+        let (first, last) = (&group[0], &group[group.len() - 1]);
+        let header = format!(
+            "@@ -{},{} +{},{} @@",
+            first.old_range().start + 1,
+            last.old_range().end - first.old_range().start,
+            first.new_range().start + 1,
+            last.new_range().end - first.new_range().start
+        );
+        let _ = writeln!(out, "  {}", paint(CYAN, &header));
+        for op in &group {
+            for change in diff.iter_changes(op) {
+                let line = change.value().trim_end_matches('\n');
+                let _ = match change.tag() {
+                    ChangeTag::Delete => writeln!(out, "  {}", paint(RED, &format!("-{line}"))),
+                    ChangeTag::Insert => writeln!(out, "  {}", paint(GREEN, &format!("+{line}"))),
+                    ChangeTag::Equal => writeln!(out, "   {line}"),
+                };
+            }
+        }
+    }
+}
+
+fn render_step(out: &mut String, number: usize, step: &Step) {
+    let (title, body) = match (&step.ops_request, &step.patch) {
+        (Some(request), _) => (
+            format!("{:?} {}", step.step_type, request.metadata.name.as_deref().unwrap_or("")),
+            serde_json::to_value(request).unwrap_or(Value::Null),
+        ),
+        (None, Some(patch)) if step.step_type == StepType::Provision => ("Provision (create the kubedb.com Postgres)".into(), patch.clone()),
+        (None, Some(patch)) if patch.get("spec").is_none() && patch["metadata"].get("labels").is_none() && only_records(patch) => {
+            ("Patch (bookkeeping only: records what is applied; the database does not change)".into(), patch.clone())
+        }
+        (None, Some(patch)) => ("Patch (merge patch of the kubedb.com Postgres)".into(), patch.clone()),
+        (None, None) => (format!("{:?}", step.step_type), Value::Null),
+    };
+    let _ = writeln!(out, "  {number}. {title}");
+    for line in yaml::to_string(&body).lines() {
+        let _ = writeln!(out, "       {line}");
+    }
+}
+
+/// Whether a patch touches only pg-gitops' own annotations.
+fn only_records(patch: &Value) -> bool {
+    patch["metadata"]["annotations"]
+        .as_object()
+        .is_some_and(|a| a.keys().all(|k| k.starts_with("gitops.kubedb.com/")))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::plan::PlanError;
+
+    fn report() -> PlanReport {
+        PlanReport {
+            databases: vec![DatabasePlan {
+                namespace: "db".into(),
+                name: "pg1".into(),
+                steps: vec![Step { step_type: StepType::Patch, ops_request: None, patch: Some(json!({"spec": {"deletionPolicy": "Halt"}})) }],
+                errors: vec![],
+                waiting_for: None,
+                notes: vec!["version check skipped".into()],
+                before: json!({"deletionPolicy": "Delete", "replicas": 3}),
+                after: json!({"deletionPolicy": "Halt", "replicas": 3}),
+            }],
+            errors: vec![PlanError { file: "junk.yaml".into(), line: 2, message: "invalid YAML".into() }],
+        }
+    }
+
+    #[test]
+    fn text_shows_a_unified_diff_and_numbered_steps() {
+        let text = text(&report(), false);
+        assert!(text.contains("db/pg1 1 step(s)"), "{text}");
+        assert!(text.contains("-deletionPolicy: Delete"), "{text}");
+        assert!(text.contains("+deletionPolicy: Halt"), "{text}");
+        assert!(text.contains("  1. Patch"), "{text}");
+        assert!(text.contains("note: version check skipped"), "{text}");
+        assert!(text.contains("error: junk.yaml:2: invalid YAML"), "{text}");
+        assert!(!text.contains('\x1b'), "no colour off a terminal");
+    }
+
+    #[test]
+    fn colour_only_when_asked() {
+        assert!(text(&report(), true).contains(GREEN));
+    }
+
+    #[test]
+    fn json_is_the_contract() {
+        let value: Value = serde_json::from_str(&json(&report())).unwrap();
+        assert_eq!(value["databases"][0]["steps"][0]["type"], "Patch");
+        assert_eq!(value["errors"][0]["line"], 2);
+    }
+}

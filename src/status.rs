@@ -1,0 +1,172 @@
+//! The status of a gitops Postgres, computed purely from the plan, the OpsRequests and the
+//! live database. Wire-compatible with KubeDB's gitops CRD (the API server prunes anything
+//! else): `status.gitops.gitOpsInfo[]`, kstatus-style `Ready`/`Reconciling`/`Stalled`
+//! conditions, and `status.phase` mirrored from the database.
+
+use serde_json::Value;
+
+use crate::models::{
+    Condition, GENERATION_ANNOTATION, GitOpsInfo, GitOpsInfoList, GitOpsOperation, GitopsPostgres, GitopsStatus,
+    KubedbPostgres, PostgresOpsRequest,
+};
+use crate::plan::DatabasePlan;
+
+/// Entries of `gitOpsInfo` kept: the current generation and a short history.
+const HISTORY: usize = 5;
+
+/// How a database stands, for status, events and metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Standing {
+    /// Live matches Git.
+    Current,
+    /// Steps remain or an OpsRequest runs.
+    Progressing,
+    /// An error or a failed OpsRequest: nothing more happens until Git or the retry token changes.
+    Stalled,
+    /// Reconciling is switched off for it.
+    Suspended,
+}
+
+impl Standing {
+    pub fn of(plan: &DatabasePlan, suspended: bool) -> Self {
+        if suspended {
+            Self::Suspended
+        } else if !plan.errors.is_empty() {
+            Self::Stalled
+        } else if plan.waiting_for.is_some() || !plan.steps.is_empty() {
+            Self::Progressing
+        } else {
+            Self::Current
+        }
+    }
+}
+
+/// Everything the status is computed from. `now` is an RFC 3339 time, used only for
+/// conditions whose status changes (so an unchanged status is byte-identical and not written).
+pub struct StatusInput<'a> {
+    pub object: &'a GitopsPostgres,
+    pub plan: &'a DatabasePlan,
+    /// OpsRequests of this database.
+    pub ops: &'a [&'a PostgresOpsRequest],
+    pub live: Option<&'a KubedbPostgres>,
+    pub suspended: bool,
+    pub now: &'a str,
+}
+
+/// The status to write.
+pub fn compute(input: &StatusInput<'_>) -> GitopsStatus {
+    let generation = input.object.metadata.generation.unwrap_or(0);
+    let previous = input.object.status.clone().unwrap_or_default();
+    let standing = Standing::of(input.plan, input.suspended);
+    let (ready, reconciling, stalled) = condition_values(input, standing);
+    let conditions = [("Ready", ready), ("Reconciling", reconciling), ("Stalled", stalled)]
+        .into_iter()
+        .map(|(kind, (status, reason, message))| {
+            let kept = previous.conditions.iter().find(|c| c.type_ == kind && c.status == status);
+            Condition {
+                type_: kind.to_string(),
+                status: status.to_string(),
+                reason: Some(reason.to_string()),
+                message: Some(message),
+                observed_generation: Some(generation),
+                last_transition_time: kept
+                    .and_then(|c| c.last_transition_time.clone())
+                    .or_else(|| Some(input.now.to_string())),
+                ..Condition::default()
+            }
+        })
+        .collect();
+    GitopsStatus {
+        phase: input.live.and_then(|l| l.status.as_ref()).and_then(|s| s.phase.clone()),
+        observed_generation: Some(generation),
+        conditions,
+        gitops: Some(GitOpsInfoList {
+            git_ops_info: history(input, &previous, generation, standing),
+        }),
+        other: Default::default(),
+    }
+}
+
+type ConditionValue = (&'static str, &'static str, String);
+
+fn condition_values(input: &StatusInput<'_>, standing: Standing) -> (ConditionValue, ConditionValue, ConditionValue) {
+    let plan = input.plan;
+    let phase = input.live.and_then(|l| l.status.as_ref()).and_then(|s| s.phase.as_deref());
+    let not = |reason: &'static str| ("False", reason, String::new());
+    match standing {
+        Standing::Suspended => (
+            ("False", "Suspended", "reconciling is suspended".into()),
+            not("Suspended"),
+            not("Suspended"),
+        ),
+        Standing::Stalled => {
+            let failed = plan.errors.iter().any(|e| e.message.contains(" ended "));
+            let message = plan.errors.iter().map(|e| format!("{}:{}: {}", e.file, e.line, e.message)).collect::<Vec<_>>().join("; ");
+            let reason = if failed { "OpsRequestFailed" } else { "InvalidSpec" };
+            (("False", reason, message.clone()), not(reason), ("True", reason, message))
+        }
+        Standing::Progressing => {
+            let message = match (&plan.waiting_for, plan.steps.first()) {
+                (Some(name), _) => format!("waiting for OpsRequest {name}"),
+                (None, Some(step)) => {
+                    let name = step.ops_request.as_ref().and_then(|o| o.metadata.name.clone());
+                    format!("{} step(s) left; next: {:?}{}", plan.steps.len(), step.step_type, name.map(|n| format!(" {n}")).unwrap_or_default())
+                }
+                (None, None) => String::new(),
+            };
+            (("False", "Progressing", message.clone()), ("True", "Progressing", message), not("Progressing"))
+        }
+        Standing::Current if phase == Some("Ready") => (("True", "Current", "the database matches Git and is Ready".into()), not("Current"), not("Current")),
+        Standing::Current => {
+            let message = format!("the database matches Git but its phase is {}", phase.unwrap_or("unknown"));
+            (("False", "DatabaseNotReady", message), not("DatabaseNotReady"), not("DatabaseNotReady"))
+        }
+    }
+}
+
+/// `gitOpsInfo`: the entry of this generation (the OpsRequests made for it, with their
+/// phases) followed by the most recent earlier entries.
+fn history(input: &StatusInput<'_>, previous: &GitopsStatus, generation: i64, standing: Standing) -> Vec<GitOpsInfo> {
+    let generation_text = generation.to_string();
+    let mut operations: Vec<&PostgresOpsRequest> = input
+        .ops
+        .iter()
+        .copied()
+        .filter(|o| o.metadata.annotations.as_ref().and_then(|a| a.get(GENERATION_ANNOTATION)) == Some(&generation_text))
+        .collect();
+    operations.sort_by_key(|o| (o.metadata.creation_timestamp.as_ref().map(|t| t.0), o.metadata.name.clone()));
+    let change_request_status = match standing {
+        Standing::Stalled => "Failed",
+        Standing::Current => "Current",
+        Standing::Progressing if operations.is_empty() && input.plan.waiting_for.is_none() => "Pending",
+        Standing::Progressing | Standing::Suspended => "InProgress",
+    };
+    let current = GitOpsInfo {
+        observed_generation: Some(generation),
+        change_request_status: Some(change_request_status.to_string()),
+        operations: operations
+            .into_iter()
+            .map(|o| GitOpsOperation {
+                name: o.metadata.name.clone().unwrap_or_default(),
+                status: o.phase().to_string(),
+            })
+            .collect(),
+    };
+    let earlier = previous
+        .gitops
+        .iter()
+        .flat_map(|g| g.git_ops_info.iter())
+        .filter(|info| info.observed_generation != Some(generation))
+        .take(HISTORY - 1)
+        .cloned();
+    std::iter::once(current).chain(earlier).collect()
+}
+
+/// Whether writing `next` would change anything on the object.
+pub fn differs(object: &GitopsPostgres, next: &GitopsStatus) -> bool {
+    let as_value = |s: &GitopsStatus| serde_json::to_value(s).unwrap_or(Value::Null);
+    object.status.as_ref().map(as_value) != Some(as_value(next))
+}
+
+#[cfg(test)]
+mod tests;
