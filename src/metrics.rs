@@ -7,6 +7,7 @@
 //! [`Metrics`] is built, so dashboards and alerts see `0` instead of a missing series.
 
 use std::fmt;
+use std::hash::Hash;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -146,6 +147,15 @@ fn reconcile_duration_histogram() -> Histogram {
     Histogram::new(exponential_buckets(0.005, 2.0, 13))
 }
 
+/// Creates the series for `labels` at zero, so it is exposed before its first increment.
+fn expose_at_zero<S, M>(family: &Family<S, M>, labels: &S)
+where
+    S: Clone + Hash + Eq,
+    M: Clone + Default,
+{
+    drop(family.get_or_create(labels));
+}
+
 struct Families {
     reconcile_total: Family<ResultLabels, Counter>,
     reconcile_duration_seconds: Histogram,
@@ -247,25 +257,32 @@ impl Metrics {
             let labels = ResultLabels {
                 result: outcome.label(),
             };
-            families.reconcile_total.get_or_create(&labels);
-            families.git_fetch_total.get_or_create(&labels);
+            expose_at_zero(&families.reconcile_total, &labels);
+            expose_at_zero(&families.git_fetch_total, &labels);
         }
         for step in ALL_STEP_TYPES {
-            families.steps_executed_total.get_or_create(&TypeLabels {
-                r#type: step_label(step),
-            });
+            expose_at_zero(
+                &families.steps_executed_total,
+                &TypeLabels {
+                    r#type: step_label(step),
+                },
+            );
         }
         for kind in OpsRequestType::ALL {
-            families
-                .ops_requests_created_total
-                .get_or_create(&TypeLabels {
+            expose_at_zero(
+                &families.ops_requests_created_total,
+                &TypeLabels {
                     r#type: kind.as_str(),
-                });
+                },
+            );
         }
         for state in DatabaseState::ALL {
-            families.databases.get_or_create(&StateLabels {
-                state: state.label(),
-            });
+            expose_at_zero(
+                &families.databases,
+                &StateLabels {
+                    state: state.label(),
+                },
+            );
         }
 
         Metrics {
