@@ -166,6 +166,17 @@ fn apply_vertical(block: &Value, spec: &mut Value) {
     if let Some(wanted) = block.pointer("/arbiter/resources") {
         merge_resources(object_entry(spec, "arbiter"), Some(wanted));
     }
+    // Read replicas keep their resources on their own entry in spec.readReplicas.
+    for change in block["readReplicas"].as_array().into_iter().flatten() {
+        let (Some(name), Some(wanted)) = (
+            str_at(change, "/name"),
+            change.pointer("/postgres/resources"),
+        ) else {
+            continue;
+        };
+        let replica = named_item(object_entry_list(spec, "readReplicas"), name);
+        merge_resources(replica, Some(wanted));
+    }
 }
 
 fn apply_reconfigure(block: &Value, spec: &mut Value) {

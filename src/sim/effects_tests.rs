@@ -177,3 +177,19 @@ fn an_unknown_type_is_an_error() {
         Err(EffectError::UnknownType("Upgrade".into()))
     );
 }
+
+#[test]
+fn vertical_scaling_of_a_read_replica() {
+    let mut spec = db_spec();
+    spec["readReplicas"] = json!([{"name": "ro", "replicas": 1}]);
+    let scaled = apply_ops_to_spec(
+        &json!({"type": "VerticalScaling", "verticalScaling": {"readReplicas": [
+            {"name": "ro", "postgres": {"resources": {"requests": {"cpu": "2"}}}}]}}),
+        &spec,
+    )
+    .unwrap();
+    assert_eq!(
+        scaled["readReplicas"],
+        json!([{"name": "ro", "replicas": 1, "resources": {"requests": {"cpu": "2"}}}])
+    );
+}
