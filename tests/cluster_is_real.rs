@@ -442,3 +442,29 @@ async fn service_account_token_authenticates_on_the_local_control_plane() {
     );
     assert_eq!(api_error(anon.list(&ListParams::default()).await).code, 401);
 }
+
+#[tokio::test]
+async fn crd_schema_defaults_are_applied_on_create() {
+    let cluster = support::cluster().await;
+    let ns = cluster.namespace("defaults").await;
+    let ar = support::ops_request();
+    let api: Api<DynamicObject> = Api::namespaced_with(cluster.client(), &ns, &ar);
+    let created = api
+        .create(
+            &PostParams::default(),
+            &object(
+                &ar,
+                json!({
+                    "metadata": { "name": "restart" },
+                    "spec": { "type": "Restart", "databaseRef": { "name": "pg" } }
+                }),
+            ),
+        )
+        .await
+        .unwrap();
+    // KubeDB's schema defaults `apply` to IfReady and `maxRetries` to 1: what a reader of the
+    // stored object sees is more than what was written.
+    assert_eq!(created.data["spec"]["apply"], "IfReady", "{}", created.data);
+    assert_eq!(created.data["spec"]["maxRetries"], 1, "{}", created.data);
+    assert!(created.data["spec"].get("timeout").is_none());
+}
