@@ -256,6 +256,26 @@ async fn an_injected_failure_fails_after_running_and_leaves_the_spec_alone() {
         sim.finished_ops("scale").await["status"]["phase"],
         "Successful"
     );
+
+    // A request whose spec.timeout is shorter than the step times out.
+    let hurried = json!({"type": "Reconfigure", "timeout": "100ms",
+        "configuration": {"tuning": {"profile": "oltp"}}});
+    sim.create_ops("hurried", "pg1", hurried).await;
+    let timed_out = sim.finished_ops("hurried").await;
+    assert_eq!(
+        sim.timeline.ops_phases("hurried"),
+        ["Pending", "Progressing", "Failed"]
+    );
+    let message = failure_message(&timed_out);
+    assert!(
+        message.contains("longer than spec.timeout 100ms"),
+        "{message}"
+    );
+    assert!(
+        sim.database("pg1").await["spec"]
+            .get("configuration")
+            .is_none()
+    );
 }
 
 #[tokio::test]

@@ -7,6 +7,7 @@
 //! never overwrite each other's conditions list.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 
@@ -37,6 +38,8 @@ pub struct Clock<'a> {
     pub now: &'a str,
     /// uids of objects whose step timer has run out.
     pub elapsed: &'a BTreeSet<String>,
+    /// How long a request runs; one whose `spec.timeout` is shorter fails as timed out.
+    pub step: Duration,
 }
 
 /// Which step duration an object is waiting on.

@@ -3,6 +3,7 @@ use crate::sim::FAIL_ANNOTATION;
 use crate::sim::status::PAUSED;
 
 const NOW: &str = "2026-11-22T03:00:00Z";
+const STEP: std::time::Duration = std::time::Duration::from_secs(2);
 
 fn ready_database(name: &str) -> Value {
     let spec = default_postgres_spec(
@@ -62,6 +63,7 @@ fn plan_for(databases: Vec<Value>, ops_requests: Vec<Value>, elapsed: &[&str]) -
         Clock {
             now: NOW,
             elapsed: &elapsed,
+            step: STEP,
         },
     )
 }
@@ -383,4 +385,23 @@ fn a_running_request_blocks_an_older_pending_one() {
     let plan = plan_for(vec![database], vec![pending, running], &["uid-b"]);
     assert_eq!(ops_phase(&plan, "b").as_deref(), Some("Successful"));
     assert_eq!(ops_phase(&plan, "a"), None);
+}
+
+#[test]
+fn a_request_whose_timeout_is_shorter_than_the_step_times_out() {
+    let mut database = ready_database("pg1");
+    database["status"]["conditions"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"type": PAUSED, "status": "True"}));
+    let mut running = restart("r", "2026-11-22T02:00:00Z", "Progressing");
+    running["spec"]["timeout"] = json!("1s");
+    let plan = plan_for(vec![database.clone()], vec![running.clone()], &["uid-r"]);
+    assert_eq!(ops_phase(&plan, "r").as_deref(), Some("Failed"));
+    let patch = status_of(&plan, TargetKind::OpsRequest, "r")[0];
+    let message = patch["conditions"][0]["message"].as_str().unwrap();
+    assert!(message.contains("spec.timeout 1s"), "{message}");
+    running["spec"]["timeout"] = json!("5m");
+    let plan = plan_for(vec![database], vec![running], &["uid-r"]);
+    assert_eq!(ops_phase(&plan, "r").as_deref(), Some("Successful"));
 }

@@ -21,7 +21,8 @@
 //! Deviations, on purpose: a database whose PostgresVersion does not exist is still
 //! provisioned (defaults then assume uid 70 and take the major version from the name);
 //! RotateAuth only checks the username when both secrets exist (KubeDB also insists that the
-//! new secret exists); a Restart keeps the database `Ready`.
+//! new secret exists); a Restart keeps the database `Ready`; a request whose `spec.timeout`
+//! is shorter than the step duration fails as timed out after one step.
 //!
 //! Failure injection, per database and type: annotate the `kubedb.com` Postgres with
 //! [`FAIL_ANNOTATION`] (`sim.kubedb.com/fail: "VolumeExpansion,Restart"`, or `"*"` for every
@@ -121,23 +122,41 @@ impl Default for SimConfig {
 #[error("{0:?} is not a duration (use forms like 200ms, 2s, 1m, 1.5s)")]
 pub struct DurationError(String);
 
-/// Parses `200ms`, `2s`, `1.5s`, `1m`, `1h` (a bare number means seconds).
+/// Parses Go-style durations as KubeDB writes them (`200ms`, `2s`, `1.5s`, `5m`, `1m30s`,
+/// `1h`); a bare number means seconds.
 pub fn parse_duration(text: &str) -> Result<Duration, DurationError> {
     let error = || DurationError(text.to_string());
-    let trimmed = text.trim();
-    let split = trimmed
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(trimmed.len());
-    let (number, unit) = trimmed.split_at(split);
-    let value: f64 = number.parse().map_err(|_| error())?;
-    let seconds_per_unit = match unit.trim() {
-        "ms" => 0.001,
-        "" | "s" => 1.0,
-        "m" => 60.0,
-        "h" => 3600.0,
-        _ => return Err(error()),
-    };
-    Duration::try_from_secs_f64(value * seconds_per_unit).map_err(|_| error())
+    let mut rest = text.trim();
+    if rest.is_empty() {
+        return Err(error());
+    }
+    if let Ok(seconds) = rest.parse::<f64>() {
+        return Duration::try_from_secs_f64(seconds).map_err(|_| error());
+    }
+    let mut total = 0.0;
+    while !rest.is_empty() {
+        let number_end = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .ok_or_else(error)?;
+        let (number, after) = rest.split_at(number_end);
+        let unit_end = after
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(after.len());
+        let (unit, after) = after.split_at(unit_end);
+        let value: f64 = number.parse().map_err(|_| error())?;
+        let seconds_per_unit = match unit {
+            "ns" => 1e-9,
+            "us" | "µs" => 1e-6,
+            "ms" => 1e-3,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            _ => return Err(error()),
+        };
+        total += value * seconds_per_unit;
+        rest = after;
+    }
+    Duration::try_from_secs_f64(total).map_err(|_| error())
 }
 
 #[cfg(test)]
@@ -151,6 +170,14 @@ mod tests {
         assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
         assert_eq!(parse_duration("3"), Ok(Duration::from_secs(3)));
         assert_eq!(parse_duration("1m"), Ok(Duration::from_secs(60)));
+        assert_eq!(parse_duration("1m30s"), Ok(Duration::from_secs(90)));
+        assert_eq!(
+            parse_duration("1h0m0.5s"),
+            Ok(Duration::from_millis(3_600_500))
+        );
+        assert!(parse_duration("").is_err());
+        assert!(parse_duration("5x").is_err());
+        assert!(parse_duration("m").is_err());
         assert!(parse_duration("fast").is_err());
         assert!(parse_duration("2 weeks").is_err());
     }

@@ -19,7 +19,7 @@ use super::status::{
     remove_condition, upsert_condition,
 };
 use super::validate::{Facts, validate_ops_request};
-use super::{FAIL_ANNOTATION, FAIL_MESSAGE_ANNOTATION};
+use super::{FAIL_ANNOTATION, FAIL_MESSAGE_ANNOTATION, parse_duration};
 
 const PENDING: &str = "Pending";
 const PROGRESSING: &str = "Progressing";
@@ -87,7 +87,7 @@ pub(super) fn ops_steps(
             }
             busy_databases.insert(database_target.clone());
             plan.steps
-                .push(finish_step(head, database, &snapshot.versions, clock.now));
+                .push(finish_step(head, database, &snapshot.versions, clock));
             continue;
         }
         let head = queue[0];
@@ -266,8 +266,9 @@ fn finish_step(
     ops: &Value,
     database: Option<&Value>,
     versions: &BTreeMap<String, Value>,
-    now: &str,
+    clock: Clock<'_>,
 ) -> Step {
+    let now = clock.now;
     let Some(database) = database else {
         return fail_step(
             ops,
@@ -278,6 +279,16 @@ fn finish_step(
     };
     let op_type = str_at(ops, "/spec/type").unwrap_or_default();
     if let Some(message) = injected_failure(database, op_type) {
+        return fail_step(ops, &message, Some(database), now);
+    }
+    if let Some(timeout) = str_at(ops, "/spec/timeout")
+        && let Ok(limit) = parse_duration(timeout)
+        && limit < clock.step
+    {
+        let message = format!(
+            "timed out: the step took {:?}, longer than spec.timeout {timeout}",
+            clock.step
+        );
         return fail_step(ops, &message, Some(database), now);
     }
     let spec = database.get("spec").cloned().unwrap_or_else(|| json!({}));

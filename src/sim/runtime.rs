@@ -151,6 +151,7 @@ impl Sim {
             Clock {
                 now: &timestamp,
                 elapsed: &elapsed,
+                step: self.config.step_duration,
             },
         );
 
