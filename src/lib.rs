@@ -8,6 +8,7 @@
 pub mod config;
 pub mod controller;
 pub mod execute;
+pub mod leader;
 pub mod live;
 pub mod manifest;
 pub mod metrics;
