@@ -733,6 +733,16 @@ fn allowed<T>(what: &str, result: kube::Result<T>) -> T {
     })
 }
 
+/// Starts a watch (the API server answers the request before any event streams, so a
+/// refusal surfaces here) and drops it.
+async fn watch_allowed(what: &str, api: &Api<DynamicObject>) {
+    let stream = allowed(
+        what,
+        api.watch(&WatchParams::default().timeout(1), "0").await,
+    );
+    drop(stream);
+}
+
 /// Waits until the RBAC objects just created take effect for `sa` (the authorizer reads them
 /// from a watch cache).
 async fn wait_for_rbac(sa: &Client) {
@@ -787,12 +797,7 @@ async fn service_calls_succeed(sa: &Client, admin: &Client, ns: &str, lease_ns: 
         gitops_all.list(&ListParams::default()).await,
     );
     assert!(listed.items.iter().any(|o| o.name_any() == "orders"));
-    allowed(
-        "watch gitops Postgres in all namespaces",
-        gitops_all
-            .watch(&WatchParams::default().timeout(1), "0")
-            .await,
-    );
+    watch_allowed("watch gitops Postgres in all namespaces", &gitops_all).await;
     allowed(
         "patch the status of a gitops Postgres",
         gitops
@@ -820,12 +825,11 @@ async fn service_calls_succeed(sa: &Client, admin: &Client, ns: &str, lease_ns: 
             .list(&ListParams::default())
             .await,
     );
-    allowed(
+    watch_allowed(
         "watch kubedb Postgres in all namespaces",
-        Api::<DynamicObject>::all_with(sa.clone(), &kubedb_ar)
-            .watch(&WatchParams::default().timeout(1), "0")
-            .await,
-    );
+        &Api::<DynamicObject>::all_with(sa.clone(), &kubedb_ar),
+    )
+    .await;
     allowed(
         "patch a kubedb Postgres",
         kubedb
@@ -868,12 +872,11 @@ async fn service_calls_succeed(sa: &Client, admin: &Client, ns: &str, lease_ns: 
             .list(&ListParams::default())
             .await,
     );
-    allowed(
+    watch_allowed(
         "watch OpsRequests in all namespaces",
-        Api::<DynamicObject>::all_with(sa.clone(), &ops_ar)
-            .watch(&WatchParams::default().timeout(1), "0")
-            .await,
-    );
+        &Api::<DynamicObject>::all_with(sa.clone(), &ops_ar),
+    )
+    .await;
 
     // The version catalog (cluster-scoped): read only.
     let versions_ar = support::postgres_version();
@@ -905,12 +908,7 @@ async fn service_calls_succeed(sa: &Client, admin: &Client, ns: &str, lease_ns: 
     );
     assert!(listed.items.iter().any(|v| v.name_any() == version_name));
     allowed("get a PostgresVersion", versions.get(&version_name).await);
-    allowed(
-        "watch PostgresVersions",
-        versions
-            .watch(&WatchParams::default().timeout(1), "0")
-            .await,
-    );
+    watch_allowed("watch PostgresVersions", &versions).await;
 
     // Events (events.k8s.io/v1, as kube-runtime's recorder writes them): create, then patch
     // the repeat count.
@@ -1170,6 +1168,13 @@ async fn default_install_on_the_api_server_has_sufficient_and_minimal_rbac() {
 
     // A ServiceAccount of another release gets nothing from this one's bindings.
     let stranger = cluster.service_account(&ns, "someone-else");
+    assert_forbidden(
+        "watch gitops Postgres as an unrelated service account",
+        Api::<DynamicObject>::all_with(stranger.clone(), &support::gitops_postgres())
+            .watch(&WatchParams::default().timeout(1), "0")
+            .await
+            .map(drop),
+    );
     assert_forbidden(
         "list gitops Postgres as an unrelated service account",
         Api::<DynamicObject>::all_with(stranger, &support::gitops_postgres())
