@@ -77,6 +77,10 @@ async fn key_with_passphrase_and_known_host_clones_and_fetches() {
         snapshot.revision, second,
         "the incremental fetch over SSH works too"
     );
+    assert!(
+        logs::captured().contains("fetched"),
+        "the log capture sees the source's lines"
+    );
     logs::assert_no_secret_logged(&[PASSPHRASE]);
 }
 

@@ -120,5 +120,6 @@ async fn a_burst_of_100_deliveries_causes_at_most_two_syncs() {
         "{:?}",
         stats.last_error()
     );
+    assert!(logs::captured().contains("push received; sync requested"));
     logs::assert_no_secret_logged(&[TOKEN, WEBHOOK_SECRET]);
 }
