@@ -14,6 +14,10 @@ use pg_gitops::models::KubedbPostgres;
 use pg_gitops::plan::{LiveState, PlanSettings, plan_all};
 use serde_json::{Value, json};
 
+/// The same allocator as the `pg-gitops` binary, so the figures are what the service sees.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const DATABASES: usize = 10_000;
 
 fn desired(i: usize) -> Value {

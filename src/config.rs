@@ -228,11 +228,29 @@ impl Default for PlanConfig {
 }
 
 /// `[reconcile]`
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ReconcileConfig {
     pub prune: bool,
     pub suspend: bool,
+    /// Watch and reconcile one namespace only; all namespaces when unset.
+    pub namespace: Option<String>,
+    /// Safety-net recompute of every database; it writes only if something changed.
+    pub resync_interval: Seconds,
+    /// Name of this replica in events and the lease (default: `$POD_NAME`, else the host name).
+    pub instance: Option<String>,
+}
+
+impl Default for ReconcileConfig {
+    fn default() -> Self {
+        Self {
+            prune: false,
+            suspend: false,
+            namespace: None,
+            resync_interval: Seconds(Duration::from_secs(300)),
+            instance: None,
+        }
+    }
 }
 
 /// `[leader_election]`

@@ -21,4 +21,5 @@ pub mod server;
 pub mod sim;
 pub mod source;
 pub mod status;
+pub mod sync;
 pub mod yaml;

@@ -1,15 +1,20 @@
-//! The service: source, webhook server and (later) the reconciler in one process.
+//! The service: source, webhook server, sync stage and reconciler in one process, with one
+//! shutdown signal (SIGTERM or ctrl-c) for all of them.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
-use tracing::info;
+use tokio::sync::watch;
+use tracing::{info, warn};
 
 use crate::config::{Config, SourceKind};
+use crate::controller::{self, LeaderHooks, ReconcilerSettings};
+use crate::live::{self, LiveError};
 use crate::manifest::LoadOptions;
-use crate::server::{
-    self, AppState, DeliveryLog, Readiness, ServerError, WebhookSecrets, WebhookTarget,
-};
-use crate::source::{self, FetchTrigger, Reference, SourceError};
+use crate::plan::PlanSettings;
+use crate::server::{self, AppState, DeliveryLog, Readiness, ServerError, WebhookSecrets, WebhookTarget};
+use crate::source::{self, FetchTrigger, Reference, Snapshot, SourceError};
+use crate::sync::{self, SyncSettings};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
@@ -17,23 +22,86 @@ pub enum RunError {
     Source(#[from] SourceError),
     #[error(transparent)]
     Server(#[from] ServerError),
+    #[error(transparent)]
+    Cluster(#[from] LiveError),
 }
 
-/// Runs until SIGTERM or ctrl-c.
+/// A shutdown signal many tasks can wait on.
+#[derive(Clone)]
+struct Shutdown(watch::Receiver<bool>);
+
+impl Shutdown {
+    fn on(trigger: impl std::future::Future<Output = ()> + Send + 'static) -> Self {
+        let (sender, receiver) = watch::channel(false);
+        tokio::spawn(async move {
+            trigger.await;
+            let _ = sender.send(true);
+        });
+        Self(receiver)
+    }
+
+    async fn wait(mut self) {
+        let _ = self.0.wait_for(|stop| *stop).await;
+    }
+}
+
+/// `/readyz` turns ready once every gate has opened (caches filled, first snapshot in).
+#[derive(Clone)]
+struct ReadinessGates {
+    left: Arc<AtomicUsize>,
+    readiness: Readiness,
+}
+
+impl ReadinessGates {
+    fn new(readiness: Readiness, gates: usize) -> Self {
+        Self { left: Arc::new(AtomicUsize::new(gates)), readiness }
+    }
+
+    fn open(&self) {
+        if self.left.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.readiness.set_ready();
+        }
+    }
+}
+
+/// The name of this replica: `POD_NAME`, else the host name, else the process id.
+fn instance(config: &Config) -> String {
+    config
+        .reconcile
+        .instance
+        .clone()
+        .or_else(|| std::env::var("POD_NAME").ok())
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok().map(|h| h.trim().to_string()))
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| format!("pg-gitops-{}", std::process::id()))
+}
+
+/// Runs until SIGTERM or ctrl-c, with the cluster of `KUBECONFIG` (or in-cluster).
 pub async fn run(config: Config) -> Result<(), RunError> {
+    let client = live::client(None).await?;
+    run_until(config, client, LeaderHooks::single(), shutdown_signal()).await
+}
+
+/// Runs until `shutdown` resolves, with the given client and leadership. Tests run the whole
+/// service in-process through this; `run` is this with the process signals.
+pub async fn run_until(
+    config: Config,
+    client: kube::Client,
+    leader: LeaderHooks,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), RunError> {
     let load = LoadOptions {
         default_namespace: config.plan.default_namespace.clone(),
     };
     let secrets = WebhookSecrets::load(&config.server.webhooks)?;
     let readiness = Readiness::default();
+    let shutdown = Shutdown::on(shutdown);
     let source = match config.source.kind {
         SourceKind::Git | SourceKind::Dir => Some(source::start(&config.source, load)?),
         // Argo CD or Flux write the objects; there is nothing to fetch.
-        SourceKind::Cluster => {
-            readiness.set_ready();
-            None
-        }
+        SourceKind::Cluster => None,
     };
+    let gates = ReadinessGates::new(readiness.clone(), if source.is_some() { 2 } else { 1 });
     let target = match &source {
         Some(handle) => WebhookTarget {
             reference: handle.reference.clone(),
@@ -45,14 +113,19 @@ pub async fn run(config: Config) -> Result<(), RunError> {
         },
     };
     if let Some(handle) = &source {
-        let mut snapshots = handle.snapshots.clone();
-        let readiness = readiness.clone();
-        tokio::spawn(async move {
-            if snapshots.wait_for(Option::is_some).await.is_ok() {
-                readiness.set_ready();
-            }
-        });
+        let snapshots = handle.snapshots.clone();
+        let settings = SyncSettings { prune: config.reconcile.prune };
+        tokio::spawn(sync_stage(client.clone(), snapshots, settings, leader.is_leader.clone(), gates.clone()));
     }
+    let settings = ReconcilerSettings {
+        plan: PlanSettings { volume_expansion_mode: config.plan.volume_expansion_mode.clone() },
+        suspend_all: config.reconcile.suspend,
+        namespace: config.reconcile.namespace.clone(),
+        resync: config.reconcile.resync_interval.0,
+        instance: instance(&config),
+    };
+    let controller_gate = gates.clone();
+    let controller = tokio::spawn(controller::run(client, settings, leader, shutdown.clone().wait(), move || controller_gate.open()));
     let state = AppState {
         secrets: Arc::new(secrets),
         target,
@@ -66,10 +139,47 @@ pub async fn run(config: Config) -> Result<(), RunError> {
             source,
         })?;
     info!(listen = %config.server.listen, source = ?config.source.kind, "pg-gitops running");
-    server::serve(listener, server::router(state), shutdown_signal()).await?;
+    server::serve(listener, server::router(state), shutdown.clone().wait()).await?;
     info!("shutting down");
+    if let Err(error) = controller.await {
+        warn!(%error, "the controller task ended abnormally");
+    }
     drop(source);
     Ok(())
+}
+
+/// Applies every new snapshot (only while this replica is the writer). A replica that
+/// becomes the writer later applies the latest snapshot on the next tick of the source.
+async fn sync_stage(
+    client: kube::Client,
+    mut snapshots: watch::Receiver<Option<Arc<Snapshot>>>,
+    settings: SyncSettings,
+    is_leader: Arc<dyn Fn() -> bool + Send + Sync>,
+    gates: ReadinessGates,
+) {
+    let mut first = true;
+    let mut applied_revision: Option<String> = None;
+    loop {
+        let snapshot = snapshots.borrow_and_update().clone();
+        if let Some(snapshot) = snapshot {
+            if first {
+                gates.open();
+                first = false;
+            }
+            if is_leader() && applied_revision.as_deref() != Some(snapshot.revision.as_str()) {
+                let report = sync::sync(&client, &snapshot, &settings).await;
+                if report.failed.is_empty() {
+                    applied_revision = Some(snapshot.revision.clone());
+                }
+            }
+        }
+        // Wake on a new snapshot, or every few seconds to retry failures and to catch up after
+        // gaining leadership.
+        let changed = tokio::time::timeout(std::time::Duration::from_secs(5), snapshots.changed()).await;
+        if matches!(changed, Ok(Err(_))) {
+            return;
+        }
+    }
 }
 
 async fn shutdown_signal() {

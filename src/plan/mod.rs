@@ -212,7 +212,7 @@ pub fn plan_database(
     let live_spec = live.map(|l| serde_json::to_value(&l.spec).unwrap_or(Value::Null));
     let record = live.and_then(KubedbPostgres::last_applied);
     plan.after = Value::Object(declared.clone());
-    plan.before = live_spec.as_ref().map_or(Value::Null, |spec| before_view(&declared, spec, record.as_ref()));
+    plan.before = live_spec.as_ref().map_or(Value::Null, |spec| before_view(&plan.after, spec, record.as_ref()));
 
     let (findings, notes) = checks::check(&desired.spec, &plan.after, live, record.as_ref(), catalog);
     plan.notes = notes;
@@ -352,12 +352,12 @@ fn oldest_open(ops: &[&PostgresOpsRequest]) -> Option<String> {
 }
 
 /// The live values of the declared fields, plus those removed from Git but still live.
-fn before_view(declared: &Map<String, Value>, live_spec: &Value, record: Option<&crate::models::LastApplied>) -> Value {
-    let mut before = compare::project(&Value::Object(declared.clone()), Some(live_spec));
+fn before_view(declared: &Value, live_spec: &Value, record: Option<&crate::models::LastApplied>) -> Value {
+    let mut before = compare::project(declared, Some(live_spec));
     if let (Some(record), Some(map)) = (record, before.as_object_mut()) {
         // Removing replicas, storage, version, resources or the auth secret changes nothing.
         let kept_when_removed = ["version", "replicas", "storage", "storageType", "podTemplate", "authSecret"];
-        for key in record.spec.keys().filter(|k| !declared.contains_key(*k) && !kept_when_removed.contains(&k.as_str())) {
+        for key in record.spec.keys().filter(|k| declared.get(k.as_str()).is_none() && !kept_when_removed.contains(&k.as_str())) {
             if let Some(value) = live_spec.get(key).filter(|v| !compare::is_empty(v)) {
                 map.insert(key.clone(), value.clone());
             }

@@ -9,6 +9,7 @@
 //! marks a Restart as owed when restart fields change, because once patched they no longer
 //! show in the diff and the Restart must survive a crash between the two steps.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use serde_json::{Map, Value, json};
@@ -81,7 +82,10 @@ fn user_annotations(metadata: &ObjectMeta) -> BTreeMap<String, String> {
 
 /// The part of a declared field a patch may carry: resources belong to VerticalScaling and
 /// the auth secret's name to RotateAuth.
-fn patchable(key: &str, value: &Value) -> Value {
+fn patchable<'a>(key: &str, value: &'a Value) -> Cow<'a, Value> {
+    if !matches!(key, "podTemplate" | "authSecret" | "monitor") {
+        return Cow::Borrowed(value);
+    }
     let mut value = value.clone();
     match key {
         "podTemplate" => {
@@ -101,7 +105,7 @@ fn patchable(key: &str, value: &Value) -> Value {
         }
         _ => {}
     }
-    value
+    Cow::Owned(value)
 }
 
 /// Containers are an atomic list to a merge patch: send the live list with the declared
@@ -148,7 +152,7 @@ pub fn plan_patch(
         if covers(&wanted, live_spec.get(key)) {
             continue;
         }
-        let patch_value = if key == "podTemplate" { merge_containers(&wanted, live_spec.get(key)) } else { wanted };
+        let patch_value = if key == "podTemplate" { merge_containers(&wanted, live_spec.get(key)) } else { wanted.into_owned() };
         spec_patch.insert(key.clone(), patch_value);
         restart_changed |= RESTART_FIELDS.contains(&key.as_str());
     }
@@ -241,11 +245,16 @@ pub fn closing_patch(
     live_record: Option<&LastApplied>,
     rotate_token: Option<&str>,
 ) -> Option<Value> {
-    let record = full_record(desired, declared);
     let live_annotations = live.metadata.annotations.clone().unwrap_or_default();
     let mut annotations = Map::new();
-    if live_record != Some(&record) {
-        annotations.insert(LAST_APPLIED_ANNOTATION.into(), json!(record_json(&record)));
+    // Compared in place: building the record costs a copy of the spec, needed only to write it.
+    let current = live_record.is_some_and(|r| {
+        r.spec == *declared
+            && r.labels == desired.metadata.labels.clone().unwrap_or_default()
+            && r.annotations == user_annotations(&desired.metadata)
+    });
+    if !current {
+        annotations.insert(LAST_APPLIED_ANNOTATION.into(), json!(record_json(&full_record(desired, declared))));
     }
     if live.restart_pending().is_some() {
         annotations.insert(RESTART_PENDING_ANNOTATION.into(), Value::Null);

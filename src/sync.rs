@@ -1,0 +1,128 @@
+//! The sync stage (client required): each gitops Postgres of a snapshot is server-side applied
+//! with field manager `pg-gitops` and an annotation naming the Git revision. Manifests that
+//! failed validation are not applied and are reported. Pruning is opt-in, removes only gitops
+//! objects this service applied, and never touches a `kubedb.com` Postgres: a database whose
+//! manifest left Git is orphaned, not deleted.
+//!
+//! With `source.kind = "cluster"` this stage is off: Argo CD, Flux or kubectl apply instead.
+
+use std::collections::BTreeSet;
+
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
+use kube::{Client, ResourceExt};
+use serde_json::{Value, json};
+use tracing::{info, warn};
+
+use crate::execute::FIELD_MANAGER;
+use crate::manifest::{Manifest, ManifestError};
+use crate::models::{GitopsPostgres, MANAGED_BY_LABEL, MANAGED_BY_VALUE, REVISION_ANNOTATION};
+use crate::source::Snapshot;
+
+/// Settings of the sync stage.
+#[derive(Debug, Clone, Default)]
+pub struct SyncSettings {
+    /// Delete gitops objects this service applied whose manifest left Git.
+    pub prune: bool,
+}
+
+/// Errors of one object; the others carry on.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error("applying {namespace}/{name}: {source}")]
+    Apply { namespace: String, name: String, source: kube::Error },
+    #[error("listing gitops Postgres objects to prune: {0}")]
+    List(kube::Error),
+    #[error("pruning {namespace}/{name}: {source}")]
+    Prune { namespace: String, name: String, source: kube::Error },
+}
+
+/// What one sync did.
+#[derive(Debug, Default)]
+pub struct SyncReport {
+    pub revision: String,
+    pub applied: Vec<(String, String)>,
+    pub pruned: Vec<(String, String)>,
+    /// Manifests that were not applied because they are invalid.
+    pub invalid: Vec<ManifestError>,
+    pub failed: Vec<SyncError>,
+}
+
+/// The apply configuration of one manifest: exactly what Git declares, plus our label and
+/// the revision. Fields removed from Git leave the object because we own them.
+pub fn apply_object(manifest: &Manifest, revision: &str) -> Value {
+    let declared = &manifest.declared;
+    let mut labels = declared["metadata"]["labels"].as_object().cloned().unwrap_or_default();
+    labels.insert(MANAGED_BY_LABEL.into(), json!(MANAGED_BY_VALUE));
+    let mut annotations = declared["metadata"]["annotations"].as_object().cloned().unwrap_or_default();
+    annotations.insert(REVISION_ANNOTATION.into(), json!(revision));
+    json!({
+        "apiVersion": "gitops.kubedb.com/v1alpha1",
+        "kind": "Postgres",
+        "metadata": {
+            "name": declared["metadata"]["name"],
+            "namespace": declared["metadata"]["namespace"],
+            "labels": labels,
+            "annotations": annotations,
+        },
+        "spec": declared["spec"],
+    })
+}
+
+/// Applies every valid manifest of `snapshot`, then prunes if asked.
+pub async fn sync(client: &Client, snapshot: &Snapshot, settings: &SyncSettings) -> SyncReport {
+    let mut report = SyncReport {
+        revision: snapshot.revision.clone(),
+        invalid: snapshot.manifests.errors.clone(),
+        ..SyncReport::default()
+    };
+    for error in &report.invalid {
+        warn!(file = %error.file.display(), line = error.line, message = %error.message, "manifest not applied");
+    }
+    let params = PatchParams::apply(FIELD_MANAGER).force();
+    for manifest in &snapshot.manifests.manifests {
+        let (namespace, name) = manifest.key();
+        let api: Api<GitopsPostgres> = Api::namespaced(client.clone(), &namespace);
+        match api.patch(&name, &params, &Patch::Apply(apply_object(manifest, &snapshot.revision))).await {
+            Ok(_) => report.applied.push((namespace, name)),
+            Err(source) => {
+                warn!(%namespace, %name, error = %source, "could not apply");
+                report.failed.push(SyncError::Apply { namespace, name, source });
+            }
+        }
+    }
+    if settings.prune {
+        prune(client, snapshot, &mut report).await;
+    }
+    info!(revision = %report.revision, applied = report.applied.len(), invalid = report.invalid.len(),
+          failed = report.failed.len(), pruned = report.pruned.len(), "synced");
+    report
+}
+
+async fn prune(client: &Client, snapshot: &Snapshot, report: &mut SyncReport) {
+    // A snapshot with no manifest is far more often a wrong path or a bad push than a wish
+    // to delete everything; refuse, as Argo CD's allowEmpty guard does.
+    if snapshot.manifests.manifests.is_empty() {
+        warn!("the snapshot holds no manifest; refusing to prune everything");
+        return;
+    }
+    let mut keep: BTreeSet<(String, String)> = snapshot.manifests.manifests.iter().map(Manifest::key).collect();
+    // A manifest that is merely broken is still wanted: never prune its object.
+    keep.extend(snapshot.manifests.errors.iter().filter_map(|e| e.database.clone()));
+    let selector = format!("{MANAGED_BY_LABEL}={MANAGED_BY_VALUE}");
+    let all: Api<GitopsPostgres> = Api::all(client.clone());
+    let listed = match all.list(&ListParams::default().labels(&selector)).await {
+        Ok(listed) => listed,
+        Err(error) => return report.failed.push(SyncError::List(error)),
+    };
+    for object in listed {
+        let key = (object.namespace().unwrap_or_default(), object.name_any());
+        if keep.contains(&key) {
+            continue;
+        }
+        let api: Api<GitopsPostgres> = Api::namespaced(client.clone(), &key.0);
+        match api.delete(&key.1, &DeleteParams::default()).await {
+            Ok(_) => report.pruned.push(key),
+            Err(source) => report.failed.push(SyncError::Prune { namespace: key.0, name: key.1, source }),
+        }
+    }
+}
