@@ -64,6 +64,7 @@ mod handle;
 mod json;
 mod queue;
 mod runtime;
+mod snapshot;
 pub mod status;
 pub mod validate;
 pub mod versions;
