@@ -260,6 +260,9 @@ pub struct LeaderElectionConfig {
     pub enabled: bool,
     pub lease_name: String,
     pub lease_namespace: String,
+    /// How long a Lease stays valid after its last renewal; a crashed leader is replaced
+    /// after at most this long (a clean shutdown hands over at once).
+    pub lease_duration: Seconds,
 }
 
 impl Default for LeaderElectionConfig {
@@ -268,6 +271,7 @@ impl Default for LeaderElectionConfig {
             enabled: false,
             lease_name: "pg-gitops".into(),
             lease_namespace: "default".into(),
+            lease_duration: Seconds(Duration::from_secs(15)),
         }
     }
 }

@@ -22,6 +22,7 @@ use tracing::{info, instrument, warn};
 
 use crate::execute::{ExecuteError, Executed, FIELD_MANAGER, execute};
 use crate::manifest::Manifest;
+use crate::metrics::{DatabaseState, Metrics, Outcome};
 use crate::models::{GitopsPostgres, KubedbPostgres, PostgresOpsRequest, PostgresVersion, REVISION_ANNOTATION, SUSPEND_ANNOTATION};
 use crate::plan::{Catalog, DatabasePlan, PlanSettings, plan_database};
 use crate::status::{self, Standing, StatusInput};
@@ -75,6 +76,9 @@ pub struct Context {
     is_leader: Arc<dyn Fn() -> bool + Send + Sync>,
     recorder: Recorder,
     failures: Mutex<HashMap<ObjectRef<GitopsPostgres>, u32>>,
+    metrics: Metrics,
+    /// The last standing of each database, for the `databases{state}` gauge.
+    standings: Mutex<HashMap<ObjectRef<GitopsPostgres>, Standing>>,
 }
 
 /// The first backoff after an API error, doubled per failure up to [`MAX_BACKOFF`].
@@ -87,6 +91,7 @@ pub async fn run(
     client: Client,
     settings: ReconcilerSettings,
     leader: LeaderHooks,
+    metrics: Metrics,
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
     on_ready: impl FnOnce() + Send + 'static,
 ) {
@@ -123,6 +128,8 @@ pub async fn run(
         is_leader: leader.is_leader,
         recorder,
         failures: Mutex::new(HashMap::new()),
+        metrics,
+        standings: Mutex::new(HashMap::new()),
     });
     let controller = Controller::new(gitops_api, config)
         .with_config(ControllerConfig::default().concurrency(4))
@@ -157,6 +164,14 @@ fn same_name(database: &KubedbPostgres) -> Option<ObjectRef<GitopsPostgres>> {
 
 #[instrument(skip(object, ctx), fields(namespace = object.namespace().unwrap_or_default(), name = object.name_any()))]
 async fn reconcile(object: Arc<GitopsPostgres>, ctx: Arc<Context>) -> Result<Action, ReconcileError> {
+    let started = std::time::Instant::now();
+    let result = reconcile_inner(&object, &ctx).await;
+    let outcome = if result.is_ok() { Outcome::Ok } else { Outcome::Error };
+    ctx.metrics.record_reconcile(outcome, started.elapsed());
+    result
+}
+
+async fn reconcile_inner(object: &Arc<GitopsPostgres>, ctx: &Arc<Context>) -> Result<Action, ReconcileError> {
     if !(ctx.is_leader)() {
         // Standbys keep their caches warm and write nothing; gaining the lease re-runs all.
         return Ok(Action::await_change());
@@ -174,7 +189,7 @@ async fn reconcile(object: Arc<GitopsPostgres>, ctx: Arc<Context>) -> Result<Act
     let suspended = ctx.settings.suspend_all || annotation(SUSPEND_ANNOTATION).as_deref() == Some("true");
     let revision = annotation(REVISION_ANNOTATION);
 
-    let mut desired = (*object).clone();
+    let mut desired = (**object).clone();
     desired.status = None;
     let manifest = Manifest::from_object(desired, &format!("{namespace}/{name}"));
     let plan = plan_database(&manifest, live.as_deref(), &ops_refs, catalog.as_ref(), &ctx.settings.plan, revision.as_deref());
@@ -183,12 +198,36 @@ async fn reconcile(object: Arc<GitopsPostgres>, ctx: Arc<Context>) -> Result<Act
         if let Some(step) = plan.steps.first() {
             let executed = execute(&ctx.client, &namespace, &name, step).await?;
             info!(step = ?step.step_type, ?executed, "executed the first step");
-            publish_step(&ctx, &object, &plan, &executed).await;
+            ctx.metrics.record_step_executed(step.step_type);
+            if let (Executed::Created { .. }, Some(kind)) = (&executed, step.ops_request.as_ref().and_then(|o| o.type_name())) {
+                if let Ok(kind) = serde_json::from_value(json!(kind)) {
+                    ctx.metrics.record_ops_request_created(kind);
+                }
+            }
+            publish_step(ctx, object, &plan, &executed).await;
         }
     }
-    write_status(&ctx, &object, &plan, &ops_refs, live.as_deref(), suspended).await?;
-    ctx.failures.lock().expect("failure counts").remove(&ObjectRef::from_obj(&*object));
+    write_status(ctx, object, &plan, &ops_refs, live.as_deref(), suspended).await?;
+    let key = ObjectRef::from_obj(&**object);
+    ctx.failures.lock().expect("failure counts").remove(&key);
+    count_standing(ctx, key, Standing::of(&plan, suspended));
     Ok(Action::requeue(ctx.settings.resync))
+}
+
+/// Keeps the `databases{state}` gauge equal to the standings last computed.
+fn count_standing(ctx: &Context, key: ObjectRef<GitopsPostgres>, standing: Standing) {
+    let mut standings = ctx.standings.lock().expect("standings");
+    if standings.insert(key, standing) == Some(standing) {
+        return;
+    }
+    for (state, which) in [
+        (DatabaseState::InSync, Standing::Current),
+        (DatabaseState::Progressing, Standing::Progressing),
+        (DatabaseState::Stalled, Standing::Stalled),
+        (DatabaseState::Suspended, Standing::Suspended),
+    ] {
+        ctx.metrics.set_databases(state, standings.values().filter(|s| **s == which).count() as u64);
+    }
 }
 
 /// Writes the status when it differs; emits an event when the database changes standing.

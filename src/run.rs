@@ -4,12 +4,17 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use axum::Router;
+use axum::routing::get;
+use futures::StreamExt;
 use tokio::sync::watch;
 use tracing::{info, warn};
 
 use crate::config::{Config, SourceKind};
 use crate::controller::{self, LeaderHooks, ReconcilerSettings};
+use crate::leader::{self, LeaderError, LeaderSettings};
 use crate::live::{self, LiveError};
+use crate::metrics::{Metrics, metrics_handler};
 use crate::manifest::LoadOptions;
 use crate::plan::PlanSettings;
 use crate::server::{self, AppState, DeliveryLog, Readiness, ServerError, WebhookSecrets, WebhookTarget};
@@ -18,6 +23,8 @@ use crate::sync::{self, SyncSettings};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
+    #[error(transparent)]
+    Leader(#[from] LeaderError),
     #[error(transparent)]
     Source(#[from] SourceError),
     #[error(transparent)]
@@ -79,15 +86,14 @@ fn instance(config: &Config) -> String {
 /// Runs until SIGTERM or ctrl-c, with the cluster of `KUBECONFIG` (or in-cluster).
 pub async fn run(config: Config) -> Result<(), RunError> {
     let client = live::client(None).await?;
-    run_until(config, client, LeaderHooks::single(), shutdown_signal()).await
+    run_until(config, client, shutdown_signal()).await
 }
 
-/// Runs until `shutdown` resolves, with the given client and leadership. Tests run the whole
-/// service in-process through this; `run` is this with the process signals.
+/// Runs until `shutdown` resolves, with the given client. Tests run the whole service
+/// in-process through this; `run` is this with the process signals.
 pub async fn run_until(
     config: Config,
     client: kube::Client,
-    leader: LeaderHooks,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), RunError> {
     let load = LoadOptions {
@@ -96,6 +102,28 @@ pub async fn run_until(
     let secrets = WebhookSecrets::load(&config.server.webhooks)?;
     let readiness = Readiness::default();
     let shutdown = Shutdown::on(shutdown);
+    let metrics = Metrics::new();
+    let election = &config.leader_election;
+    let leadership = leader::start(
+        client.clone(),
+        LeaderSettings {
+            enabled: election.enabled,
+            lease_name: election.lease_name.clone(),
+            lease_namespace: election.lease_namespace.clone(),
+            identity: instance(&config),
+            lease_duration: election.lease_duration.0,
+        },
+        shutdown.clone().wait(),
+    )
+    .await?;
+    tokio::spawn(report_leadership(leadership.watch(), metrics.clone()));
+    let leader = LeaderHooks {
+        is_leader: {
+            let leadership = leadership.clone();
+            Arc::new(move || leadership.is_leader())
+        },
+        gained: leadership.gained().boxed(),
+    };
     let source = match config.source.kind {
         SourceKind::Git | SourceKind::Dir => Some(source::start(&config.source, load)?),
         // Argo CD or Flux write the objects; there is nothing to fetch.
@@ -125,7 +153,14 @@ pub async fn run_until(
         instance: instance(&config),
     };
     let controller_gate = gates.clone();
-    let controller = tokio::spawn(controller::run(client, settings, leader, shutdown.clone().wait(), move || controller_gate.open()));
+    let controller = tokio::spawn(controller::run(
+        client,
+        settings,
+        leader,
+        metrics.clone(),
+        shutdown.clone().wait(),
+        move || controller_gate.open(),
+    ));
     let state = AppState {
         secrets: Arc::new(secrets),
         target,
@@ -139,13 +174,27 @@ pub async fn run_until(
             source,
         })?;
     info!(listen = %config.server.listen, source = ?config.source.kind, "pg-gitops running");
-    server::serve(listener, server::router(state), shutdown.clone().wait()).await?;
+    let router = server::router(state).merge(Router::new().route("/metrics", get(metrics_handler)).with_state(metrics));
+    server::serve(listener, router, shutdown.clone().wait()).await?;
     info!("shutting down");
     if let Err(error) = controller.await {
         warn!(%error, "the controller task ended abnormally");
     }
+    // Release the Lease before exiting so a standby takes over at once.
+    leadership.stopped().await;
     drop(source);
     Ok(())
+}
+
+async fn report_leadership(mut leading: watch::Receiver<bool>, metrics: Metrics) {
+    loop {
+        let now = *leading.borrow_and_update();
+        metrics.set_leader(now);
+        info!(leader = now, "leadership");
+        if leading.changed().await.is_err() {
+            return;
+        }
+    }
 }
 
 /// Applies every new snapshot (only while this replica is the writer). A replica that
