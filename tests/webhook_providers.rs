@@ -118,6 +118,10 @@ async fn wrong_secret_is_401_and_nothing_else_happens() {
             last.commit, None,
             "an unverified payload's commit is not recorded"
         );
+        assert_eq!(
+            fixture.deliveries.counts(),
+            vec![(provider.name(), DeliveryResult::Unauthorized, 1)]
+        );
     }
     logs::assert_no_secret_logged(&Provider::ALL.map(secret_of).each_ref().map(String::as_str));
 }

@@ -78,6 +78,15 @@ impl DeliveryLog {
             .clone()
     }
 
+    /// Every (receiver, result, count) seen so far, for the metrics endpoint.
+    pub fn counts(&self) -> Vec<(&'static str, DeliveryResult, u64)> {
+        let log = self.0.lock().unwrap_or_else(|poison| poison.into_inner());
+        log.counts
+            .iter()
+            .map(|((receiver, result), count)| (*receiver, *result, *count))
+            .collect()
+    }
+
     /// How many deliveries `receiver` answered with `result`.
     pub fn count(&self, receiver: &str, result: DeliveryResult) -> u64 {
         let log = self.0.lock().unwrap_or_else(|poison| poison.into_inner());
