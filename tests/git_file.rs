@@ -265,3 +265,31 @@ async fn silent_server_times_out() {
         started.elapsed()
     );
 }
+
+#[tokio::test]
+async fn a_failed_sync_is_retried_long_before_the_next_poll() {
+    logs::capture();
+    let repo = TestRepo::new();
+    // The remote is missing when the source starts (a blip at start-up)...
+    let hidden = repo.temp.path().join("hidden.git");
+    std::fs::rename(&repo.bare, &hidden).unwrap();
+    let config = git_config(repo.file_url(), repo.work_dir("clone"));
+    let mut handle = source::start(&config, LoadOptions::default()).unwrap();
+    let stats = handle.stats.clone();
+    assert!(
+        wait_until(Duration::from_secs(10), || SourceStats::get(&stats.errors)
+            >= 1)
+        .await
+    );
+    assert!(stats.last_error().is_some());
+    // ...and back a moment later. The poll interval is an hour; the retry must not wait for it.
+    std::fs::rename(&hidden, &repo.bare).unwrap();
+    let head = repo.head();
+    tokio::time::timeout(
+        Duration::from_secs(10),
+        handle.wait_for(|s| s.revision == head),
+    )
+    .await
+    .expect("retried within seconds");
+    assert_eq!(stats.last_error(), None, "a success clears the error");
+}

@@ -24,6 +24,9 @@ mod callbacks;
 /// so libgit2's own timeout normally fires first and gives the better message.
 const TIMEOUT_GRACE: Duration = Duration::from_secs(5);
 
+/// First retry delay after a failed sync; it doubles with each further failure.
+const RETRY_BASE: Duration = Duration::from_secs(1);
+
 pub(crate) struct GitSync {
     /// What libgit2 connects to: userinfo removed (it goes through the credential callback).
     remote_url: String,
@@ -285,9 +288,13 @@ pub(crate) async fn run(
     let display_url = sync.url.display.clone();
     let sync = Arc::new(Mutex::new(sync));
     let mut first = true;
+    let mut failures: u32 = 0;
     loop {
         if !first {
-            let wait = jittered(config.poll_interval.0, config.poll_jitter.0);
+            let wait = jittered(
+                retry_or_poll_delay(failures, config.poll_interval.0),
+                config.poll_jitter.0,
+            );
             tokio::select! {
                 () = trigger.wait() => debug!("sync requested"),
                 () = tokio::time::sleep(wait) => debug!("poll interval elapsed"),
@@ -330,14 +337,44 @@ pub(crate) async fn run(
         match result {
             Ok(Some(snapshot)) => {
                 info!(url = %display_url, revision = %snapshot.revision, manifests = snapshot.manifests.manifests.len(), "new snapshot");
+                failures = 0;
                 stats.record_error(None);
                 sender.send_replace(Some(Arc::new(snapshot)));
             }
-            Ok(None) => stats.record_error(None),
+            Ok(None) => {
+                failures = 0;
+                stats.record_error(None);
+            }
             Err(error) => {
-                warn!(url = %display_url, error = %error, "source sync failed");
+                failures = failures.saturating_add(1);
+                warn!(url = %display_url, error = %error, failures, "source sync failed");
                 stats.record_error(Some(error.to_string()));
             }
         }
+    }
+}
+
+/// After a failure, retry sooner than the next poll (1 s, 2 s, 4 s, ... up to the poll
+/// interval) so a blip at start-up does not leave the service unready for a whole interval.
+fn retry_or_poll_delay(failures: u32, poll_interval: Duration) -> Duration {
+    if failures == 0 {
+        return poll_interval;
+    }
+    let backoff = RETRY_BASE.saturating_mul(1u32 << (failures - 1).min(16));
+    backoff.min(poll_interval)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_back_off_up_to_the_poll_interval() {
+        let poll = Duration::from_secs(60);
+        assert_eq!(retry_or_poll_delay(0, poll), poll);
+        assert_eq!(retry_or_poll_delay(1, poll), Duration::from_secs(1));
+        assert_eq!(retry_or_poll_delay(3, poll), Duration::from_secs(4));
+        assert_eq!(retry_or_poll_delay(7, poll), poll);
+        assert_eq!(retry_or_poll_delay(u32::MAX, poll), poll);
     }
 }
