@@ -185,7 +185,11 @@ async fn a_leader_that_cannot_renew_stops_writing_before_its_lease_expires() {
     wait_until("replica-a stops leading", || !a.leadership.is_leader()).await;
     // A cannot renew any more, so the Lease shows its last renewal until B takes it.
     let (holder, last_renewal) = lease_state(admin.clone(), &ns).await;
-    assert_eq!(holder.as_deref(), Some("replica-a"));
+    assert_eq!(
+        holder.as_deref(),
+        Some("replica-a"),
+        "A stopped leading only when B had taken the Lease, not at its renew deadline"
+    );
     let last_renewal = last_renewal.expect("the held Lease has a renewTime");
     wait_until("replica-b leads", || b.leadership.is_leader()).await;
 

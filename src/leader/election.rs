@@ -94,7 +94,7 @@ impl Election {
         let mut shutdown = pin!(shutdown);
         let mut step = next_change(manager.clone(), Duration::ZERO);
         let mut rebuilding = false;
-        let mut retry_delay = RETRY_MIN;
+        let mut retry = Retry::default();
 
         loop {
             let fence_deadline = match self.shared.fence() {
@@ -105,39 +105,7 @@ impl Election {
                 biased;
                 () = &mut shutdown => break,
                 finished = &mut step => {
-                    (step, rebuilding) = match finished {
-                        Step::Changed(Ok(holds)) => {
-                            self.library_holds = holds;
-                            retry_delay = RETRY_MIN;
-                            (next_change(manager.clone(), Duration::ZERO), false)
-                        }
-                        // The Lease is gone or unreadable: a fresh manager recreates it.
-                        Step::Changed(Err(
-                            err @ (LeaseManagerError::NonexistentLease(_)
-                            | LeaseManagerError::InconsistentState(_)),
-                        )) => {
-                            warn!(error = %err, "leader election: starting over");
-                            self.library_holds = false;
-                            (self.rebuild(retry_delay), true)
-                        }
-                        // API errors: retry on the same manager, which keeps its own view of
-                        // whether it holds the lock. The fence bounds how long that view counts.
-                        Step::Changed(Err(err)) => {
-                            warn!(error = %err, retry_in = ?retry_delay, "leader election step failed");
-                            (next_change(manager.clone(), retry_delay), false)
-                        }
-                        Step::Rebuilt(Ok(fresh)) => {
-                            manager = fresh;
-                            (next_change(manager.clone(), Duration::ZERO), false)
-                        }
-                        Step::Rebuilt(Err(err)) => {
-                            warn!(error = %err, retry_in = ?retry_delay, "leader election: rereading the Lease failed");
-                            (self.rebuild(retry_delay), true)
-                        }
-                    };
-                    if rebuilding {
-                        retry_delay = (retry_delay * 2).min(RETRY_MAX);
-                    }
+                    (step, rebuilding) = self.next_step(finished, &mut manager, &mut retry);
                 }
                 event = lease_events.next() => {
                     match event {
@@ -161,6 +129,49 @@ impl Election {
             self.update_fence();
         }
         self.stop(manager, step).await;
+    }
+
+    /// What to do once the step in flight has finished; the bool says whether the next step
+    /// is a rebuild of the manager.
+    fn next_step(
+        &mut self,
+        finished: Step,
+        manager: &mut Arc<LeaseManager>,
+        retry: &mut Retry,
+    ) -> (StepFuture, bool) {
+        match finished {
+            Step::Changed(Ok(holds)) => {
+                self.library_holds = holds;
+                retry.succeeded();
+                (next_change(manager.clone(), Duration::ZERO), false)
+            }
+            // The Lease is gone or unreadable: a fresh manager recreates or rereads it.
+            Step::Changed(Err(
+                err @ (LeaseManagerError::NonexistentLease(_)
+                | LeaseManagerError::InconsistentState(_)),
+            )) => {
+                let delay = retry.failed();
+                warn!(error = %err, retry_in = ?delay, "leader election: starting over");
+                self.library_holds = false;
+                (self.rebuild(delay), true)
+            }
+            // API errors: retry on the same manager, which keeps its own view of whether it
+            // holds the lock. The fence bounds how long that view counts.
+            Step::Changed(Err(err)) => {
+                let delay = retry.failed();
+                warn!(error = %err, retry_in = ?delay, "leader election step failed");
+                (next_change(manager.clone(), delay), false)
+            }
+            Step::Rebuilt(Ok(fresh)) => {
+                *manager = fresh;
+                (next_change(manager.clone(), Duration::ZERO), false)
+            }
+            Step::Rebuilt(Err(err)) => {
+                let delay = retry.failed();
+                warn!(error = %err, retry_in = ?delay, "leader election: rereading the Lease failed");
+                (self.rebuild(delay), true)
+            }
+        }
     }
 
     fn observe(&mut self, event: Event<Lease>, listing: &mut ObservedLease) {
@@ -238,6 +249,30 @@ impl Election {
             }
         }
         self.shared.stopped.send_replace(true);
+    }
+}
+
+/// Delay before retrying a failed step: doubling from [`RETRY_MIN`] up to [`RETRY_MAX`].
+#[derive(Debug)]
+pub(super) struct Retry {
+    next: Duration,
+}
+
+impl Default for Retry {
+    fn default() -> Self {
+        Retry { next: RETRY_MIN }
+    }
+}
+
+impl Retry {
+    pub(super) fn failed(&mut self) -> Duration {
+        let delay = self.next;
+        self.next = (self.next * 2).min(RETRY_MAX);
+        delay
+    }
+
+    pub(super) fn succeeded(&mut self) {
+        self.next = RETRY_MIN;
     }
 }
 

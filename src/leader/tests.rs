@@ -2,7 +2,7 @@ use std::time::SystemTime;
 
 use futures::StreamExt;
 
-use super::election::ObservedLease;
+use super::election::{ObservedLease, Retry};
 use super::*;
 
 /// A client for a port nothing listens on: enough for code that never reaches the API, and
@@ -188,4 +188,15 @@ fn default_identity_names_the_host_and_process() {
         "{identity}"
     );
     assert!(identity.len() > format!("-{}", std::process::id()).len());
+}
+
+#[test]
+fn retries_back_off_up_to_a_cap_and_reset_on_success() {
+    let mut retry = Retry::default();
+    let delays: Vec<Duration> = (0..6).map(|_| retry.failed()).collect();
+    assert_eq!(delays[0], RETRY_MIN);
+    assert_eq!(delays[1], RETRY_MIN * 2);
+    assert_eq!(*delays.last().unwrap(), RETRY_MAX);
+    retry.succeeded();
+    assert_eq!(retry.failed(), RETRY_MIN);
 }
