@@ -397,6 +397,25 @@ mod tests {
         );
     }
 
+    #[test]
+    fn every_key_documented_in_config_toml_exists() {
+        // Uncomment every `# key = value` example: with deny_unknown_fields, a documented key
+        // that the code does not know (a typo, a renamed field) fails to parse.
+        let uncommented: String = repo_config_text()
+            .lines()
+            .map(|line| {
+                let example = line.strip_prefix("# ").unwrap_or(line);
+                let is_key = example.split_once(" = ").is_some_and(|(key, _)| {
+                    key.chars().all(|c| c.is_ascii_lowercase() || c == '_')
+                });
+                if is_key { example } else { line }
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        let parsed: Result<Config, _> = toml::from_str(&uncommented);
+        assert!(parsed.is_ok(), "{}", parsed.unwrap_err());
+    }
+
     fn collect_missing(table: &toml::Table, prefix: &str, text: &str, missing: &mut Vec<String>) {
         for (key, value) in table {
             let full = format!("{prefix}{key}");
