@@ -388,6 +388,8 @@ mod tests {
         hooks.gitea_secret_file = Some(PathBuf::new());
         hooks.bitbucket_secret_file = Some(PathBuf::new());
         hooks.generic_secret_file = Some(PathBuf::new());
+        with_options.reconcile.namespace = Some(String::new());
+        with_options.reconcile.instance = Some(String::new());
         let table: toml::Table = toml::from_str(&toml::to_string(&with_options).unwrap()).unwrap();
         let mut missing = Vec::new();
         collect_missing(&table, "", &text, &mut missing);
