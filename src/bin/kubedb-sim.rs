@@ -18,9 +18,9 @@ use pg_gitops::sim::{SimConfig, parse_duration, run};
 #[derive(Parser)]
 #[command(name = "kubedb-sim", version)]
 struct Args {
-    /// Kubeconfig to use; without it the usual discovery applies (KUBECONFIG, ~/.kube/config,
-    /// in-cluster service account).
-    #[arg(long, env = "KUBECONFIG")]
+    /// Kubeconfig file to use; without it the usual discovery applies ($KUBECONFIG, which may
+    /// list several files, then ~/.kube/config, then the in-cluster service account).
+    #[arg(long)]
     kubeconfig: Option<PathBuf>,
     /// Kubeconfig context (default: the current context).
     #[arg(long)]
