@@ -8,6 +8,10 @@ scripts/python-deps); no helm binary and no network. Used by tests/chart.rs, han
   scripts/render-chart.py render charts/pg-gitops [--values JSON] [--name N] [--namespace NS]
                                   [--kube-version vX.Y.Z]
       prints {"templates": {path: manifest}, "crds": [{"filename", "data"}]} as JSON.
+  scripts/render-chart.py package charts/pg-gitops
+      packages the chart as `helm package` does (into a temporary directory), loads the
+      archive back and prints {"archive": file name, "crds": [{"filename", "data"}],
+      "templates": [names]} as JSON: what a user installing the .tgz gets.
   scripts/render-chart.py template charts/pg-gitops [same options]
       prints the CRDs and rendered manifests as one multi-document YAML stream (like
       `helm template --include-crds`).
@@ -20,7 +24,9 @@ stderr, e.g. a `fail` in the chart); 2 on a usage error or a missing SDK.
 
 import argparse
 import json
+import os
 import sys
+import tempfile
 
 try:
     import helm_python
@@ -65,7 +71,7 @@ def render(chart_path, values, name, namespace, kube_version):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("command", choices=["lint", "render", "template"])
+    parser.add_argument("command", choices=["lint", "render", "package", "template"])
     parser.add_argument("chart")
     parser.add_argument("--values", help="JSON object, or @FILE (JSON or YAML)")
     parser.add_argument("--name", default="pg-gitops", help="release name")
@@ -77,6 +83,19 @@ def main():
     if args.command == "lint":
         report = helm_python.lint(args.chart, values, namespace=args.namespace)
         json.dump(report, sys.stdout, indent=1)
+        print()
+        return 0
+    if args.command == "package":
+        with tempfile.TemporaryDirectory(prefix="render-chart-") as tmp:
+            archive = helm_python.package(args.chart, destination=tmp)
+            with open(archive, "rb") as f:
+                chart = helm_python.Chart.load_archive(f.read())
+        out = {
+            "archive": os.path.basename(archive),
+            "crds": [{"filename": c["filename"], "data": c["data"]} for c in chart.crds],
+            "templates": sorted(t["name"] for t in chart.templates),
+        }
+        json.dump(out, sys.stdout, indent=1)
         print()
         return 0
     try:

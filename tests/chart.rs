@@ -265,6 +265,40 @@ fn crd_is_a_byte_identical_copy_of_the_vendored_file() {
 }
 
 #[test]
+fn packaged_chart_carries_the_crd_unchanged() {
+    let out =
+        render_script(&["package", CHART]).unwrap_or_else(|e| panic!("packaging failed: {e}"));
+    let packaged: Value = serde_json::from_str(&out).expect("render-chart.py prints JSON");
+    assert_eq!(packaged["archive"], "pg-gitops-0.1.0.tgz");
+    let vendored = std::fs::read_to_string(
+        repo_root().join("vendor/kubedb-crds/gitops.kubedb.com_postgreses.yaml"),
+    )
+    .unwrap();
+    let crds = packaged["crds"].as_array().unwrap();
+    assert_eq!(
+        crds.len(),
+        1,
+        "{:?}",
+        crds.iter().map(|c| &c["filename"]).collect::<Vec<_>>()
+    );
+    assert!(
+        crds[0]["data"].as_str() == Some(vendored.as_str()),
+        "the packaged chart's CRD differs from the vendored file"
+    );
+    let templates = packaged["templates"].as_array().unwrap();
+    for name in [
+        "templates/deployment.yaml",
+        "templates/rbac.yaml",
+        "templates/NOTES.txt",
+    ] {
+        assert!(
+            templates.iter().any(|t| t == name),
+            "{name} missing from the package: {templates:?}"
+        );
+    }
+}
+
+#[test]
 fn lint_is_clean_for_default_ha_and_full_values() {
     for values in [json!({}), ha_values(), full_values()] {
         let out = render_script(&["lint", CHART, "--values", &values.to_string()])
