@@ -63,10 +63,15 @@ impl Sim {
             })
             .map(|(_, ops)| ops.clone())
             .collect();
+        // The catalog of a database that is about to be defaulted (the PostgresVersion may have
+        // been created a moment before it, ahead of the version watch); later passes need it no
+        // more, so an absent catalog object is not fetched again and again.
         let mut wanted_versions: BTreeSet<String> = self
             .latest
             .iter()
-            .filter(|((kind, _, _), _)| *kind == TargetKind::Database)
+            .filter(|((kind, _, _), db)| {
+                *kind == TargetKind::Database && db.pointer("/status/phase").is_none()
+            })
             .filter_map(|(_, db)| str_at(db, "/spec/version").map(str::to_string))
             .collect();
         for ops in &open {
