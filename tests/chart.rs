@@ -190,7 +190,7 @@ fn ha_values() -> Value {
 fn full_values() -> Value {
     json!({
         "replicaCount": 2,
-        "leaderElection": { "enabled": true, "leaseName": "pg-gitops-leader" },
+        "leaderElection": { "enabled": true, "leaseName": "pg-gitops-leader", "leaseDuration": "20s" },
         "podDisruptionBudget": { "enabled": true, "maxUnavailable": 1 },
         "prune": true,
         "git": {
@@ -488,6 +488,10 @@ fn full_values_mount_every_configured_secret_file() {
     assert_eq!(config.plan.volume_expansion_mode, "Offline");
     assert!(config.reconcile.prune);
     assert_eq!(config.leader_election.lease_name, "pg-gitops-leader");
+    assert_eq!(
+        config.leader_election.lease_duration.0,
+        Duration::from_secs(20)
+    );
 
     let deployment = r.one("Deployment");
     let pod = &deployment["spec"]["template"]["spec"];
@@ -983,37 +987,36 @@ async fn service_calls_succeed(sa: &Client, admin: &Client, ns: &str, lease_ns: 
             .await,
     );
 
-    // The Lease in the lease namespace: create, get, update (renew), patch.
+    // The Lease: the service's own leader election (src/leader), run as the service account,
+    // wins, holds and releases it.
+    lease_election_works(sa, admin, lease_ns, lease).await;
+    // And each call it makes, explicitly (a refused watch would only be retried in there).
     let leases: Api<Lease> = Api::namespaced(sa.clone(), lease_ns);
-    let mut created = allowed(
-        "create the Lease",
+    let by_name = format!("metadata.name={lease}");
+    allowed("get the Lease", leases.get(lease).await);
+    allowed(
+        "list the Lease by name",
+        leases.list(&ListParams::default().fields(&by_name)).await,
+    );
+    let stream = allowed(
+        "watch the Lease by name",
         leases
-            .create(
-                &PostParams::default(),
-                &Lease {
-                    metadata: ObjectMeta {
-                        name: Some(lease.into()),
-                        ..ObjectMeta::default()
-                    },
-                    spec: Some(LeaseSpec {
-                        holder_identity: Some("pg-gitops-0".into()),
-                        lease_duration_seconds: Some(15),
-                        ..LeaseSpec::default()
-                    }),
-                },
+            .watch(&WatchParams::default().fields(&by_name).timeout(1), "0")
+            .await,
+    );
+    drop(stream);
+    allowed(
+        "patch the Lease (strategic merge, as kube-lease-manager renews)",
+        leases
+            .patch(
+                lease,
+                &PatchParams::default(),
+                &Patch::Strategic(json!({ "spec": { "leaseTransitions": 7 } })),
             )
             .await,
     );
-    allowed("get the Lease", leases.get(lease).await);
-    created.spec.as_mut().unwrap().lease_transitions = Some(1);
     allowed(
-        "update the Lease",
-        leases
-            .replace(lease, &PostParams::default(), &created)
-            .await,
-    );
-    allowed(
-        "patch the Lease",
+        "server-side apply the Lease",
         leases
             .patch(
                 lease,
@@ -1022,15 +1025,71 @@ async fn service_calls_succeed(sa: &Client, admin: &Client, ns: &str, lease_ns: 
                     "apiVersion": "coordination.k8s.io/v1",
                     "kind": "Lease",
                     "metadata": { "name": lease },
-                    "spec": { "holderIdentity": "pg-gitops-1" }
+                    "spec": { "holderIdentity": "chart-test-1" }
                 })),
             )
             .await,
     );
 }
 
+/// Runs `pg_gitops::leader::start` as the service account: it must create the Lease, become
+/// the leader, and release the Lease on shutdown.
+async fn lease_election_works(sa: &Client, admin: &Client, lease_ns: &str, lease: &str) {
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let settings = pg_gitops::leader::LeaderSettings {
+        enabled: true,
+        lease_name: lease.to_owned(),
+        lease_namespace: lease_ns.to_owned(),
+        identity: "chart-test-0".to_owned(),
+        lease_duration: pg_gitops::leader::DEFAULT_LEASE_DURATION,
+    };
+    let leadership = pg_gitops::leader::start(sa.clone(), settings, async move {
+        let _ = stopped.await;
+    })
+    .await
+    .unwrap_or_else(|e| panic!("RBAC is not sufficient for leader election: {e}"));
+    let mut became_leader = false;
+    for _ in 0..100 {
+        if leadership.is_leader() {
+            became_leader = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        became_leader,
+        "the service's leader election did not win a fresh Lease within 10 s as the service account"
+    );
+    let admin_leases: Api<Lease> = Api::namespaced(admin.clone(), lease_ns);
+    let held = admin_leases
+        .get(lease)
+        .await
+        .expect("the election created the Lease");
+    assert_eq!(
+        held.spec.and_then(|s| s.holder_identity).as_deref(),
+        Some("chart-test-0")
+    );
+    stop.send(()).expect("the election task is running");
+    tokio::time::timeout(Duration::from_secs(15), leadership.stopped())
+        .await
+        .expect("the election stops within 15 s of shutdown");
+    assert!(!leadership.is_leader());
+    let released = admin_leases.get(lease).await.unwrap();
+    let holder = released.spec.and_then(|s| s.holder_identity);
+    assert!(
+        holder.as_deref().unwrap_or("").is_empty(),
+        "the Lease was not released on shutdown (holder {holder:?}): RBAC may lack patch"
+    );
+}
+
 /// What the service must never be able to do.
-async fn dangerous_calls_are_forbidden(sa: &Client, admin: &Client, ns: &str, lease_ns: &str) {
+async fn dangerous_calls_are_forbidden(
+    sa: &Client,
+    admin: &Client,
+    ns: &str,
+    lease_ns: &str,
+    lease: &str,
+) {
     let kubedb: Api<DynamicObject> =
         Api::namespaced_with(sa.clone(), ns, &support::kubedb_postgres());
     assert_forbidden(
@@ -1134,6 +1193,18 @@ async fn dangerous_calls_are_forbidden(sa: &Client, admin: &Client, ns: &str, le
             .await,
     );
     assert_forbidden(
+        "list every Lease of the namespace",
+        leases.list(&ListParams::default()).await,
+    );
+    let own = leases
+        .get(lease)
+        .await
+        .expect("the service account may get its Lease");
+    assert_forbidden(
+        "update (replace) its Lease: the service only patches",
+        leases.replace(lease, &PostParams::default(), &own).await,
+    );
+    assert_forbidden(
         "delete the Lease",
         leases
             .delete("someone-else", &DeleteParams::default())
@@ -1190,7 +1261,7 @@ async fn default_install_on_the_api_server_has_sufficient_and_minimal_rbac() {
     let sa = cluster.service_account(&ns, &sa_name);
     wait_for_rbac(&sa).await;
     service_calls_succeed(&sa, &admin, &ns, &ns, &sa_name).await;
-    dangerous_calls_are_forbidden(&sa, &admin, &ns, &ns).await;
+    dangerous_calls_are_forbidden(&sa, &admin, &ns, &ns, &sa_name).await;
 
     // Without prune, gitops objects cannot be deleted either.
     let gitops: Api<DynamicObject> =
@@ -1236,7 +1307,7 @@ async fn ha_install_with_prune_and_a_separate_lease_namespace() {
     let sa = cluster.service_account(&ns, &sa_name);
     wait_for_rbac(&sa).await;
     service_calls_succeed(&sa, &admin, &ns, &lease_ns, "pg-gitops-leader").await;
-    dangerous_calls_are_forbidden(&sa, &admin, &ns, &lease_ns).await;
+    dangerous_calls_are_forbidden(&sa, &admin, &ns, &lease_ns, "pg-gitops-leader").await;
 
     // prune: gitops objects may be deleted; the databases themselves still may not.
     let gitops: Api<DynamicObject> =

@@ -205,7 +205,11 @@ config.toml's structure.
 {{- $reconcile := get $config "reconcile" | default dict }}
 {{- $_ := set $reconcile "prune" (.Values.prune | default false) }}
 {{- $_ := set $config "reconcile" $reconcile }}
-{{- $_ := set $config "leader_election" (dict "enabled" (.Values.leaderElection.enabled | default false) "lease_name" (include "pg-gitops.leaseName" .) "lease_namespace" (include "pg-gitops.leaseNamespace" .)) }}
+{{- $election := dict "enabled" (.Values.leaderElection.enabled | default false) "lease_name" (include "pg-gitops.leaseName" .) "lease_namespace" (include "pg-gitops.leaseNamespace" .) }}
+{{- with .Values.leaderElection.leaseDuration }}
+{{- $_ := set $election "lease_duration" . }}
+{{- end }}
+{{- $_ := set $config "leader_election" $election }}
 {{- toYaml $config }}
 {{- end }}
 
