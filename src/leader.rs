@@ -16,7 +16,10 @@
 //!   standbys start over at once and one of them takes it within a few round trips.
 //!
 //! The crate renews when `grace` seconds are left; grace is set so that renewals happen every
-//! third of the lease duration, leaving two renewal attempts before the renew deadline.
+//! third of the lease duration, which leaves another third for retries (with backoff) before
+//! the renew deadline. The fence trusts the replicas' clocks to agree within a third of the
+//! lease duration, as every Lease-based election does; it cannot recall a write that was
+//! already sent when the fence closed.
 //!
 //! RBAC: `leases` in the lease namespace: get, list, watch, create, patch.
 
