@@ -1323,3 +1323,118 @@ async fn ha_install_with_prune_and_a_separate_lease_namespace() {
         kubedb.delete("orders", &DeleteParams::default()).await,
     );
 }
+
+/// The whole service (`pg_gitops::run::run_until`) with the chart's rendered config.toml,
+/// authenticated as the chart's ServiceAccount: the sync stage applies a manifest from a
+/// directory, the controller provisions the database and writes status and Events, and the
+/// leader election holds the Lease, all with exactly the chart's RBAC.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_service_runs_with_the_charts_rbac_and_config() {
+    let cluster = support::cluster().await;
+    let admin = cluster.client();
+    let ns = cluster.namespace("chart-run").await;
+    let manifests = tempfile::tempdir().unwrap();
+    std::fs::write(
+        manifests.path().join("orders.yaml"),
+        "apiVersion: gitops.kubedb.com/v1alpha1\nkind: Postgres\nmetadata:\n  name: orders\n\
+         spec:\n  version: \"17.2\"\n  replicas: 1\n  storage:\n    resources:\n      \
+         requests:\n        storage: 1Gi\n  deletionPolicy: Halt\n",
+    )
+    .unwrap();
+    // The version catalog entry the plan checks (cluster-scoped; another test may have it).
+    let versions_ar = support::postgres_version();
+    let versions: Api<DynamicObject> = Api::all_with(admin.clone(), &versions_ar);
+    let text = std::fs::read_to_string(repo_root().join("examples/live/versions.yaml")).unwrap();
+    for doc in serde_yaml::Deserializer::from_str(&text) {
+        let version: DynamicObject = serde::Deserialize::deserialize(doc).unwrap();
+        match versions.create(&PostParams::default(), &version).await {
+            Ok(_) => {}
+            Err(kube::Error::Api(status)) if status.code == 409 => {}
+            Err(e) => panic!("creating PostgresVersion {}: {e}", version.name_any()),
+        }
+    }
+
+    let values = json!({
+        "config": {
+            "source": { "kind": "dir", "dir": manifests.path(), "dir_debounce": "100ms" },
+            "plan": { "default_namespace": ns },
+            "reconcile": { "namespace": ns, "instance": "chart-run-0" }
+        }
+    });
+    let rendered = install(&admin, &values, &ns, &ns).await;
+    let mut config = pg_gitops::config::Config::from_toml_str(&rendered.config_toml())
+        .unwrap_or_else(|e| panic!("config.toml rejected: {e}\n{}", rendered.config_toml()));
+    assert!(config.leader_election.enabled);
+    // The one change: the container's 0.0.0.0:8080 becomes a free loopback port.
+    config.server.listen = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap()
+    };
+
+    let sa_name = format!("{ns}-pg-gitops");
+    let sa = cluster.service_account(&ns, &sa_name);
+    wait_for_rbac(&sa).await;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let service = tokio::spawn(pg_gitops::run::run_until(config, sa, async move {
+        let _ = stopped.await;
+    }));
+
+    let gitops: Api<DynamicObject> =
+        Api::namespaced_with(admin.clone(), &ns, &support::gitops_postgres());
+    let kubedb: Api<DynamicObject> =
+        Api::namespaced_with(admin.clone(), &ns, &support::kubedb_postgres());
+    let events: Api<Event> = Api::namespaced(admin.clone(), &ns);
+    let leases: Api<Lease> = Api::namespaced(admin.clone(), &ns);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let mut seen;
+    loop {
+        assert!(
+            !service.is_finished(),
+            "the service stopped early: {:?}",
+            service.await
+        );
+        let applied = gitops.get_opt("orders").await.unwrap();
+        let provisioned = kubedb.get_opt("orders").await.unwrap().is_some();
+        let status = applied.as_ref().map(|o| o.data["status"].clone());
+        let our_events = events
+            .list(&ListParams::default())
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .filter(|e| e.reporting_controller.as_deref() == Some("pg-gitops"))
+            .count();
+        let holder = leases
+            .get_opt(&sa_name)
+            .await
+            .unwrap()
+            .and_then(|l| l.spec)
+            .and_then(|s| s.holder_identity);
+        seen = format!(
+            "gitops object applied: {}, kubedb Postgres provisioned: {provisioned}, status: \
+             {status:?}, events: {our_events}, lease holder: {holder:?}",
+            applied.is_some()
+        );
+        let has_status = status.is_some_and(|s| s.is_object());
+        if applied.is_some()
+            && provisioned
+            && has_status
+            && our_events > 0
+            && holder.as_deref() == Some("chart-run-0")
+        {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the service did not apply, provision, report and lead within 60 s as the chart's \
+             service account; {seen}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let _ = stop.send(());
+    let result = tokio::time::timeout(Duration::from_secs(30), service)
+        .await
+        .expect("the service stops within 30 s")
+        .expect("the service task does not panic");
+    assert!(result.is_ok(), "the service failed: {result:?} ({seen})");
+}
