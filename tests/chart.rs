@@ -428,17 +428,26 @@ fn refuses_unsafe_or_contradictory_values_with_a_clear_message() {
             json!({ "replicaCount": 2, "leaderElection": { "enabled": false } }),
             "replicaCount is 2 but leaderElection.enabled is false",
         ),
+        // values.schema.json: a misspelt value is an error, not silently ignored.
+        (
+            json!({ "replicas": 2 }),
+            "additional properties 'replicas' not allowed",
+        ),
+        (
+            json!({ "config": { "sorce": { "kind": "dir" } } }),
+            "invalid propertyName 'sorce'",
+        ),
         (
             json!({ "git": { "url": "https://x/y.git", "auth": { "method": "token" } } }),
             "git.auth.existingSecret is empty",
         ),
         (
             json!({ "git": { "auth": { "method": "password" } } }),
-            "git.auth.method is \"password\"",
+            "at '/git/auth/method': value must be one of 'none', 'token', 'basic', 'ssh'",
         ),
         (
             json!({ "webhook": { "existingSecret": "s", "providers": { "gogs": "k" } } }),
-            "webhook.providers.gogs: unknown provider",
+            "invalid propertyName 'gogs'",
         ),
         (
             json!({ "webhook": { "providers": { "github": "k" } } }),
