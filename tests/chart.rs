@@ -792,17 +792,23 @@ async fn watch_allowed(what: &str, api: &Api<DynamicObject>) {
 
 /// Waits until the RBAC objects just created take effect for `sa` (the authorizer reads them
 /// from a watch cache).
-async fn wait_for_rbac(sa: &Client) {
+async fn wait_for_rbac(sa: &Client, lease_ns: &str, lease: &str) {
     let api: Api<DynamicObject> = Api::all_with(sa.clone(), &support::gitops_postgres());
-    let mut last = None;
+    let leases: Api<Lease> = Api::namespaced(sa.clone(), lease_ns);
+    let mut last = String::new();
     for _ in 0..100 {
+        // The ClusterRoleBinding, then the lease RoleBinding (a missing Lease is a 404, a
+        // missing grant a 403).
         match api.list(&ListParams::default().limit(1)).await {
-            Ok(_) => return,
-            Err(e) => last = Some(e),
+            Ok(_) => match leases.get_opt(lease).await {
+                Ok(_) => return,
+                Err(e) => last = format!("lease RoleBinding: {e}"),
+            },
+            Err(e) => last = format!("ClusterRoleBinding: {e}"),
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    panic!("the chart's ClusterRoleBinding did not take effect within 10 s: {last:?}");
+    panic!("the chart's RBAC did not take effect within 10 s: {last}");
 }
 
 /// Every API call pg-gitops makes, as the chart's ServiceAccount `sa`; `admin` sets up what
@@ -1268,7 +1274,7 @@ async fn default_install_on_the_api_server_has_sufficient_and_minimal_rbac() {
     assert_eq!(container_security.read_only_root_filesystem, Some(true));
 
     let sa = cluster.service_account(&ns, &sa_name);
-    wait_for_rbac(&sa).await;
+    wait_for_rbac(&sa, &ns, &sa_name).await;
     service_calls_succeed(&sa, &admin, &ns, &ns, &sa_name).await;
     dangerous_calls_are_forbidden(&sa, &admin, &ns, &ns, &sa_name).await;
 
@@ -1314,7 +1320,7 @@ async fn ha_install_with_prune_and_a_separate_lease_namespace() {
 
     let sa_name = format!("{ns}-pg-gitops");
     let sa = cluster.service_account(&ns, &sa_name);
-    wait_for_rbac(&sa).await;
+    wait_for_rbac(&sa, &lease_ns, "pg-gitops-leader").await;
     service_calls_succeed(&sa, &admin, &ns, &lease_ns, "pg-gitops-leader").await;
     dangerous_calls_are_forbidden(&sa, &admin, &ns, &lease_ns, "pg-gitops-leader").await;
 
@@ -1382,7 +1388,7 @@ async fn the_service_runs_with_the_charts_rbac_and_config() {
 
     let sa_name = format!("{ns}-pg-gitops");
     let sa = cluster.service_account(&ns, &sa_name);
-    wait_for_rbac(&sa).await;
+    wait_for_rbac(&sa, &ns, &sa_name).await;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let service = tokio::spawn(pg_gitops::run::run_until(config, sa, async move {
         let _ = stopped.await;
