@@ -103,6 +103,18 @@ pub async fn run(
     };
     let (gitops_api, databases_api, ops_api) = scoped(client.clone());
     let config = watcher::Config::default();
+    let (gitops, gitops_writer) = reflector::store();
+    let (gitops_listed, mut gitops_listed_rx) = tokio::sync::watch::channel(false);
+    let gitops_events = reflector::reflector(gitops_writer, watcher(gitops_api, config.clone()))
+        .inspect(move |event| match event {
+            Ok(watcher::Event::InitDone) => {
+                let _ = gitops_listed.send(true);
+            }
+            Err(error) => warn!(%error, "watching gitops Postgres objects"),
+            _ => {}
+        })
+        .default_backoff()
+        .applied_objects();
     let (databases, databases_writer) = reflector::store();
     let (ops_requests, ops_writer) = reflector::store();
     let (versions, versions_writer) = reflector::store();
@@ -131,7 +143,8 @@ pub async fn run(
         metrics,
         standings: Mutex::new(HashMap::new()),
     });
-    let controller = Controller::new(gitops_api, config)
+    // Our own reflector for the main kind too, so readiness waits on caches we can observe.
+    let controller = Controller::for_stream(gitops_events, gitops.clone())
         .with_config(ControllerConfig::default().concurrency(4))
         .watches_stream(database_events, |db: KubedbPostgres| same_name(&db))
         .watches_stream(ops_events, |ops: PostgresOpsRequest| {
@@ -140,10 +153,24 @@ pub async fn run(
         })
         .reconcile_all_on(leader.gained)
         .graceful_shutdown_on(shutdown);
-    let gitops_store = controller.store();
+    let gitops_store = gitops;
     tokio::spawn(async move {
-        let filled = futures::future::join3(gitops_store.wait_until_ready(), databases.wait_until_ready(), ops_requests.wait_until_ready()).await;
-        if let (Ok(()), Ok(()), Ok(())) = filled {
+        let gitops = async {
+            let ready = gitops_listed_rx.wait_for(|listed| *listed).await.is_ok();
+            info!(ready, objects = gitops_store.state().len(), "gitops Postgres cache filled");
+            ready
+        };
+        let dbs = async {
+            let ready = databases.wait_until_ready().await.is_ok();
+            info!(ready, "kubedb.com Postgres cache filled");
+            ready
+        };
+        let ops = async {
+            let ready = ops_requests.wait_until_ready().await.is_ok();
+            info!(ready, "PostgresOpsRequest cache filled");
+            ready
+        };
+        if let (true, true, true) = futures::future::join3(gitops, dbs, ops).await {
             on_ready();
         }
     });

@@ -64,8 +64,10 @@ impl ReadinessGates {
         Self { left: Arc::new(AtomicUsize::new(gates)), readiness }
     }
 
-    fn open(&self) {
-        if self.left.fetch_sub(1, Ordering::AcqRel) == 1 {
+    fn open(&self, gate: &str) {
+        let left = self.left.fetch_sub(1, Ordering::AcqRel) - 1;
+        info!(gate, left, "readiness gate open");
+        if left == 0 {
             self.readiness.set_ready();
         }
     }
@@ -159,7 +161,7 @@ pub async fn run_until(
         leader,
         metrics.clone(),
         shutdown.clone().wait(),
-        move || controller_gate.open(),
+        move || controller_gate.open("caches filled"),
     ));
     let state = AppState {
         secrets: Arc::new(secrets),
@@ -212,7 +214,7 @@ async fn sync_stage(
         let snapshot = snapshots.borrow_and_update().clone();
         if let Some(snapshot) = snapshot {
             if first {
-                gates.open();
+                gates.open("first snapshot");
                 first = false;
             }
             if is_leader() && applied_revision.as_deref() != Some(snapshot.revision.as_str()) {

@@ -67,7 +67,8 @@ pub fn compute(input: &StatusInput<'_>) -> GitopsStatus {
                 type_: kind.to_string(),
                 status: status.to_string(),
                 reason: Some(reason.to_string()),
-                message: Some(message),
+                // Omitted when empty: API servers before 1.21 read "" here as null and refuse it.
+                message: (!message.is_empty()).then_some(message),
                 observed_generation: Some(generation),
                 last_transition_time: kept
                     .and_then(|c| c.last_transition_time.clone())

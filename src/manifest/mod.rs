@@ -13,7 +13,7 @@ use serde_json::Value;
 
 pub use schema::{Schema, SchemaError, Violation, compile_crd_spec, gitops_spec_schema};
 
-use crate::models::GitopsPostgres;
+use crate::models::{GitopsPostgres, MANAGED_BY_LABEL, MANAGED_BY_VALUE};
 use crate::yaml::{self, PathSegment};
 
 const GITOPS_API_VERSION: &str = "gitops.kubedb.com/v1alpha1";
@@ -65,10 +65,16 @@ impl Manifest {
         yaml::locate(&self.source, self.document_index, path).unwrap_or(self.line)
     }
 
-    /// Builds a manifest from an object held in memory (cluster mode, tests): there is no
-    /// file, so lines point at the object itself.
-    pub fn from_object(object: GitopsPostgres, origin: &str) -> Self {
-        let declared = serde_json::to_value(&object).unwrap_or(Value::Null);
+    /// Builds a manifest from an object read from the cluster: there is no file, so lines
+    /// point at the object itself. What the API server and the sync stage added is taken out
+    /// first, so the object declares what its manifest declared.
+    pub fn from_object(mut object: GitopsPostgres, origin: &str) -> Self {
+        let mut declared = serde_json::to_value(&object).unwrap_or(Value::Null);
+        declared_form(&mut declared);
+        if let Ok(spec) = serde_json::from_value(declared["spec"].clone()) {
+            object.spec = spec;
+        }
+        remove_sync_label(object.metadata.labels.get_or_insert_with(Default::default));
         Self {
             file: PathBuf::from(origin),
             line: 1,
@@ -265,6 +271,9 @@ fn build_manifest(mut value: Value, opts: &LoadOptions) -> Result<(GitopsPostgre
     }
     // Status is the service's to write; what Git holds there is ignored.
     map.remove("status");
+    if violations.is_empty() {
+        declared_form(&mut value);
+    }
     let identified = (!name.is_empty()).then(|| (namespace, name));
     if !violations.is_empty() {
         return Err((identified, violations));
@@ -278,6 +287,25 @@ fn build_manifest(mut value: Value, opts: &LoadOptions) -> Result<(GitopsPostgre
                 message: format!("cannot be read: {error}"),
             }],
         )),
+    }
+}
+
+/// The declared form of a gitops Postgres: no schema defaults in the spec, and not the label
+/// the sync stage puts on every object it applies.
+fn declared_form(document: &mut Value) {
+    if let Some(spec) = document.get_mut("spec") {
+        gitops_spec_schema().strip_defaults(spec);
+    }
+    if let Some(labels) = document.pointer_mut("/metadata/labels").and_then(Value::as_object_mut) {
+        if labels.get(MANAGED_BY_LABEL).and_then(Value::as_str) == Some(MANAGED_BY_VALUE) {
+            labels.remove(MANAGED_BY_LABEL);
+        }
+    }
+}
+
+fn remove_sync_label(labels: &mut std::collections::BTreeMap<String, String>) {
+    if labels.get(MANAGED_BY_LABEL).map(String::as_str) == Some(MANAGED_BY_VALUE) {
+        labels.remove(MANAGED_BY_LABEL);
     }
 }
 

@@ -60,6 +60,8 @@ pub struct Schema {
     preserve_unknown: bool,
     /// Objects with neither properties nor additionalProperties accept any key.
     open: bool,
+    /// The value the API server fills in when the field is absent.
+    default: Option<Value>,
 }
 
 impl Schema {
@@ -119,7 +121,32 @@ impl Schema {
             pattern,
             preserve_unknown,
             open,
+            default: node.get("default").cloned(),
         })
+    }
+
+    /// Removes every field whose value equals its schema default, recursively. Applied to
+    /// manifests from Git and to objects read back from the cluster alike, so the API
+    /// server's defaulting never looks like something the user declared (or removed).
+    pub fn strip_defaults(&self, value: &mut Value) {
+        match value {
+            Value::Object(map) => map.retain(|key, child| {
+                let Some(schema) = self.properties.get(key).or(self.additional.as_deref()) else {
+                    return true;
+                };
+                if schema.default.as_ref() == Some(child) {
+                    return false;
+                }
+                schema.strip_defaults(child);
+                true
+            }),
+            Value::Array(items) => {
+                if let Some(schema) = &self.items {
+                    items.iter_mut().for_each(|item| schema.strip_defaults(item));
+                }
+            }
+            _ => {}
+        }
     }
 
     /// Validates `value`, pushing every problem found under `path`.
@@ -382,6 +409,19 @@ mod tests {
     fn defaulted_required_fields_may_be_omitted() {
         // authSecret.kind is required but defaulted to Secret by the API server.
         assert_eq!(violations(json!({"version": "16", "authSecret": {"name": "a"}})), vec![]);
+    }
+
+    #[test]
+    fn schema_defaults_are_stripped_and_the_rest_kept() {
+        let mut spec = json!({
+            "version": "16",
+            "healthChecker": {"failureThreshold": 1, "periodSeconds": 10, "timeoutSeconds": 10},
+            "allowedSchemas": {"namespaces": {"from": "Same"}},
+            "leaderElection": {"electionTick": 20, "heartbeatTick": 1, "period": "100ms"},
+            "authSecret": {"name": "a", "kind": "Secret"}
+        });
+        gitops_spec_schema().strip_defaults(&mut spec);
+        assert_eq!(spec, json!({"version": "16", "leaderElection": {"electionTick": 20}, "authSecret": {"name": "a"}}));
     }
 
     #[test]

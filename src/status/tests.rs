@@ -121,3 +121,4 @@ fn suspended_says_so() {
     let status = compute(&StatusInput { object: &object, plan: &plan(), ops: &[], live: None, suspended: true, now: "t" });
     assert_eq!(condition(&status, "Ready").reason.as_deref(), Some("Suspended"));
 }
+
