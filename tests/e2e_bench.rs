@@ -178,10 +178,16 @@ async fn webhook_to_first_ops_request_and_successful_to_next_ops_request() {
         to_next.push(created - succeeded);
         wait_current(&client, &ns, &next).await;
         let ops = ops_of(&client, &ns, "bench").await;
-        let kinds: Vec<String> = ops
+        // In the order the watch delivered their creation.
+        let mut order: Vec<String> = Vec::new();
+        for (_, name, _) in seen.lock().unwrap().iter() {
+            if !known.contains(name) && !order.contains(name) {
+                order.push(name.clone());
+            }
+        }
+        let kinds: Vec<String> = order
             .iter()
-            .filter(|o| !known.contains(&name_of(o)))
-            .map(type_of)
+            .map(|name| type_of(ops.iter().find(|o| name_of(o) == *name).unwrap()))
             .collect();
         assert_eq!(kinds, ["VolumeExpansion", "VerticalScaling"]);
         current = next;

@@ -106,6 +106,18 @@ async fn one_commit_with_five_changes_makes_five_ops_requests_one_after_another(
     }
     let live = to_value(&databases_api(&client, &ns).get("orders").await.unwrap());
     changed.assert_live_matches(&live);
+    // Nothing more: a few seconds later there are still exactly these five.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let again: BTreeSet<String> = ops_of(&client, &ns, "orders")
+        .await
+        .iter()
+        .map(name_of)
+        .collect();
+    assert_eq!(again, names.iter().cloned().collect::<BTreeSet<_>>());
+    assert!(is_current(&to_value(
+        &gitops_api(&client, &ns).get("orders").await.unwrap()
+    )));
+    // The status lists the OpsRequests of this generation in the order they were created.
     let reported: Vec<_> = status["status"]["gitops"]["gitOpsInfo"][0]["operations"]
         .as_array()
         .expect("the operations of this generation")
@@ -118,20 +130,9 @@ async fn one_commit_with_five_changes_makes_five_ops_requests_one_after_another(
             .iter()
             .map(|n| (n.clone(), json!("Successful")))
             .collect::<Vec<_>>(),
-        "status lists the five OpsRequests in order"
+        "status lists the five OpsRequests in the order they were created"
     );
 
-    // Nothing more: a few seconds later there are still exactly these five.
-    tokio::time::sleep(Duration::from_secs(4)).await;
-    let again: BTreeSet<String> = ops_of(&client, &ns, "orders")
-        .await
-        .iter()
-        .map(name_of)
-        .collect();
-    assert_eq!(again, names.iter().cloned().collect::<BTreeSet<_>>());
-    assert!(is_current(&to_value(
-        &gitops_api(&client, &ns).get("orders").await.unwrap()
-    )));
     service.stop().await;
     sim.stop().await;
 }
@@ -176,7 +177,7 @@ async fn a_failed_ops_request_stalls_its_database_only_and_the_retry_annotation_
     assert_eq!(reason, "OpsRequestFailed");
     assert_eq!(condition(&stalled, "Ready").unwrap().0, "False");
     assert_eq!(change_request_status(&stalled), "Failed");
-    let failed_ops = ops_of(&client, &ns, "flaky").await;
+    let failed_ops = in_creation_order(&sim.timeline, &ops_of(&client, &ns, "flaky").await).await;
     let kinds: Vec<_> = failed_ops
         .iter()
         .map(|o| (type_of(o), phase_of(o)))
@@ -223,11 +224,8 @@ async fn a_failed_ops_request_stalls_its_database_only_and_the_retry_annotation_
     .await;
     wait_current(&client, &ns, &flaky2).await;
     let ops = ops_of(&client, &ns, "flaky").await;
-    let created = created_in_order(&sim.timeline, &ops);
-    let kinds: Vec<_> = created
-        .iter()
-        .map(|(_, o)| (type_of(o), phase_of(o)))
-        .collect();
+    let created = in_creation_order(&sim.timeline, &ops).await;
+    let kinds: Vec<_> = created.iter().map(|o| (type_of(o), phase_of(o))).collect();
     assert_eq!(
         kinds,
         [
@@ -325,6 +323,7 @@ async fn the_service_killed_mid_sequence_continues_after_a_restart_without_dupli
         "the kill landed after the sequence: {at_kill:#?}"
     );
     // While nothing runs the open request completes; nothing new appears.
+    let at_kill = in_creation_order(&sim.timeline, &at_kill).await;
     let open = name_of(at_kill.last().unwrap());
     wait_ops_finished(&client, &ns, &open).await;
     assert_eq!(ops_of(&client, &ns, "ledger").await.len(), at_kill.len());

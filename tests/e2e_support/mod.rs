@@ -350,28 +350,26 @@ impl Writes {
 
 /// A client of the test cluster that records every non-GET request it sends (a tower layer
 /// in front of the HTTP stack, so nothing the service writes can bypass it).
-pub fn recording_client() -> impl Future<Output = (Client, Writes)> {
-    async {
-        let cluster = support::cluster().await;
-        let writes = Writes::default();
-        let log = writes.clone();
-        let layer = tower::util::MapRequestLayer::new(
-            move |request: axum::http::Request<kube::client::Body>| {
-                if request.method() != axum::http::Method::GET {
-                    log.0
-                        .lock()
-                        .unwrap()
-                        .push(format!("{} {}", request.method(), request.uri()));
-                }
-                request
-            },
-        );
-        let client = kube::client::ClientBuilder::try_from(cluster.config())
-            .expect("a client builder from the test kubeconfig")
-            .with_layer(&layer)
-            .build();
-        (client, writes)
-    }
+pub async fn recording_client() -> (Client, Writes) {
+    let cluster = support::cluster().await;
+    let writes = Writes::default();
+    let log = writes.clone();
+    let layer = tower::util::MapRequestLayer::new(
+        move |request: axum::http::Request<kube::client::Body>| {
+            if request.method() != axum::http::Method::GET {
+                log.0
+                    .lock()
+                    .unwrap()
+                    .push(format!("{} {}", request.method(), request.uri()));
+            }
+            request
+        },
+    );
+    let client = kube::client::ClientBuilder::try_from(cluster.config())
+        .expect("a client builder from the test kubeconfig")
+        .with_layer(&layer)
+        .build();
+    (client, writes)
 }
 
 pub fn gitops_api(client: &Client, ns: &str) -> Api<DynamicObject> {
@@ -409,31 +407,36 @@ where
     }
 }
 
-/// The OpsRequests of database `db` (label `gitops.kubedb.com/database`), oldest first by
-/// creation revision where the timeline knows it, else by name.
+/// The OpsRequests of database `db` (`spec.databaseRef.name`), in no particular order: use
+/// [`in_creation_order`] for order (creationTimestamps have one-second granularity).
 pub async fn ops_of(client: &Client, ns: &str, db: &str) -> Vec<Value> {
     let listed = ops_api(client, ns)
         .list(&ListParams::default())
         .await
         .expect("listing OpsRequests");
-    let mut ops: Vec<Value> = listed
+    listed
         .items
         .iter()
         .map(to_value)
         .filter(|o| o.pointer("/spec/databaseRef/name") == Some(&json!(db)))
-        .collect();
-    ops.sort_by_key(|o| {
-        (
-            o.pointer("/metadata/creationTimestamp")
-                .cloned()
-                .map(|t| t.to_string()),
-            o["metadata"]["name"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string(),
-        )
-    });
-    ops
+        .collect()
+}
+
+/// `ops` ordered by the etcd revision that created them, once the timeline has seen them.
+pub async fn in_creation_order(timeline: &Timeline, ops: &[Value]) -> Vec<Value> {
+    for o in ops {
+        timeline
+            .wait_for_version(
+                "PostgresOpsRequest",
+                &name_of(o),
+                crate::sim_support::revision_of(o),
+            )
+            .await;
+    }
+    created_in_order(timeline, ops)
+        .into_iter()
+        .map(|(_, o)| o)
+        .collect()
 }
 
 pub fn name_of(object: &Value) -> String {
