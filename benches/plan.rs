@@ -33,7 +33,8 @@ fn desired(i: usize) -> Value {
         6 => spec["storage"]["resources"]["requests"]["storage"] = json!("20Gi"),
         7 => spec["version"] = json!("17.2"),
         8 => {
-            spec["podTemplate"]["spec"]["containers"][0]["resources"] = json!({"requests": {"cpu": "2", "memory": "4Gi"}});
+            spec["podTemplate"]["spec"]["containers"][0]["resources"] =
+                json!({"requests": {"cpu": "2", "memory": "4Gi"}});
             spec["configuration"] = json!({"secretName": format!("db-{i}-config")});
         }
         9 => spec["monitor"] = json!({"agent": "prometheus.io/builtin"}),
@@ -72,9 +73,15 @@ fn fleet(dir: &Path) -> LiveState {
             "metadata": {"name": format!("db-{i:05}"), "namespace": namespace}, "spec": desired(i)});
         let folder = dir.join(&namespace);
         std::fs::create_dir_all(&folder).expect("a temp dir");
-        std::fs::write(folder.join(format!("db-{i:05}.yaml")), serde_yaml::to_string(&document).expect("yaml")).expect("write");
+        std::fs::write(
+            folder.join(format!("db-{i:05}.yaml")),
+            serde_yaml::to_string(&document).expect("yaml"),
+        )
+        .expect("write");
         if i % 20 != 19 {
-            state.databases.insert((namespace, format!("db-{i:05}")), live(i));
+            state
+                .databases
+                .insert((namespace, format!("db-{i:05}")), live(i));
         }
     }
     state
@@ -99,10 +106,15 @@ fn bench(c: &mut Criterion) {
             black_box(plan_all(&set, &state, &settings, Some("bench")))
         });
     });
-    group.bench_function("plan_only", |b| b.iter(|| black_box(plan_all(&set, &state, &settings, Some("bench")))));
+    group.bench_function("plan_only", |b| {
+        b.iter(|| black_box(plan_all(&set, &state, &settings, Some("bench"))))
+    });
     group.finish();
     if let Ok(status) = std::fs::read_to_string("/proc/self/status") {
-        for line in status.lines().filter(|l| l.starts_with("VmHWM") || l.starts_with("VmRSS")) {
+        for line in status
+            .lines()
+            .filter(|l| l.starts_with("VmHWM") || l.starts_with("VmRSS"))
+        {
             eprintln!("{line}");
         }
     }

@@ -23,7 +23,10 @@ use tracing::{info, instrument, warn};
 use crate::execute::{ExecuteError, Executed, FIELD_MANAGER, execute};
 use crate::manifest::Manifest;
 use crate::metrics::{DatabaseState, Metrics, Outcome};
-use crate::models::{GitopsPostgres, KubedbPostgres, PostgresOpsRequest, PostgresVersion, REVISION_ANNOTATION, SUSPEND_ANNOTATION};
+use crate::models::{
+    GitopsPostgres, KubedbPostgres, PostgresOpsRequest, PostgresVersion, REVISION_ANNOTATION,
+    SUSPEND_ANNOTATION,
+};
 use crate::plan::{Catalog, DatabasePlan, PlanSettings, plan_database};
 use crate::status::{self, Standing, StatusInput};
 
@@ -95,10 +98,22 @@ pub async fn run(
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
     on_ready: impl FnOnce() + Send + 'static,
 ) {
-    let scoped = |client: Client| -> (Api<GitopsPostgres>, Api<KubedbPostgres>, Api<PostgresOpsRequest>) {
+    let scoped = |client: Client| -> (
+        Api<GitopsPostgres>,
+        Api<KubedbPostgres>,
+        Api<PostgresOpsRequest>,
+    ) {
         match &settings.namespace {
-            Some(ns) => (Api::namespaced(client.clone(), ns), Api::namespaced(client.clone(), ns), Api::namespaced(client, ns)),
-            None => (Api::all(client.clone()), Api::all(client.clone()), Api::all(client)),
+            Some(ns) => (
+                Api::namespaced(client.clone(), ns),
+                Api::namespaced(client.clone(), ns),
+                Api::namespaced(client, ns),
+            ),
+            None => (
+                Api::all(client.clone()),
+                Api::all(client.clone()),
+                Api::all(client),
+            ),
         }
     };
     let (gitops_api, databases_api, ops_api) = scoped(client.clone());
@@ -118,19 +133,29 @@ pub async fn run(
     let (databases, databases_writer) = reflector::store();
     let (ops_requests, ops_writer) = reflector::store();
     let (versions, versions_writer) = reflector::store();
-    let database_events = reflector::reflector(databases_writer, watcher(databases_api, config.clone()))
-        .default_backoff()
-        .touched_objects();
+    let database_events =
+        reflector::reflector(databases_writer, watcher(databases_api, config.clone()))
+            .default_backoff()
+            .touched_objects();
     let ops_events = reflector::reflector(ops_writer, watcher(ops_api, config.clone()))
         .default_backoff()
         .touched_objects();
     // The catalog only informs the version check; it never triggers a reconcile.
-    let version_events = reflector::reflector(versions_writer, watcher(Api::<PostgresVersion>::all(client.clone()), config.clone()))
-        .default_backoff()
-        .touched_objects();
+    let version_events = reflector::reflector(
+        versions_writer,
+        watcher(Api::<PostgresVersion>::all(client.clone()), config.clone()),
+    )
+    .default_backoff()
+    .touched_objects();
     tokio::spawn(version_events.for_each(|_| async {}));
 
-    let recorder = Recorder::new(client.clone(), Reporter { controller: "pg-gitops".into(), instance: Some(settings.instance.clone()) });
+    let recorder = Recorder::new(
+        client.clone(),
+        Reporter {
+            controller: "pg-gitops".into(),
+            instance: Some(settings.instance.clone()),
+        },
+    );
     let context = Arc::new(Context {
         client,
         databases: databases.clone(),
@@ -157,7 +182,11 @@ pub async fn run(
     tokio::spawn(async move {
         let gitops = async {
             let ready = gitops_listed_rx.wait_for(|listed| *listed).await.is_ok();
-            info!(ready, objects = gitops_store.state().len(), "gitops Postgres cache filled");
+            info!(
+                ready,
+                objects = gitops_store.state().len(),
+                "gitops Postgres cache filled"
+            );
             ready
         };
         let dbs = async {
@@ -190,15 +219,25 @@ fn same_name(database: &KubedbPostgres) -> Option<ObjectRef<GitopsPostgres>> {
 }
 
 #[instrument(skip(object, ctx), fields(namespace = object.namespace().unwrap_or_default(), name = object.name_any()))]
-async fn reconcile(object: Arc<GitopsPostgres>, ctx: Arc<Context>) -> Result<Action, ReconcileError> {
+async fn reconcile(
+    object: Arc<GitopsPostgres>,
+    ctx: Arc<Context>,
+) -> Result<Action, ReconcileError> {
     let started = std::time::Instant::now();
     let result = reconcile_inner(&object, &ctx).await;
-    let outcome = if result.is_ok() { Outcome::Ok } else { Outcome::Error };
+    let outcome = if result.is_ok() {
+        Outcome::Ok
+    } else {
+        Outcome::Error
+    };
     ctx.metrics.record_reconcile(outcome, started.elapsed());
     result
 }
 
-async fn reconcile_inner(object: &Arc<GitopsPostgres>, ctx: &Arc<Context>) -> Result<Action, ReconcileError> {
+async fn reconcile_inner(
+    object: &Arc<GitopsPostgres>,
+    ctx: &Arc<Context>,
+) -> Result<Action, ReconcileError> {
     if !(ctx.is_leader)() {
         // Standbys keep their caches warm and write nothing; gaining the lease re-runs all.
         return Ok(Action::await_change());
@@ -206,33 +245,47 @@ async fn reconcile_inner(object: &Arc<GitopsPostgres>, ctx: &Arc<Context>) -> Re
     let namespace = object.namespace().unwrap_or_default();
     let name = object.name_any();
     let live = ctx.databases.get(&ObjectRef::new(&name).within(&namespace));
-    let ops: Vec<Arc<PostgresOpsRequest>> = ctx
-        .ops_requests
-        .state_filter(|o| o.metadata.namespace.as_deref() == Some(namespace.as_str()) && o.database_name() == Some(name.as_str()));
+    let ops: Vec<Arc<PostgresOpsRequest>> = ctx.ops_requests.state_filter(|o| {
+        o.metadata.namespace.as_deref() == Some(namespace.as_str())
+            && o.database_name() == Some(name.as_str())
+    });
     let ops_refs: Vec<&PostgresOpsRequest> = ops.iter().map(AsRef::as_ref).collect();
-    let versions: Vec<PostgresVersion> = ctx.versions.state().iter().map(|v| (**v).clone()).collect();
+    let versions: Vec<PostgresVersion> =
+        ctx.versions.state().iter().map(|v| (**v).clone()).collect();
     let catalog = (!versions.is_empty()).then(|| Catalog::new(versions));
     let annotation = |key: &str| object.annotations().get(key).cloned();
-    let suspended = ctx.settings.suspend_all || annotation(SUSPEND_ANNOTATION).as_deref() == Some("true");
+    let suspended =
+        ctx.settings.suspend_all || annotation(SUSPEND_ANNOTATION).as_deref() == Some("true");
     let revision = annotation(REVISION_ANNOTATION);
 
     let mut desired = (**object).clone();
     desired.status = None;
     let manifest = Manifest::from_object(desired, &format!("{namespace}/{name}"));
-    let plan = plan_database(&manifest, live.as_deref(), &ops_refs, catalog.as_ref(), &ctx.settings.plan, revision.as_deref());
+    let plan = plan_database(
+        &manifest,
+        live.as_deref(),
+        &ops_refs,
+        catalog.as_ref(),
+        &ctx.settings.plan,
+        revision.as_deref(),
+    );
 
-    if !suspended && plan.errors.is_empty() && plan.waiting_for.is_none() {
-        if let Some(step) = plan.steps.first() {
-            let executed = execute(&ctx.client, &namespace, &name, step).await?;
-            info!(step = ?step.step_type, ?executed, "executed the first step");
-            ctx.metrics.record_step_executed(step.step_type);
-            if let (Executed::Created { .. }, Some(kind)) = (&executed, step.ops_request.as_ref().and_then(|o| o.type_name())) {
-                if let Ok(kind) = serde_json::from_value(json!(kind)) {
-                    ctx.metrics.record_ops_request_created(kind);
-                }
-            }
-            publish_step(ctx, object, &plan, &executed).await;
+    if !suspended
+        && plan.errors.is_empty()
+        && plan.waiting_for.is_none()
+        && let Some(step) = plan.steps.first()
+    {
+        let executed = execute(&ctx.client, &namespace, &name, step).await?;
+        info!(step = ?step.step_type, ?executed, "executed the first step");
+        ctx.metrics.record_step_executed(step.step_type);
+        if let (Executed::Created { .. }, Some(kind)) = (
+            &executed,
+            step.ops_request.as_ref().and_then(|o| o.type_name()),
+        ) && let Ok(kind) = serde_json::from_value(json!(kind))
+        {
+            ctx.metrics.record_ops_request_created(kind);
         }
+        publish_step(ctx, object, &plan, &executed).await;
     }
     write_status(ctx, object, &plan, &ops_refs, live.as_deref(), suspended).await?;
     let key = ObjectRef::from_obj(&**object);
@@ -253,7 +306,10 @@ fn count_standing(ctx: &Context, key: ObjectRef<GitopsPostgres>, standing: Stand
         (DatabaseState::Stalled, Standing::Stalled),
         (DatabaseState::Suspended, Standing::Suspended),
     ] {
-        ctx.metrics.set_databases(state, standings.values().filter(|s| **s == which).count() as u64);
+        ctx.metrics.set_databases(
+            state,
+            standings.values().filter(|s| **s == which).count() as u64,
+        );
     }
 }
 
@@ -267,38 +323,99 @@ async fn write_status(
     suspended: bool,
 ) -> Result<(), ReconcileError> {
     let now = k8s_openapi::jiff::Timestamp::now().to_string();
-    let next = status::compute(&StatusInput { object, plan, ops, live, suspended, now: &now });
+    let next = status::compute(&StatusInput {
+        object,
+        plan,
+        ops,
+        live,
+        suspended,
+        now: &now,
+    });
     if !status::differs(object, &next) {
         return Ok(());
     }
     let name = object.name_any();
-    let api: Api<GitopsPostgres> = Api::namespaced(ctx.client.clone(), &object.namespace().unwrap_or_default());
-    let params = PatchParams { field_manager: Some(FIELD_MANAGER.into()), ..PatchParams::default() };
+    let api: Api<GitopsPostgres> =
+        Api::namespaced(ctx.client.clone(), &object.namespace().unwrap_or_default());
+    let params = PatchParams {
+        field_manager: Some(FIELD_MANAGER.into()),
+        ..PatchParams::default()
+    };
     api.patch_status(&name, &params, &Patch::Merge(json!({"status": next})))
         .await
-        .map_err(|source| ReconcileError::Status { name: name.clone(), source })?;
-    let was_stalled = object.status.as_ref().is_some_and(|s| s.conditions.iter().any(|c| c.type_ == "Stalled" && c.status == "True"));
+        .map_err(|source| ReconcileError::Status {
+            name: name.clone(),
+            source,
+        })?;
+    let was_stalled = object.status.as_ref().is_some_and(|s| {
+        s.conditions
+            .iter()
+            .any(|c| c.type_ == "Stalled" && c.status == "True")
+    });
     let standing = Standing::of(plan, suspended);
     if standing == Standing::Stalled && !was_stalled {
-        let note = plan.errors.iter().map(|e| e.message.clone()).collect::<Vec<_>>().join("; ");
-        publish(ctx, object, EventType::Warning, "Stalled", "Reconcile", note).await;
+        let note = plan
+            .errors
+            .iter()
+            .map(|e| e.message.clone())
+            .collect::<Vec<_>>()
+            .join("; ");
+        publish(
+            ctx,
+            object,
+            EventType::Warning,
+            "Stalled",
+            "Reconcile",
+            note,
+        )
+        .await;
     }
     Ok(())
 }
 
-async fn publish_step(ctx: &Context, object: &GitopsPostgres, plan: &DatabasePlan, executed: &Executed) {
+async fn publish_step(
+    ctx: &Context,
+    object: &GitopsPostgres,
+    plan: &DatabasePlan,
+    executed: &Executed,
+) {
     let left = plan.steps.len().saturating_sub(1);
     let (reason, note) = match executed {
         Executed::Provisioned => ("Provisioned", "created the kubedb.com Postgres".to_string()),
-        Executed::Patched => ("Patched", "patched fields that need no OpsRequest into the kubedb.com Postgres".to_string()),
-        Executed::Created { name } => ("OpsRequestCreated", format!("created {:?} {name}; {left} step(s) after it", plan.steps[0].step_type)),
-        Executed::AlreadyExists { name } => ("OpsRequestExists", format!("{name} already exists; waiting for it")),
+        Executed::Patched => (
+            "Patched",
+            "patched fields that need no OpsRequest into the kubedb.com Postgres".to_string(),
+        ),
+        Executed::Created { name } => (
+            "OpsRequestCreated",
+            format!(
+                "created {:?} {name}; {left} step(s) after it",
+                plan.steps[0].step_type
+            ),
+        ),
+        Executed::AlreadyExists { name } => (
+            "OpsRequestExists",
+            format!("{name} already exists; waiting for it"),
+        ),
     };
     publish(ctx, object, EventType::Normal, reason, "Execute", note).await;
 }
 
-async fn publish(ctx: &Context, object: &GitopsPostgres, type_: EventType, reason: &str, action: &str, note: String) {
-    let event = Event { type_, reason: reason.into(), note: Some(note.chars().take(1000).collect()), action: action.into(), secondary: None };
+async fn publish(
+    ctx: &Context,
+    object: &GitopsPostgres,
+    type_: EventType,
+    reason: &str,
+    action: &str,
+    note: String,
+) {
+    let event = Event {
+        type_,
+        reason: reason.into(),
+        note: Some(note.chars().take(1000).collect()),
+        action: action.into(),
+        secondary: None,
+    };
     if let Err(error) = ctx.recorder.publish(&event, &object.object_ref(&())).await {
         // An event is a courtesy; failing to record one must not fail the reconcile.
         warn!(%error, reason, "could not publish an event");
@@ -317,11 +434,15 @@ fn error_policy(object: Arc<GitopsPostgres>, error: &ReconcileError, ctx: Arc<Co
 
 /// The delay after `failures` consecutive failures.
 pub fn backoff(failures: u32) -> Duration {
-    FIRST_BACKOFF.saturating_mul(2u32.saturating_pow(failures.saturating_sub(1).min(16))).min(MAX_BACKOFF)
+    FIRST_BACKOFF
+        .saturating_mul(2u32.saturating_pow(failures.saturating_sub(1).min(16)))
+        .min(MAX_BACKOFF)
 }
 
 /// Lets a test or the service drive a `Stream` of leadership gains into the controller.
-pub fn gained_from(stream: impl Stream<Item = ()> + Send + 'static) -> futures::stream::BoxStream<'static, ()> {
+pub fn gained_from(
+    stream: impl Stream<Item = ()> + Send + 'static,
+) -> futures::stream::BoxStream<'static, ()> {
     stream.boxed()
 }
 

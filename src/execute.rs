@@ -42,10 +42,14 @@ impl ExecuteError {
 pub enum Executed {
     Provisioned,
     Patched,
-    Created { name: String },
+    Created {
+        name: String,
+    },
     /// The object was already there. For a deterministic name that means this very intent was
     /// already carried out (or is running): never a duplicate.
-    AlreadyExists { name: String },
+    AlreadyExists {
+        name: String,
+    },
 }
 
 fn is_already_exists(error: &KubeError) -> bool {
@@ -53,19 +57,30 @@ fn is_already_exists(error: &KubeError) -> bool {
 }
 
 /// Executes `step` for database `name` in `namespace`.
-pub async fn execute(client: &Client, namespace: &str, name: &str, step: &Step) -> Result<Executed, ExecuteError> {
+pub async fn execute(
+    client: &Client,
+    namespace: &str,
+    name: &str,
+    step: &Step,
+) -> Result<Executed, ExecuteError> {
     let post = PostParams {
         field_manager: Some(FIELD_MANAGER.into()),
         ..PostParams::default()
     };
     match (step.step_type, &step.ops_request, &step.patch) {
         (StepType::Provision, _, Some(object)) => {
-            let object: KubedbPostgres = serde_json::from_value(object.clone()).map_err(ExecuteError::BadObject)?;
+            let object: KubedbPostgres =
+                serde_json::from_value(object.clone()).map_err(ExecuteError::BadObject)?;
             let api: Api<KubedbPostgres> = Api::namespaced(client.clone(), namespace);
             match api.create(&post, &object).await {
                 Ok(_) => Ok(Executed::Provisioned),
-                Err(error) if is_already_exists(&error) => Ok(Executed::AlreadyExists { name: name.into() }),
-                Err(source) => Err(ExecuteError::Provision { name: name.into(), source }),
+                Err(error) if is_already_exists(&error) => {
+                    Ok(Executed::AlreadyExists { name: name.into() })
+                }
+                Err(source) => Err(ExecuteError::Provision {
+                    name: name.into(),
+                    source,
+                }),
             }
         }
         (StepType::Patch, _, Some(patch)) => {
@@ -76,7 +91,10 @@ pub async fn execute(client: &Client, namespace: &str, name: &str, step: &Step) 
             };
             api.patch(name, &params, &Patch::Merge(patch))
                 .await
-                .map_err(|source| ExecuteError::Patch { name: name.into(), source })?;
+                .map_err(|source| ExecuteError::Patch {
+                    name: name.into(),
+                    source,
+                })?;
             Ok(Executed::Patched)
         }
         (_, Some(request), _) => {
@@ -84,8 +102,13 @@ pub async fn execute(client: &Client, namespace: &str, name: &str, step: &Step) 
             let request_name = request.metadata.name.clone().unwrap_or_default();
             match api.create(&post, request).await {
                 Ok(_) => Ok(Executed::Created { name: request_name }),
-                Err(error) if is_already_exists(&error) => Ok(Executed::AlreadyExists { name: request_name }),
-                Err(source) => Err(ExecuteError::CreateOpsRequest { name: request_name, source }),
+                Err(error) if is_already_exists(&error) => {
+                    Ok(Executed::AlreadyExists { name: request_name })
+                }
+                Err(source) => Err(ExecuteError::CreateOpsRequest {
+                    name: request_name,
+                    source,
+                }),
             }
         }
         (kind, None, _) => Err(ExecuteError::Empty(kind)),

@@ -15,13 +15,23 @@ use crate::yaml;
 #[derive(Debug, thiserror::Error)]
 pub enum LiveError {
     #[error("{path}: cannot read: {source}")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{path}:{line}: {message}")]
-    Parse { path: PathBuf, line: usize, message: String },
+    Parse {
+        path: PathBuf,
+        line: usize,
+        message: String,
+    },
     #[error("cannot reach the cluster: {0}")]
     Config(String),
     #[error("cannot list {what} from the cluster: {source}")]
-    List { what: &'static str, source: kube::Error },
+    List {
+        what: &'static str,
+        source: kube::Error,
+    },
 }
 
 /// Reads live objects from files or directories (YAML, multi-document, `kind: List` too).
@@ -34,7 +44,10 @@ pub fn read_files(paths: &[PathBuf]) -> Result<LiveState, LiveError> {
     let mut state = LiveState::default();
     let mut versions = Vec::new();
     for file in files {
-        let text = std::fs::read_to_string(&file).map_err(|source| LiveError::Read { path: file.clone(), source })?;
+        let text = std::fs::read_to_string(&file).map_err(|source| LiveError::Read {
+            path: file.clone(),
+            source,
+        })?;
         let documents = yaml::parse_documents(&text).map_err(|e| LiveError::Parse {
             path: file.clone(),
             line: e.line(),
@@ -42,7 +55,10 @@ pub fn read_files(paths: &[PathBuf]) -> Result<LiveState, LiveError> {
         })?;
         for document in documents {
             let items = match document.value.get("kind").and_then(Value::as_str) {
-                Some(kind) if kind.ends_with("List") => document.value["items"].as_array().cloned().unwrap_or_default(),
+                Some(kind) if kind.ends_with("List") => document.value["items"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default(),
                 _ => vec![document.value],
             };
             for item in items {
@@ -61,7 +77,10 @@ pub fn read_files(paths: &[PathBuf]) -> Result<LiveState, LiveError> {
 }
 
 fn collect(path: &Path, out: &mut Vec<PathBuf>) -> Result<(), LiveError> {
-    let read_error = |source| LiveError::Read { path: path.to_path_buf(), source };
+    let read_error = |source| LiveError::Read {
+        path: path.to_path_buf(),
+        source,
+    };
     if path.is_dir() {
         let mut entries: Vec<PathBuf> = std::fs::read_dir(path)
             .map_err(read_error)?
@@ -69,8 +88,13 @@ fn collect(path: &Path, out: &mut Vec<PathBuf>) -> Result<(), LiveError> {
             .collect();
         entries.sort();
         for entry in entries {
-            let hidden = entry.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.'));
-            let yaml = matches!(entry.extension().and_then(|e| e.to_str()), Some("yaml" | "yml" | "json"));
+            let hidden = entry
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with('.'));
+            let yaml = matches!(
+                entry.extension().and_then(|e| e.to_str()),
+                Some("yaml" | "yml" | "json")
+            );
             if !hidden && (entry.is_dir() || yaml) {
                 collect(&entry, out)?;
             }
@@ -82,27 +106,43 @@ fn collect(path: &Path, out: &mut Vec<PathBuf>) -> Result<(), LiveError> {
     Ok(())
 }
 
-fn add(state: &mut LiveState, versions: &mut Vec<PostgresVersion>, item: Value) -> Result<(), String> {
+fn add(
+    state: &mut LiveState,
+    versions: &mut Vec<PostgresVersion>,
+    item: Value,
+) -> Result<(), String> {
     fn typed<T: DeserializeOwned>(item: Value, what: &str) -> Result<T, String> {
         serde_json::from_value(item).map_err(|e| format!("cannot read this {what}: {e}"))
     }
-    let api_version = item.get("apiVersion").and_then(Value::as_str).unwrap_or_default();
+    let api_version = item
+        .get("apiVersion")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     let kind = item.get("kind").and_then(Value::as_str).unwrap_or_default();
     match (api_version, kind) {
         ("kubedb.com/v1", "Postgres") => {
             let database: KubedbPostgres = typed(item, "kubedb.com/v1 Postgres")?;
             let key = (
-                database.metadata.namespace.clone().unwrap_or_else(|| "default".into()),
+                database
+                    .metadata
+                    .namespace
+                    .clone()
+                    .unwrap_or_else(|| "default".into()),
                 database.metadata.name.clone().unwrap_or_default(),
             );
             state.databases.insert(key, database);
         }
         ("ops.kubedb.com/v1alpha1", "PostgresOpsRequest") => {
             let mut request: PostgresOpsRequest = typed(item, "PostgresOpsRequest")?;
-            request.metadata.namespace.get_or_insert_with(|| "default".into());
+            request
+                .metadata
+                .namespace
+                .get_or_insert_with(|| "default".into());
             state.ops_requests.push(request);
         }
-        ("catalog.kubedb.com/v1alpha1", "PostgresVersion") => versions.push(typed(item, "PostgresVersion")?),
+        ("catalog.kubedb.com/v1alpha1", "PostgresVersion") => {
+            versions.push(typed(item, "PostgresVersion")?)
+        }
         _ => {}
     }
     Ok(())
@@ -112,12 +152,15 @@ fn add(state: &mut LiveState, versions: &mut Vec<PostgresVersion>, item: Value) 
 pub async fn client(kubeconfig: Option<&Path>) -> Result<kube::Client, LiveError> {
     let config = match kubeconfig {
         Some(path) => {
-            let file = kube::config::Kubeconfig::read_from(path).map_err(|e| LiveError::Config(e.to_string()))?;
+            let file = kube::config::Kubeconfig::read_from(path)
+                .map_err(|e| LiveError::Config(e.to_string()))?;
             kube::Config::from_custom_kubeconfig(file, &kube::config::KubeConfigOptions::default())
                 .await
                 .map_err(|e| LiveError::Config(e.to_string()))?
         }
-        None => kube::Config::infer().await.map_err(|e| LiveError::Config(e.to_string()))?,
+        None => kube::Config::infer()
+            .await
+            .map_err(|e| LiveError::Config(e.to_string()))?,
     };
     kube::Client::try_from(config).map_err(|e| LiveError::Config(e.to_string()))
 }
@@ -128,15 +171,24 @@ pub async fn read_cluster(client: kube::Client) -> Result<LiveState, LiveError> 
     let databases = Api::<KubedbPostgres>::all(client.clone())
         .list(&list)
         .await
-        .map_err(|source| LiveError::List { what: "kubedb.com Postgres", source })?;
+        .map_err(|source| LiveError::List {
+            what: "kubedb.com Postgres",
+            source,
+        })?;
     let ops_requests = Api::<PostgresOpsRequest>::all(client.clone())
         .list(&list)
         .await
-        .map_err(|source| LiveError::List { what: "PostgresOpsRequests", source })?;
+        .map_err(|source| LiveError::List {
+            what: "PostgresOpsRequests",
+            source,
+        })?;
     let versions = Api::<PostgresVersion>::all(client)
         .list(&list)
         .await
-        .map_err(|source| LiveError::List { what: "PostgresVersions", source })?;
+        .map_err(|source| LiveError::List {
+            what: "PostgresVersions",
+            source,
+        })?;
     let mut state = LiveState {
         ops_requests: ops_requests.items,
         catalog: (!versions.items.is_empty()).then(|| Catalog::new(versions.items)),
@@ -170,7 +222,11 @@ mod tests {
         )
         .unwrap();
         let state = read_files(&[dir.path().to_path_buf()]).unwrap();
-        assert!(state.databases.contains_key(&("db".to_string(), "pg1".to_string())));
+        assert!(
+            state
+                .databases
+                .contains_key(&("db".to_string(), "pg1".to_string()))
+        );
         assert_eq!(state.ops_requests.len(), 1);
         assert!(state.catalog.unwrap().get("16.4").is_some());
     }
@@ -178,10 +234,18 @@ mod tests {
     #[test]
     fn without_versions_the_catalog_is_unknown() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("x.yaml"), "apiVersion: kubedb.com/v1\nkind: Postgres\nmetadata: {name: a}\nspec: {}\n").unwrap();
+        std::fs::write(
+            dir.path().join("x.yaml"),
+            "apiVersion: kubedb.com/v1\nkind: Postgres\nmetadata: {name: a}\nspec: {}\n",
+        )
+        .unwrap();
         let state = read_files(&[dir.path().to_path_buf()]).unwrap();
         assert!(state.catalog.is_none());
-        assert!(state.databases.contains_key(&("default".to_string(), "a".to_string())));
+        assert!(
+            state
+                .databases
+                .contains_key(&("default".to_string(), "a".to_string()))
+        );
     }
 
     #[test]
@@ -190,6 +254,9 @@ mod tests {
         let file = dir.path().join("bad.yaml");
         std::fs::write(&file, "a: 1\nb: [\n").unwrap();
         let error = read_files(&[file]).unwrap_err().to_string();
-        assert!(error.contains("bad.yaml:") && error.contains("invalid YAML"), "{error}");
+        assert!(
+            error.contains("bad.yaml:") && error.contains("invalid YAML"),
+            "{error}"
+        );
     }
 }

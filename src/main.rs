@@ -81,10 +81,22 @@ async fn run_command() -> anyhow::Result<ExitCode> {
         )
         .init();
     match Cli::parse().command {
-        Command::Plan { manifests, live: live_paths, output, kubeconfig, default_namespace, volume_expansion_mode } => {
+        Command::Plan {
+            manifests,
+            live: live_paths,
+            output,
+            kubeconfig,
+            default_namespace,
+            volume_expansion_mode,
+        } => {
             let set = manifest::load_dir(&manifests, &manifest::LoadOptions { default_namespace });
             for notice in &set.notices {
-                eprintln!("notice: {}:{}: {}", notice.file.display(), notice.line, notice.message);
+                eprintln!(
+                    "notice: {}:{}: {}",
+                    notice.file.display(),
+                    notice.line,
+                    notice.message
+                );
             }
             let state = if live_paths.is_empty() {
                 let client = live::client(kubeconfig.as_deref()).await?;
@@ -92,13 +104,19 @@ async fn run_command() -> anyhow::Result<ExitCode> {
             } else {
                 live::read_files(&live_paths)?
             };
-            let settings = plan::PlanSettings { volume_expansion_mode };
+            let settings = plan::PlanSettings {
+                volume_expansion_mode,
+            };
             let report = plan::plan_all(&set, &state, &settings, None);
             match output {
                 Output::Json => print!("{}", render::json(&report)),
-                Output::Text => print!("{}", render::text(&report, std::io::stdout().is_terminal())),
+                Output::Text => {
+                    print!("{}", render::text(&report, std::io::stdout().is_terminal()))
+                }
             }
-            return Ok(ExitCode::from(u8::try_from(report.exit_code()).unwrap_or(2)));
+            return Ok(ExitCode::from(
+                u8::try_from(report.exit_code()).unwrap_or(2),
+            ));
         }
         Command::Run { config } => {
             let loaded = pg_gitops::config::Config::from_file(&config)

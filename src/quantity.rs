@@ -104,7 +104,11 @@ pub fn json_quantities_equal(a: &Value, b: &Value) -> bool {
 
 /// Orders two JSON quantities; `None` when either is not a quantity.
 pub fn compare_json_quantities(a: &Value, b: &Value) -> Option<Ordering> {
-    Some(Quantity::from_json(a).ok()?.cmp(&Quantity::from_json(b).ok()?))
+    Some(
+        Quantity::from_json(a)
+            .ok()?
+            .cmp(&Quantity::from_json(b).ok()?),
+    )
 }
 
 /// Splits `12.50` into (1250, 2): the digits and how many of them follow the point.
@@ -192,17 +196,31 @@ mod tests {
 
     #[test]
     fn malformed_inputs_are_refused() {
-        for bad in ["", "abc", "1.2.3", "1Gb", "Gi", "1 Gi x", "1e", "--1", "1e99"] {
+        for bad in [
+            "", "abc", "1.2.3", "1Gb", "Gi", "1 Gi x", "1e", "--1", "1e99",
+        ] {
             assert!(Quantity::parse(bad).is_err(), "{bad:?} should not parse");
         }
     }
 
     #[test]
     fn json_numbers_and_strings_compare_by_value() {
-        assert!(json_quantities_equal(&serde_json::json!(2), &serde_json::json!("2000m")));
-        assert!(json_quantities_equal(&serde_json::json!("1Gi"), &serde_json::json!("1024Mi")));
-        assert!(!json_quantities_equal(&serde_json::json!("1Gi"), &serde_json::json!("1G")));
-        assert!(!json_quantities_equal(&serde_json::json!("oops"), &serde_json::json!("1")));
+        assert!(json_quantities_equal(
+            &serde_json::json!(2),
+            &serde_json::json!("2000m")
+        ));
+        assert!(json_quantities_equal(
+            &serde_json::json!("1Gi"),
+            &serde_json::json!("1024Mi")
+        ));
+        assert!(!json_quantities_equal(
+            &serde_json::json!("1Gi"),
+            &serde_json::json!("1G")
+        ));
+        assert!(!json_quantities_equal(
+            &serde_json::json!("oops"),
+            &serde_json::json!("1")
+        ));
         assert_eq!(
             compare_json_quantities(&serde_json::json!("10Gi"), &serde_json::json!("20Gi")),
             Some(Ordering::Less)

@@ -24,15 +24,29 @@ pub fn json(report: &PlanReport) -> String {
 /// Per database: a unified diff of the declared fields, then the numbered steps with the YAML
 /// of each OpsRequest or patch.
 pub fn text(report: &PlanReport, colour: bool) -> String {
-    let paint = |code: &str, text: &str| if colour { format!("{code}{text}{RESET}") } else { text.to_string() };
+    let paint = |code: &str, text: &str| {
+        if colour {
+            format!("{code}{text}{RESET}")
+        } else {
+            text.to_string()
+        }
+    };
     let mut out = String::new();
     for database in &report.databases {
         render_database(&mut out, database, &paint);
     }
     for error in &report.errors {
-        let _ = writeln!(out, "{} {}:{}: {}", paint(RED, "error:"), error.file, error.line, error.message);
+        let _ = writeln!(
+            out,
+            "{} {}:{}: {}",
+            paint(RED, "error:"),
+            error.file,
+            error.line,
+            error.message
+        );
     }
-    let count = |f: &dyn Fn(&DatabasePlan) -> bool| report.databases.iter().filter(|d| f(d)).count();
+    let count =
+        |f: &dyn Fn(&DatabasePlan) -> bool| report.databases.iter().filter(|d| f(d)).count();
     let _ = writeln!(
         out,
         "{} databases: {} with changes, {} waiting, {} in sync, {} with errors",
@@ -45,7 +59,11 @@ pub fn text(report: &PlanReport, colour: bool) -> String {
     out
 }
 
-fn render_database(out: &mut String, database: &DatabasePlan, paint: &dyn Fn(&str, &str) -> String) {
+fn render_database(
+    out: &mut String,
+    database: &DatabasePlan,
+    paint: &dyn Fn(&str, &str) -> String,
+) {
     let state = if !database.errors.is_empty() {
         paint(RED, "cannot be planned")
     } else if let Some(name) = &database.waiting_for {
@@ -55,9 +73,20 @@ fn render_database(out: &mut String, database: &DatabasePlan, paint: &dyn Fn(&st
     } else {
         format!("{} step(s)", database.steps.len())
     };
-    let _ = writeln!(out, "{} {state}", paint(BOLD, &format!("{}/{}", database.namespace, database.name)));
+    let _ = writeln!(
+        out,
+        "{} {state}",
+        paint(BOLD, &format!("{}/{}", database.namespace, database.name))
+    );
     for error in &database.errors {
-        let _ = writeln!(out, "  {} {}:{}: {}", paint(RED, "error:"), error.file, error.line, error.message);
+        let _ = writeln!(
+            out,
+            "  {} {}:{}: {}",
+            paint(RED, "error:"),
+            error.file,
+            error.line,
+            error.message
+        );
     }
     for note in &database.notes {
         let _ = writeln!(out, "  note: {note}");
@@ -71,8 +100,19 @@ fn render_database(out: &mut String, database: &DatabasePlan, paint: &dyn Fn(&st
     out.push('\n');
 }
 
-fn render_diff(out: &mut String, before: &Value, after: &Value, paint: &dyn Fn(&str, &str) -> String) {
-    let as_yaml = |v: &Value| if v.is_null() { String::new() } else { yaml::to_string(v) };
+fn render_diff(
+    out: &mut String,
+    before: &Value,
+    after: &Value,
+    paint: &dyn Fn(&str, &str) -> String,
+) {
+    let as_yaml = |v: &Value| {
+        if v.is_null() {
+            String::new()
+        } else {
+            yaml::to_string(v)
+        }
+    };
     let (old, new) = (as_yaml(before), as_yaml(after));
     if old == new {
         return;
@@ -106,14 +146,32 @@ fn render_diff(out: &mut String, before: &Value, after: &Value, paint: &dyn Fn(&
 fn render_step(out: &mut String, number: usize, step: &Step) {
     let (title, body) = match (&step.ops_request, &step.patch) {
         (Some(request), _) => (
-            format!("{:?} {}", step.step_type, request.metadata.name.as_deref().unwrap_or("")),
+            format!(
+                "{:?} {}",
+                step.step_type,
+                request.metadata.name.as_deref().unwrap_or("")
+            ),
             serde_json::to_value(request).unwrap_or(Value::Null),
         ),
-        (None, Some(patch)) if step.step_type == StepType::Provision => ("Provision (create the kubedb.com Postgres)".into(), patch.clone()),
-        (None, Some(patch)) if patch.get("spec").is_none() && patch["metadata"].get("labels").is_none() && only_records(patch) => {
-            ("Patch (bookkeeping only: records what is applied; the database does not change)".into(), patch.clone())
+        (None, Some(patch)) if step.step_type == StepType::Provision => (
+            "Provision (create the kubedb.com Postgres)".into(),
+            patch.clone(),
+        ),
+        (None, Some(patch))
+            if patch.get("spec").is_none()
+                && patch["metadata"].get("labels").is_none()
+                && only_records(patch) =>
+        {
+            (
+                "Patch (bookkeeping only: records what is applied; the database does not change)"
+                    .into(),
+                patch.clone(),
+            )
         }
-        (None, Some(patch)) => ("Patch (merge patch of the kubedb.com Postgres)".into(), patch.clone()),
+        (None, Some(patch)) => (
+            "Patch (merge patch of the kubedb.com Postgres)".into(),
+            patch.clone(),
+        ),
         (None, None) => (format!("{:?}", step.step_type), Value::Null),
     };
     let _ = writeln!(out, "  {number}. {title}");
@@ -141,14 +199,22 @@ mod tests {
             databases: vec![DatabasePlan {
                 namespace: "db".into(),
                 name: "pg1".into(),
-                steps: vec![Step { step_type: StepType::Patch, ops_request: None, patch: Some(json!({"spec": {"deletionPolicy": "Halt"}})) }],
+                steps: vec![Step {
+                    step_type: StepType::Patch,
+                    ops_request: None,
+                    patch: Some(json!({"spec": {"deletionPolicy": "Halt"}})),
+                }],
                 errors: vec![],
                 waiting_for: None,
                 notes: vec!["version check skipped".into()],
                 before: json!({"deletionPolicy": "Delete", "replicas": 3}),
                 after: json!({"deletionPolicy": "Halt", "replicas": 3}),
             }],
-            errors: vec![PlanError { file: "junk.yaml".into(), line: 2, message: "invalid YAML".into() }],
+            errors: vec![PlanError {
+                file: "junk.yaml".into(),
+                line: 2,
+                message: "invalid YAML".into(),
+            }],
         }
     }
 

@@ -14,10 +14,12 @@ use crate::config::{Config, SourceKind};
 use crate::controller::{self, LeaderHooks, ReconcilerSettings};
 use crate::leader::{self, LeaderError, LeaderSettings};
 use crate::live::{self, LiveError};
-use crate::metrics::{Metrics, metrics_handler};
 use crate::manifest::LoadOptions;
+use crate::metrics::{Metrics, metrics_handler};
 use crate::plan::PlanSettings;
-use crate::server::{self, AppState, DeliveryLog, Readiness, ServerError, WebhookSecrets, WebhookTarget};
+use crate::server::{
+    self, AppState, DeliveryLog, Readiness, ServerError, WebhookSecrets, WebhookTarget,
+};
 use crate::source::{self, FetchTrigger, Reference, Snapshot, SourceError};
 use crate::sync::{self, SyncSettings};
 
@@ -61,7 +63,10 @@ struct ReadinessGates {
 
 impl ReadinessGates {
     fn new(readiness: Readiness, gates: usize) -> Self {
-        Self { left: Arc::new(AtomicUsize::new(gates)), readiness }
+        Self {
+            left: Arc::new(AtomicUsize::new(gates)),
+            readiness,
+        }
     }
 
     fn open(&self, gate: &str) {
@@ -80,7 +85,11 @@ fn instance(config: &Config) -> String {
         .instance
         .clone()
         .or_else(|| std::env::var("POD_NAME").ok())
-        .or_else(|| std::fs::read_to_string("/etc/hostname").ok().map(|h| h.trim().to_string()))
+        .or_else(|| {
+            std::fs::read_to_string("/etc/hostname")
+                .ok()
+                .map(|h| h.trim().to_string())
+        })
         .filter(|name| !name.is_empty())
         .unwrap_or_else(|| format!("pg-gitops-{}", std::process::id()))
 }
@@ -144,11 +153,21 @@ pub async fn run_until(
     };
     if let Some(handle) = &source {
         let snapshots = handle.snapshots.clone();
-        let settings = SyncSettings { prune: config.reconcile.prune };
-        tokio::spawn(sync_stage(client.clone(), snapshots, settings, leader.is_leader.clone(), gates.clone()));
+        let settings = SyncSettings {
+            prune: config.reconcile.prune,
+        };
+        tokio::spawn(sync_stage(
+            client.clone(),
+            snapshots,
+            settings,
+            leader.is_leader.clone(),
+            gates.clone(),
+        ));
     }
     let settings = ReconcilerSettings {
-        plan: PlanSettings { volume_expansion_mode: config.plan.volume_expansion_mode.clone() },
+        plan: PlanSettings {
+            volume_expansion_mode: config.plan.volume_expansion_mode.clone(),
+        },
         suspend_all: config.reconcile.suspend,
         namespace: config.reconcile.namespace.clone(),
         resync: config.reconcile.resync_interval.0,
@@ -176,7 +195,11 @@ pub async fn run_until(
             source,
         })?;
     info!(listen = %config.server.listen, source = ?config.source.kind, "pg-gitops running");
-    let router = server::router(state).merge(Router::new().route("/metrics", get(metrics_handler)).with_state(metrics));
+    let router = server::router(state).merge(
+        Router::new()
+            .route("/metrics", get(metrics_handler))
+            .with_state(metrics),
+    );
     server::serve(listener, router, shutdown.clone().wait()).await?;
     info!("shutting down");
     if let Err(error) = controller.await {
@@ -226,7 +249,8 @@ async fn sync_stage(
         }
         // Wake on a new snapshot, or every few seconds to retry failures and to catch up after
         // gaining leadership.
-        let changed = tokio::time::timeout(std::time::Duration::from_secs(5), snapshots.changed()).await;
+        let changed =
+            tokio::time::timeout(std::time::Duration::from_secs(5), snapshots.changed()).await;
         if matches!(changed, Ok(Err(_))) {
             return;
         }

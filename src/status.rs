@@ -6,8 +6,8 @@
 use serde_json::Value;
 
 use crate::models::{
-    Condition, GENERATION_ANNOTATION, GitOpsInfo, GitOpsInfoList, GitOpsOperation, GitopsPostgres, GitopsStatus,
-    KubedbPostgres, PostgresOpsRequest,
+    Condition, GENERATION_ANNOTATION, GitOpsInfo, GitOpsInfoList, GitOpsOperation, GitopsPostgres,
+    GitopsStatus, KubedbPostgres, PostgresOpsRequest,
 };
 use crate::plan::DatabasePlan;
 
@@ -59,26 +59,36 @@ pub fn compute(input: &StatusInput<'_>) -> GitopsStatus {
     let previous = input.object.status.clone().unwrap_or_default();
     let standing = Standing::of(input.plan, input.suspended);
     let (ready, reconciling, stalled) = condition_values(input, standing);
-    let conditions = [("Ready", ready), ("Reconciling", reconciling), ("Stalled", stalled)]
-        .into_iter()
-        .map(|(kind, (status, reason, message))| {
-            let kept = previous.conditions.iter().find(|c| c.type_ == kind && c.status == status);
-            Condition {
-                type_: kind.to_string(),
-                status: status.to_string(),
-                reason: Some(reason.to_string()),
-                // Omitted when empty: API servers before 1.21 read "" here as null and refuse it.
-                message: (!message.is_empty()).then_some(message),
-                observed_generation: Some(generation),
-                last_transition_time: kept
-                    .and_then(|c| c.last_transition_time.clone())
-                    .or_else(|| Some(input.now.to_string())),
-                ..Condition::default()
-            }
-        })
-        .collect();
+    let conditions = [
+        ("Ready", ready),
+        ("Reconciling", reconciling),
+        ("Stalled", stalled),
+    ]
+    .into_iter()
+    .map(|(kind, (status, reason, message))| {
+        let kept = previous
+            .conditions
+            .iter()
+            .find(|c| c.type_ == kind && c.status == status);
+        Condition {
+            type_: kind.to_string(),
+            status: status.to_string(),
+            reason: Some(reason.to_string()),
+            // Omitted when empty: API servers before 1.21 read "" here as null and refuse it.
+            message: (!message.is_empty()).then_some(message),
+            observed_generation: Some(generation),
+            last_transition_time: kept
+                .and_then(|c| c.last_transition_time.clone())
+                .or_else(|| Some(input.now.to_string())),
+            ..Condition::default()
+        }
+    })
+    .collect();
     GitopsStatus {
-        phase: input.live.and_then(|l| l.status.as_ref()).and_then(|s| s.phase.clone()),
+        phase: input
+            .live
+            .and_then(|l| l.status.as_ref())
+            .and_then(|s| s.phase.clone()),
         observed_generation: Some(generation),
         conditions,
         gitops: Some(GitOpsInfoList {
@@ -90,9 +100,15 @@ pub fn compute(input: &StatusInput<'_>) -> GitopsStatus {
 
 type ConditionValue = (&'static str, &'static str, String);
 
-fn condition_values(input: &StatusInput<'_>, standing: Standing) -> (ConditionValue, ConditionValue, ConditionValue) {
+fn condition_values(
+    input: &StatusInput<'_>,
+    standing: Standing,
+) -> (ConditionValue, ConditionValue, ConditionValue) {
     let plan = input.plan;
-    let phase = input.live.and_then(|l| l.status.as_ref()).and_then(|s| s.phase.as_deref());
+    let phase = input
+        .live
+        .and_then(|l| l.status.as_ref())
+        .and_then(|s| s.phase.as_deref());
     let not = |reason: &'static str| ("False", reason, String::new());
     match standing {
         Standing::Suspended => (
@@ -102,44 +118,102 @@ fn condition_values(input: &StatusInput<'_>, standing: Standing) -> (ConditionVa
         ),
         Standing::Stalled => {
             let failed = plan.errors.iter().any(|e| e.message.contains(" ended "));
-            let message = plan.errors.iter().map(|e| format!("{}:{}: {}", e.file, e.line, e.message)).collect::<Vec<_>>().join("; ");
-            let reason = if failed { "OpsRequestFailed" } else { "InvalidSpec" };
-            (("False", reason, message.clone()), not(reason), ("True", reason, message))
+            let message = plan
+                .errors
+                .iter()
+                .map(|e| format!("{}:{}: {}", e.file, e.line, e.message))
+                .collect::<Vec<_>>()
+                .join("; ");
+            let reason = if failed {
+                "OpsRequestFailed"
+            } else {
+                "InvalidSpec"
+            };
+            (
+                ("False", reason, message.clone()),
+                not(reason),
+                ("True", reason, message),
+            )
         }
         Standing::Progressing => {
             let message = match (&plan.waiting_for, plan.steps.first()) {
                 (Some(name), _) => format!("waiting for OpsRequest {name}"),
                 (None, Some(step)) => {
-                    let name = step.ops_request.as_ref().and_then(|o| o.metadata.name.clone());
-                    format!("{} step(s) left; next: {:?}{}", plan.steps.len(), step.step_type, name.map(|n| format!(" {n}")).unwrap_or_default())
+                    let name = step
+                        .ops_request
+                        .as_ref()
+                        .and_then(|o| o.metadata.name.clone());
+                    format!(
+                        "{} step(s) left; next: {:?}{}",
+                        plan.steps.len(),
+                        step.step_type,
+                        name.map(|n| format!(" {n}")).unwrap_or_default()
+                    )
                 }
                 (None, None) => String::new(),
             };
-            (("False", "Progressing", message.clone()), ("True", "Progressing", message), not("Progressing"))
+            (
+                ("False", "Progressing", message.clone()),
+                ("True", "Progressing", message),
+                not("Progressing"),
+            )
         }
-        Standing::Current if phase == Some("Ready") => (("True", "Current", "the database matches Git and is Ready".into()), not("Current"), not("Current")),
+        Standing::Current if phase == Some("Ready") => (
+            (
+                "True",
+                "Current",
+                "the database matches Git and is Ready".into(),
+            ),
+            not("Current"),
+            not("Current"),
+        ),
         Standing::Current => {
-            let message = format!("the database matches Git but its phase is {}", phase.unwrap_or("unknown"));
-            (("False", "DatabaseNotReady", message), not("DatabaseNotReady"), not("DatabaseNotReady"))
+            let message = format!(
+                "the database matches Git but its phase is {}",
+                phase.unwrap_or("unknown")
+            );
+            (
+                ("False", "DatabaseNotReady", message),
+                not("DatabaseNotReady"),
+                not("DatabaseNotReady"),
+            )
         }
     }
 }
 
 /// `gitOpsInfo`: the entry of this generation (the OpsRequests made for it, with their
 /// phases) followed by the most recent earlier entries.
-fn history(input: &StatusInput<'_>, previous: &GitopsStatus, generation: i64, standing: Standing) -> Vec<GitOpsInfo> {
+fn history(
+    input: &StatusInput<'_>,
+    previous: &GitopsStatus,
+    generation: i64,
+    standing: Standing,
+) -> Vec<GitOpsInfo> {
     let generation_text = generation.to_string();
     let mut operations: Vec<&PostgresOpsRequest> = input
         .ops
         .iter()
         .copied()
-        .filter(|o| o.metadata.annotations.as_ref().and_then(|a| a.get(GENERATION_ANNOTATION)) == Some(&generation_text))
+        .filter(|o| {
+            o.metadata
+                .annotations
+                .as_ref()
+                .and_then(|a| a.get(GENERATION_ANNOTATION))
+                == Some(&generation_text)
+        })
         .collect();
-    operations.sort_by_key(|o| (o.metadata.creation_timestamp.as_ref().map(|t| t.0), o.metadata.name.clone()));
+    operations.sort_by_key(|o| {
+        (
+            o.metadata.creation_timestamp.as_ref().map(|t| t.0),
+            o.metadata.name.clone(),
+        )
+    });
     let change_request_status = match standing {
         Standing::Stalled => "Failed",
         Standing::Current => "Current",
-        Standing::Progressing if operations.is_empty() && input.plan.waiting_for.is_none() => "Pending",
+        Standing::Progressing if operations.is_empty() && input.plan.waiting_for.is_none() => {
+            "Pending"
+        }
         Standing::Progressing | Standing::Suspended => "InProgress",
     };
     let current = GitOpsInfo {

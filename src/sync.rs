@@ -29,11 +29,19 @@ pub struct SyncSettings {
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError {
     #[error("applying {namespace}/{name}: {source}")]
-    Apply { namespace: String, name: String, source: kube::Error },
+    Apply {
+        namespace: String,
+        name: String,
+        source: kube::Error,
+    },
     #[error("listing gitops Postgres objects to prune: {0}")]
     List(kube::Error),
     #[error("pruning {namespace}/{name}: {source}")]
-    Prune { namespace: String, name: String, source: kube::Error },
+    Prune {
+        namespace: String,
+        name: String,
+        source: kube::Error,
+    },
 }
 
 /// What one sync did.
@@ -51,9 +59,15 @@ pub struct SyncReport {
 /// the revision. Fields removed from Git leave the object because we own them.
 pub fn apply_object(manifest: &Manifest, revision: &str) -> Value {
     let declared = &manifest.declared;
-    let mut labels = declared["metadata"]["labels"].as_object().cloned().unwrap_or_default();
+    let mut labels = declared["metadata"]["labels"]
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
     labels.insert(MANAGED_BY_LABEL.into(), json!(MANAGED_BY_VALUE));
-    let mut annotations = declared["metadata"]["annotations"].as_object().cloned().unwrap_or_default();
+    let mut annotations = declared["metadata"]["annotations"]
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
     annotations.insert(REVISION_ANNOTATION.into(), json!(revision));
     json!({
         "apiVersion": "gitops.kubedb.com/v1alpha1",
@@ -82,11 +96,22 @@ pub async fn sync(client: &Client, snapshot: &Snapshot, settings: &SyncSettings)
     for manifest in &snapshot.manifests.manifests {
         let (namespace, name) = manifest.key();
         let api: Api<GitopsPostgres> = Api::namespaced(client.clone(), &namespace);
-        match api.patch(&name, &params, &Patch::Apply(apply_object(manifest, &snapshot.revision))).await {
+        match api
+            .patch(
+                &name,
+                &params,
+                &Patch::Apply(apply_object(manifest, &snapshot.revision)),
+            )
+            .await
+        {
             Ok(_) => report.applied.push((namespace, name)),
             Err(source) => {
                 warn!(%namespace, %name, error = %source, "could not apply");
-                report.failed.push(SyncError::Apply { namespace, name, source });
+                report.failed.push(SyncError::Apply {
+                    namespace,
+                    name,
+                    source,
+                });
             }
         }
     }
@@ -105,9 +130,20 @@ async fn prune(client: &Client, snapshot: &Snapshot, report: &mut SyncReport) {
         warn!("the snapshot holds no manifest; refusing to prune everything");
         return;
     }
-    let mut keep: BTreeSet<(String, String)> = snapshot.manifests.manifests.iter().map(Manifest::key).collect();
+    let mut keep: BTreeSet<(String, String)> = snapshot
+        .manifests
+        .manifests
+        .iter()
+        .map(Manifest::key)
+        .collect();
     // A manifest that is merely broken is still wanted: never prune its object.
-    keep.extend(snapshot.manifests.errors.iter().filter_map(|e| e.database.clone()));
+    keep.extend(
+        snapshot
+            .manifests
+            .errors
+            .iter()
+            .filter_map(|e| e.database.clone()),
+    );
     let selector = format!("{MANAGED_BY_LABEL}={MANAGED_BY_VALUE}");
     let all: Api<GitopsPostgres> = Api::all(client.clone());
     let listed = match all.list(&ListParams::default().labels(&selector)).await {
@@ -122,7 +158,11 @@ async fn prune(client: &Client, snapshot: &Snapshot, report: &mut SyncReport) {
         let api: Api<GitopsPostgres> = Api::namespaced(client.clone(), &key.0);
         match api.delete(&key.1, &DeleteParams::default()).await {
             Ok(_) => report.pruned.push(key),
-            Err(source) => report.failed.push(SyncError::Prune { namespace: key.0, name: key.1, source }),
+            Err(source) => report.failed.push(SyncError::Prune {
+                namespace: key.0,
+                name: key.1,
+                source,
+            }),
         }
     }
 }

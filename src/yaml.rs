@@ -74,7 +74,11 @@ pub fn parse_documents(text: &str) -> Result<Vec<YamlDocument>, YamlError> {
         values.push(value);
     }
     // One document (the common case) needs no second parse to find where it starts.
-    let lines = if values.len() == 1 { vec![first_content_line(text)] } else { document_lines(text) };
+    let lines = if values.len() == 1 {
+        vec![first_content_line(text)]
+    } else {
+        document_lines(text)
+    };
     let mut documents = Vec::with_capacity(values.len());
     for (index, value) in values.into_iter().enumerate() {
         let line = lines.get(index).copied().unwrap_or(1);
@@ -107,7 +111,10 @@ fn first_content_line(text: &str) -> usize {
     text.lines()
         .position(|line| {
             let line = line.trim_start();
-            !(line.is_empty() || line.starts_with('#') || line.starts_with('%') || line.starts_with("---"))
+            !(line.is_empty()
+                || line.starts_with('#')
+                || line.starts_with('%')
+                || line.starts_with("---"))
         })
         .map_or(1, |index| index + 1)
 }
@@ -150,7 +157,9 @@ pub fn locate(text: &str, document_index: usize, path: &[PathSegment]) -> Option
                 let mut best = span.start.line();
                 let (root, root_span) = parser.next()?.ok()?;
                 best = best.max(root_span.start.line());
-                return Some(walk_node(&mut parser, root, &mut Vec::new(), path, &mut best).unwrap_or(best));
+                return Some(
+                    walk_node(&mut parser, root, &mut Vec::new(), path, &mut best).unwrap_or(best),
+                );
             }
             Event::DocumentStart(_) => documents_seen += 1,
             Event::StreamEnd => return None,
@@ -283,7 +292,10 @@ spec:
 
     #[test]
     fn locate_finds_keys_and_sequence_items() {
-        assert_eq!(locate(TWO_DOCS, 1, &[key("spec"), key("replica")]), Some(11));
+        assert_eq!(
+            locate(TWO_DOCS, 1, &[key("spec"), key("replica")]),
+            Some(11)
+        );
         let coordinator = [
             key("spec"),
             key("podTemplate"),
@@ -298,7 +310,10 @@ spec:
 
     #[test]
     fn locate_falls_back_to_the_deepest_ancestor() {
-        assert_eq!(locate(TWO_DOCS, 1, &[key("metadata"), key("namespace")]), Some(8));
+        assert_eq!(
+            locate(TWO_DOCS, 1, &[key("metadata"), key("namespace")]),
+            Some(8)
+        );
     }
 
     #[test]
@@ -328,7 +343,12 @@ spec:
 
     #[test]
     fn display_path_reads_naturally() {
-        let path = [key("spec"), key("containers"), PathSegment::Index(0), key("name")];
+        let path = [
+            key("spec"),
+            key("containers"),
+            PathSegment::Index(0),
+            key("name"),
+        ];
         assert_eq!(display_path(&path), "spec.containers[0].name");
     }
 }

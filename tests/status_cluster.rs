@@ -34,28 +34,70 @@ async fn computed_statuses_are_accepted_and_read_back_whole() {
     }))
     .unwrap();
     let mut object = api.create(&PostParams::default(), &object).await.unwrap();
-    let live: KubedbPostgres = serde_json::from_value(json!({"metadata": {"name": "pg1"}, "spec": {}, "status": {"phase": "Ready"}})).unwrap();
+    let live: KubedbPostgres = serde_json::from_value(
+        json!({"metadata": {"name": "pg1"}, "spec": {}, "status": {"phase": "Ready"}}),
+    )
+    .unwrap();
     let ops: PostgresOpsRequest = serde_json::from_value(json!({
         "metadata": {"name": "pg1-restart-abc123", "annotations": {"gitops.kubedb.com/generation": "1"}},
         "spec": {"type": "Restart"}, "status": {"phase": "Progressing"}
     }))
     .unwrap();
-    let provision = Step { step_type: StepType::Provision, ops_request: None, patch: Some(json!({})) };
-    let failed = PlanError { file: "pg1.yaml".into(), line: 7, message: "VolumeExpansion x ended Failed: disk".into() };
+    let provision = Step {
+        step_type: StepType::Provision,
+        ops_request: None,
+        patch: Some(json!({})),
+    };
+    let failed = PlanError {
+        file: "pg1.yaml".into(),
+        line: 7,
+        message: "VolumeExpansion x ended Failed: disk".into(),
+    };
     let cases = [
-        ("progressing", plan(vec![provision], vec![], None), None, false),
-        ("waiting", plan(vec![], vec![], Some("pg1-restart-abc123")), None, false),
+        (
+            "progressing",
+            plan(vec![provision], vec![], None),
+            None,
+            false,
+        ),
+        (
+            "waiting",
+            plan(vec![], vec![], Some("pg1-restart-abc123")),
+            None,
+            false,
+        ),
         ("stalled", plan(vec![], vec![failed], None), None, false),
         ("current", plan(vec![], vec![], None), Some(&live), false),
         ("suspended", plan(vec![], vec![], None), Some(&live), true),
     ];
     for (name, plan, live, suspended) in cases {
-        let status = compute(&StatusInput { object: &object, plan: &plan, ops: &[&ops], live, suspended, now: "2026-11-22T03:00:00Z" });
+        let status = compute(&StatusInput {
+            object: &object,
+            plan: &plan,
+            ops: &[&ops],
+            live,
+            suspended,
+            now: "2026-11-22T03:00:00Z",
+        });
         let written = api
-            .patch_status("pg1", &PatchParams::default(), &Patch::Merge(json!({"status": status})))
+            .patch_status(
+                "pg1",
+                &PatchParams::default(),
+                &Patch::Merge(json!({"status": status})),
+            )
             .await
-            .unwrap_or_else(|e| panic!("{name}: the API server refused the status: {e}\n{:#}", json!(status)));
-        assert!(!differs(&written, &status), "{name}: the API server changed the status:\nsent {:#}\ngot {:#}", json!(status), json!(written.status));
+            .unwrap_or_else(|e| {
+                panic!(
+                    "{name}: the API server refused the status: {e}\n{:#}",
+                    json!(status)
+                )
+            });
+        assert!(
+            !differs(&written, &status),
+            "{name}: the API server changed the status:\nsent {:#}\ngot {:#}",
+            json!(status),
+            json!(written.status)
+        );
         object = written;
     }
 }

@@ -158,7 +158,10 @@ fn collect_files(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
         }
         if entry.file_type()?.is_dir() {
             collect_files(&path, out)?;
-        } else if matches!(path.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")) {
+        } else if matches!(
+            path.extension().and_then(|e| e.to_str()),
+            Some("yaml" | "yml")
+        ) {
             out.push(path);
         }
     }
@@ -188,13 +191,19 @@ pub fn load_text(file: &Path, text: Arc<str>, opts: &LoadOptions, set: &mut Mani
                 line: document.line,
                 message: format!(
                     "skipped: {} {} is not a {GITOPS_API_VERSION} Postgres",
-                    if api_version.is_empty() { "<no apiVersion>" } else { api_version },
+                    if api_version.is_empty() {
+                        "<no apiVersion>"
+                    } else {
+                        api_version
+                    },
                     if kind.is_empty() { "<no kind>" } else { kind },
                 ),
             });
             continue;
         }
-        let located = |path: &[PathSegment]| yaml::locate(&text, document.index, path).unwrap_or(document.line);
+        let located = |path: &[PathSegment]| {
+            yaml::locate(&text, document.index, path).unwrap_or(document.line)
+        };
         match build_manifest(document.value, opts) {
             Ok((object, declared)) => set.manifests.push(Manifest {
                 file: file.to_path_buf(),
@@ -209,7 +218,11 @@ pub fn load_text(file: &Path, text: Arc<str>, opts: &LoadOptions, set: &mut Mani
                     set.errors.push(ManifestError {
                         file: file.to_path_buf(),
                         line: located(&violation.path),
-                        message: format!("{}: {}", yaml::display_path(&violation.path), violation.message),
+                        message: format!(
+                            "{}: {}",
+                            yaml::display_path(&violation.path),
+                            violation.message
+                        ),
                         database: database.clone(),
                     });
                 }
@@ -221,36 +234,59 @@ pub fn load_text(file: &Path, text: Arc<str>, opts: &LoadOptions, set: &mut Mani
 type Identified = Option<(String, String)>;
 
 /// Validates one gitops Postgres document and types it.
-fn build_manifest(mut value: Value, opts: &LoadOptions) -> Result<(GitopsPostgres, Value), (Identified, Vec<Violation>)> {
+fn build_manifest(
+    mut value: Value,
+    opts: &LoadOptions,
+) -> Result<(GitopsPostgres, Value), (Identified, Vec<Violation>)> {
     let mut violations = Vec::new();
     let key = |k: &str| vec![PathSegment::Key(k.to_string())];
-    let map = value.as_object_mut().expect("a document with apiVersion is a mapping");
+    let map = value
+        .as_object_mut()
+        .expect("a document with apiVersion is a mapping");
     for name in map.keys() {
         if !TOP_LEVEL_KEYS.contains(&name.as_str()) {
             violations.push(Violation {
                 path: key(name),
-                message: "unknown top-level field (expected apiVersion, kind, metadata, spec)".into(),
+                message: "unknown top-level field (expected apiVersion, kind, metadata, spec)"
+                    .into(),
             });
         }
     }
-    let name = map["metadata"]["name"].as_str().unwrap_or_default().to_string();
+    let name = map["metadata"]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     if name.is_empty() {
         violations.push(Violation {
-            path: vec![PathSegment::Key("metadata".into()), PathSegment::Key("name".into())],
+            path: vec![
+                PathSegment::Key("metadata".into()),
+                PathSegment::Key("name".into()),
+            ],
             message: "required field is missing".into(),
         });
     } else if !is_dns_label(&name) {
         violations.push(Violation {
-            path: vec![PathSegment::Key("metadata".into()), PathSegment::Key("name".into())],
-            message: format!("{name:?} is not a valid name (lower-case letters, digits and '-', at most 63)"),
+            path: vec![
+                PathSegment::Key("metadata".into()),
+                PathSegment::Key("name".into()),
+            ],
+            message: format!(
+                "{name:?} is not a valid name (lower-case letters, digits and '-', at most 63)"
+            ),
         });
     }
     if let Some(metadata) = map.get("metadata").and_then(Value::as_object) {
         for field in metadata.keys() {
             if !METADATA_KEYS.contains(&field.as_str()) {
                 violations.push(Violation {
-                    path: vec![PathSegment::Key("metadata".into()), PathSegment::Key(field.clone())],
-                    message: format!("unexpected metadata field (a manifest may set {})", METADATA_KEYS.join(", ")),
+                    path: vec![
+                        PathSegment::Key("metadata".into()),
+                        PathSegment::Key(field.clone()),
+                    ],
+                    message: format!(
+                        "unexpected metadata field (a manifest may set {})",
+                        METADATA_KEYS.join(", ")
+                    ),
                 });
             }
         }
@@ -263,7 +299,7 @@ fn build_manifest(mut value: Value, opts: &LoadOptions) -> Result<(GitopsPostgre
         metadata.insert("namespace".into(), Value::String(namespace.clone()));
     }
     match map.get("spec") {
-        Some(spec) => gitops_spec_schema().validate(spec, &mut key("spec"), &mut violations),
+        Some(spec) => gitops_spec_schema().validate(spec, &key("spec"), &mut violations),
         None => violations.push(Violation {
             path: key("spec"),
             message: "required field is missing".into(),
@@ -274,7 +310,7 @@ fn build_manifest(mut value: Value, opts: &LoadOptions) -> Result<(GitopsPostgre
     if violations.is_empty() {
         declared_form(&mut value);
     }
-    let identified = (!name.is_empty()).then(|| (namespace, name));
+    let identified = (!name.is_empty()).then_some((namespace, name));
     if !violations.is_empty() {
         return Err((identified, violations));
     }
@@ -296,10 +332,12 @@ fn declared_form(document: &mut Value) {
     if let Some(spec) = document.get_mut("spec") {
         gitops_spec_schema().strip_defaults(spec);
     }
-    if let Some(labels) = document.pointer_mut("/metadata/labels").and_then(Value::as_object_mut) {
-        if labels.get(MANAGED_BY_LABEL).and_then(Value::as_str) == Some(MANAGED_BY_VALUE) {
-            labels.remove(MANAGED_BY_LABEL);
-        }
+    if let Some(labels) = document
+        .pointer_mut("/metadata/labels")
+        .and_then(Value::as_object_mut)
+        && labels.get(MANAGED_BY_LABEL).and_then(Value::as_str) == Some(MANAGED_BY_VALUE)
+    {
+        labels.remove(MANAGED_BY_LABEL);
     }
 }
 
@@ -312,7 +350,9 @@ fn remove_sync_label(labels: &mut std::collections::BTreeMap<String, String>) {
 /// RFC 1123 label: what KubeDB's names (and the OpsRequest names derived from them) need.
 fn is_dns_label(name: &str) -> bool {
     name.len() <= 63
-        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && !name.starts_with('-')
         && !name.ends_with('-')
 }
@@ -327,14 +367,23 @@ fn reject_duplicates(set: &mut ManifestSet) {
     for ((namespace, name), indexes) in seen.into_iter().filter(|(_, v)| v.len() > 1) {
         let places: Vec<String> = indexes
             .iter()
-            .map(|&i| format!("{}:{}", set.manifests[i].file.display(), set.manifests[i].line))
+            .map(|&i| {
+                format!(
+                    "{}:{}",
+                    set.manifests[i].file.display(),
+                    set.manifests[i].line
+                )
+            })
             .collect();
         for &index in &indexes {
             let manifest = &set.manifests[index];
             set.errors.push(ManifestError {
                 file: manifest.file.clone(),
                 line: manifest.line,
-                message: format!("{namespace}/{name} is declared more than once ({}); none is applied", places.join(", ")),
+                message: format!(
+                    "{namespace}/{name} is declared more than once ({}); none is applied",
+                    places.join(", ")
+                ),
                 database: Some((namespace.clone(), name.clone())),
             });
         }

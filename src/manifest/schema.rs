@@ -23,7 +23,10 @@ pub enum SchemaError {
     #[error("CRD has no openAPIV3Schema for version {0}")]
     Missing(String),
     #[error("CRD schema pattern {pattern:?} does not compile: {source}")]
-    Pattern { pattern: String, source: regex::Error },
+    Pattern {
+        pattern: String,
+        source: regex::Error,
+    },
 }
 
 /// One problem found in a document.
@@ -110,7 +113,9 @@ impl Schema {
             })?),
             None => None,
         };
-        let open = matches!(kind, Kind::Object | Kind::Any) && properties.is_empty() && additional.is_none();
+        let open = matches!(kind, Kind::Object | Kind::Any)
+            && properties.is_empty()
+            && additional.is_none();
         Ok(Self {
             kind,
             properties,
@@ -142,7 +147,9 @@ impl Schema {
             }),
             Value::Array(items) => {
                 if let Some(schema) = &self.items {
-                    items.iter_mut().for_each(|item| schema.strip_defaults(item));
+                    items
+                        .iter_mut()
+                        .for_each(|item| schema.strip_defaults(item));
                 }
             }
             _ => {}
@@ -150,7 +157,7 @@ impl Schema {
     }
 
     /// Validates `value`, pushing every problem found under `path`.
-    pub fn validate(&self, value: &Value, path: &mut Vec<PathSegment>, out: &mut Vec<Violation>) {
+    pub fn validate(&self, value: &Value, path: &[PathSegment], out: &mut Vec<Violation>) {
         let mut borrowed: Vec<Segment<'_>> = path
             .iter()
             .map(|segment| match segment {
@@ -175,22 +182,22 @@ impl Schema {
             });
             return;
         }
-        if let Some(allowed) = &self.enumeration {
-            if !allowed.contains(value) {
-                let choices: Vec<String> = allowed.iter().map(Value::to_string).collect();
-                out.push(Violation {
-                    path: owned(path),
-                    message: format!("{value} is not one of {}", choices.join(", ")),
-                });
-            }
+        if let Some(allowed) = &self.enumeration
+            && !allowed.contains(value)
+        {
+            let choices: Vec<String> = allowed.iter().map(Value::to_string).collect();
+            out.push(Violation {
+                path: owned(path),
+                message: format!("{value} is not one of {}", choices.join(", ")),
+            });
         }
-        if let (Some(pattern), Some(text)) = (&self.pattern, value.as_str()) {
-            if !pattern.is_match(text) {
-                out.push(Violation {
-                    path: owned(path),
-                    message: format!("{text:?} does not match the pattern {}", pattern.as_str()),
-                });
-            }
+        if let (Some(pattern), Some(text)) = (&self.pattern, value.as_str())
+            && !pattern.is_match(text)
+        {
+            out.push(Violation {
+                path: owned(path),
+                message: format!("{text:?} does not match the pattern {}", pattern.as_str()),
+            });
         }
         match value {
             Value::Object(map) => self.validate_object(map, path, out),
@@ -294,11 +301,18 @@ fn describe(value: &Value) -> String {
 /// "unknown field" plus the closest known sibling when one is near enough to be a typo.
 fn unknown_field_message<'a>(key: &str, known: impl Iterator<Item = &'a String>) -> String {
     let best = known
-        .map(|candidate| (edit_distance(&key.to_lowercase(), &candidate.to_lowercase()), candidate))
+        .map(|candidate| {
+            (
+                edit_distance(&key.to_lowercase(), &candidate.to_lowercase()),
+                candidate,
+            )
+        })
         .min();
     match best {
         Some((distance, candidate)) if distance <= (key.len().max(3) / 3).max(1) => {
-            format!("unknown field (the API server would silently drop it); did you mean `{candidate}`?")
+            format!(
+                "unknown field (the API server would silently drop it); did you mean `{candidate}`?"
+            )
         }
         _ => "unknown field (the API server would silently drop it)".to_string(),
     }
@@ -330,7 +344,10 @@ pub fn gitops_spec_schema() -> &'static Schema {
 /// Compiles the `spec` schema of one version of a CRD.
 pub fn compile_crd_spec(crd_yaml: &str, version: &str) -> Result<Schema, SchemaError> {
     let crd: Value = serde_yaml::from_str(crd_yaml)?;
-    let versions = crd["spec"]["versions"].as_array().cloned().unwrap_or_default();
+    let versions = crd["spec"]["versions"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     let schema = versions
         .iter()
         .find(|v| v["name"] == version)
@@ -348,7 +365,7 @@ mod tests {
 
     fn violations(spec: Value) -> Vec<(String, String)> {
         let mut out = Vec::new();
-        gitops_spec_schema().validate(&spec, &mut vec![PathSegment::Key("spec".into())], &mut out);
+        gitops_spec_schema().validate(&spec, &[PathSegment::Key("spec".into())], &mut out);
         out.into_iter()
             .map(|v| (crate::yaml::display_path(&v.path), v.message))
             .collect()
@@ -373,7 +390,11 @@ mod tests {
         let found = violations(json!({"version": "16.4", "replica": 5}));
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].0, "spec.replica");
-        assert!(found[0].1.contains("did you mean `replicas`"), "{}", found[0].1);
+        assert!(
+            found[0].1.contains("did you mean `replicas`"),
+            "{}",
+            found[0].1
+        );
     }
 
     #[test]
@@ -393,14 +414,22 @@ mod tests {
         let paths: Vec<&str> = found.iter().map(|(p, _)| p.as_str()).collect();
         assert!(paths.contains(&"spec.replicas"), "{found:?}");
         assert!(paths.contains(&"spec.deletionPolicy"), "{found:?}");
-        assert!(paths.contains(&"spec.storage.resources.requests.storage"), "{found:?}");
-        assert!(paths.contains(&"spec.version"), "missing version must be reported: {found:?}");
+        assert!(
+            paths.contains(&"spec.storage.resources.requests.storage"),
+            "{found:?}"
+        );
+        assert!(
+            paths.contains(&"spec.version"),
+            "missing version must be reported: {found:?}"
+        );
     }
 
     #[test]
     fn nested_typos_in_containers_are_found() {
-        let found = violations(json!({"version": "16", "podTemplate": {"spec": {"containers": [
-            {"name": "postgres", "resource": {}}]}}}));
+        let found = violations(
+            json!({"version": "16", "podTemplate": {"spec": {"containers": [
+            {"name": "postgres", "resource": {}}]}}}),
+        );
         assert_eq!(found[0].0, "spec.podTemplate.spec.containers[0].resource");
         assert!(found[0].1.contains("`resources`"));
     }
@@ -408,7 +437,10 @@ mod tests {
     #[test]
     fn defaulted_required_fields_may_be_omitted() {
         // authSecret.kind is required but defaulted to Secret by the API server.
-        assert_eq!(violations(json!({"version": "16", "authSecret": {"name": "a"}})), vec![]);
+        assert_eq!(
+            violations(json!({"version": "16", "authSecret": {"name": "a"}})),
+            vec![]
+        );
     }
 
     #[test]
@@ -421,7 +453,10 @@ mod tests {
             "authSecret": {"name": "a", "kind": "Secret"}
         });
         gitops_spec_schema().strip_defaults(&mut spec);
-        assert_eq!(spec, json!({"version": "16", "leaderElection": {"electionTick": 20}, "authSecret": {"name": "a"}}));
+        assert_eq!(
+            spec,
+            json!({"version": "16", "leaderElection": {"electionTick": 20}, "authSecret": {"name": "a"}})
+        );
     }
 
     #[test]

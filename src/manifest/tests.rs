@@ -28,29 +28,60 @@ fn loads_recursively_multi_document_and_skips_other_kinds() {
     );
     write(dir.path(), "README.md", "not yaml: [");
     write(dir.path(), ".git/config.yaml", "broken: [");
-    let set = load_dir(dir.path(), &LoadOptions { default_namespace: "dbs".into() });
+    let set = load_dir(
+        dir.path(),
+        &LoadOptions {
+            default_namespace: "dbs".into(),
+        },
+    );
     assert_eq!(set.errors, vec![]);
     let keys: Vec<_> = set.manifests.iter().map(Manifest::key).collect();
-    assert_eq!(keys, vec![("dbs".into(), "good".into()), ("prod".into(), "second".into())]);
+    assert_eq!(
+        keys,
+        vec![
+            ("dbs".into(), "good".into()),
+            ("prod".into(), "second".into())
+        ]
+    );
     assert_eq!(set.manifests[1].line, 5);
     assert_eq!(set.manifests[1].file, PathBuf::from("b/multi.yml"));
     assert_eq!(set.notices.len(), 1);
     assert_eq!(set.notices[0].line, 1);
-    assert!(set.notices[0].message.contains("v1 ConfigMap"), "{}", set.notices[0].message);
+    assert!(
+        set.notices[0].message.contains("v1 ConfigMap"),
+        "{}",
+        set.notices[0].message
+    );
 }
 
 #[test]
 fn a_typo_is_an_error_with_file_line_field_and_suggestion() {
     let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), "typo.yaml", &GOOD.replace("replicas: 3", "replica: 5"));
-    write(dir.path(), "z-good.yaml", &GOOD.replace("name: good", "name: other"));
+    write(
+        dir.path(),
+        "typo.yaml",
+        &GOOD.replace("replicas: 3", "replica: 5"),
+    );
+    write(
+        dir.path(),
+        "z-good.yaml",
+        &GOOD.replace("name: good", "name: other"),
+    );
     let set = load_dir(dir.path(), &LoadOptions::default());
     assert_eq!(set.errors.len(), 1, "{:?}", set.errors);
     let error = &set.errors[0];
     assert_eq!(error.file, PathBuf::from("typo.yaml"));
     assert_eq!(error.line, 7);
-    assert!(error.message.starts_with("spec.replica: unknown field"), "{}", error.message);
-    assert!(error.message.contains("did you mean `replicas`"), "{}", error.message);
+    assert!(
+        error.message.starts_with("spec.replica: unknown field"),
+        "{}",
+        error.message
+    );
+    assert!(
+        error.message.contains("did you mean `replicas`"),
+        "{}",
+        error.message
+    );
     assert_eq!(error.database, Some(("default".into(), "good".into())));
     // The broken manifest does not hide the good one.
     assert_eq!(set.manifests.len(), 1);
@@ -60,16 +91,41 @@ fn a_typo_is_an_error_with_file_line_field_and_suggestion() {
 #[test]
 fn syntax_errors_and_bad_metadata_are_reported_per_file() {
     let dir = tempfile::tempdir().unwrap();
-    write(dir.path(), "broken.yaml", "apiVersion: gitops.kubedb.com/v1alpha1\nkind: Postgres\nspec: [oops\n");
-    write(dir.path(), "noname.yaml", "apiVersion: gitops.kubedb.com/v1alpha1\nkind: Postgres\nmetadata:\n  labels: {a: b}\nspec:\n  version: \"1\"\n");
-    write(dir.path(), "badname.yaml", &GOOD.replace("name: good", "name: Bad_Name"));
-    write(dir.path(), "extra.yaml", &GOOD.replace("  name: good", "  name: extra\n  uid: abc"));
+    write(
+        dir.path(),
+        "broken.yaml",
+        "apiVersion: gitops.kubedb.com/v1alpha1\nkind: Postgres\nspec: [oops\n",
+    );
+    write(
+        dir.path(),
+        "noname.yaml",
+        "apiVersion: gitops.kubedb.com/v1alpha1\nkind: Postgres\nmetadata:\n  labels: {a: b}\nspec:\n  version: \"1\"\n",
+    );
+    write(
+        dir.path(),
+        "badname.yaml",
+        &GOOD.replace("name: good", "name: Bad_Name"),
+    );
+    write(
+        dir.path(),
+        "extra.yaml",
+        &GOOD.replace("  name: good", "  name: extra\n  uid: abc"),
+    );
     write(dir.path(), "ok.yaml", GOOD);
     let set = load_dir(dir.path(), &LoadOptions::default());
-    let by_file = |f: &str| set.errors.iter().find(|e| e.file == Path::new(f)).unwrap_or_else(|| panic!("no error for {f}: {:?}", set.errors));
+    let by_file = |f: &str| {
+        set.errors
+            .iter()
+            .find(|e| e.file == Path::new(f))
+            .unwrap_or_else(|| panic!("no error for {f}: {:?}", set.errors))
+    };
     assert!(by_file("broken.yaml").message.contains("invalid YAML"));
     assert_eq!(by_file("noname.yaml").line, 3);
-    assert!(by_file("noname.yaml").message.contains("metadata.name: required"));
+    assert!(
+        by_file("noname.yaml")
+            .message
+            .contains("metadata.name: required")
+    );
     assert!(by_file("badname.yaml").message.contains("not a valid name"));
     assert_eq!(by_file("extra.yaml").line, 5);
     assert_eq!(set.manifests.len(), 1);
@@ -83,7 +139,11 @@ fn duplicates_are_refused_together() {
     let set = load_dir(dir.path(), &LoadOptions::default());
     assert!(set.manifests.is_empty());
     assert_eq!(set.errors.len(), 2);
-    assert!(set.errors[0].message.contains("one.yaml:1, two.yaml:1"), "{}", set.errors[0].message);
+    assert!(
+        set.errors[0].message.contains("one.yaml:1, two.yaml:1"),
+        "{}",
+        set.errors[0].message
+    );
 }
 
 #[test]
@@ -91,7 +151,10 @@ fn line_of_finds_fields_for_plan_errors() {
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), "good.yaml", GOOD);
     let set = load_dir(dir.path(), &LoadOptions::default());
-    let path = [PathSegment::Key("spec".into()), PathSegment::Key("replicas".into())];
+    let path = [
+        PathSegment::Key("spec".into()),
+        PathSegment::Key("replicas".into()),
+    ];
     assert_eq!(set.manifests[0].line_of(&path), 7);
 }
 
@@ -99,5 +162,9 @@ fn line_of_finds_fields_for_plan_errors() {
 fn a_missing_directory_is_an_error_not_a_panic() {
     let set = load_dir(Path::new("/nonexistent/pg-gitops"), &LoadOptions::default());
     assert_eq!(set.errors.len(), 1);
-    assert!(set.errors[0].message.contains("cannot read the manifest directory"));
+    assert!(
+        set.errors[0]
+            .message
+            .contains("cannot read the manifest directory")
+    );
 }

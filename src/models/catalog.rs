@@ -19,7 +19,14 @@ pub struct PostgresVersion {
     pub spec: PostgresVersionSpec,
 }
 
-kube_resource!(PostgresVersion, "catalog.kubedb.com", "v1alpha1", "PostgresVersion", "postgresversions", ClusterResourceScope);
+kube_resource!(
+    PostgresVersion,
+    "catalog.kubedb.com",
+    "v1alpha1",
+    "PostgresVersion",
+    "postgresversions",
+    ClusterResourceScope
+);
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -28,7 +28,14 @@ fn kind() -> String {
     "Postgres".into()
 }
 
-kube_resource!(GitopsPostgres, "gitops.kubedb.com", "v1alpha1", "Postgres", "postgreses", NamespaceResourceScope);
+kube_resource!(
+    GitopsPostgres,
+    "gitops.kubedb.com",
+    "v1alpha1",
+    "Postgres",
+    "postgreses",
+    NamespaceResourceScope
+);
 
 /// The status KubeDB's gitops CRD declares: the database status inlined plus `gitops`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -4,7 +4,9 @@ use k8s_openapi::NamespaceResourceScope;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::{LAST_APPLIED_ANNOTATION, ObjectMeta, PostgresSpec, RESTART_PENDING_ANNOTATION, kube_resource};
+use super::{
+    LAST_APPLIED_ANNOTATION, ObjectMeta, PostgresSpec, RESTART_PENDING_ANNOTATION, kube_resource,
+};
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -28,11 +30,22 @@ fn kind() -> String {
     "Postgres".into()
 }
 
-kube_resource!(KubedbPostgres, "kubedb.com", "v1", "Postgres", "postgreses", NamespaceResourceScope);
+kube_resource!(
+    KubedbPostgres,
+    "kubedb.com",
+    "v1",
+    "Postgres",
+    "postgreses",
+    NamespaceResourceScope
+);
 
 impl KubedbPostgres {
     fn annotation(&self, key: &str) -> Option<&str> {
-        self.metadata.annotations.as_ref()?.get(key).map(String::as_str)
+        self.metadata
+            .annotations
+            .as_ref()?
+            .get(key)
+            .map(String::as_str)
     }
 
     /// The declared spec this database was last reconciled to, if pg-gitops recorded one.

@@ -31,7 +31,14 @@ fn kind() -> String {
     "PostgresOpsRequest".into()
 }
 
-kube_resource!(PostgresOpsRequest, "ops.kubedb.com", "v1alpha1", "PostgresOpsRequest", "postgresopsrequests", NamespaceResourceScope);
+kube_resource!(
+    PostgresOpsRequest,
+    "ops.kubedb.com",
+    "v1alpha1",
+    "PostgresOpsRequest",
+    "postgresopsrequests",
+    NamespaceResourceScope
+);
 
 impl PostgresOpsRequest {
     /// `spec.databaseRef.name`.
@@ -46,7 +53,12 @@ impl PostgresOpsRequest {
 
     /// The phase; an object nobody has picked up yet has none.
     pub fn phase(&self) -> OpsPhase {
-        OpsPhase::parse(self.status.as_ref().and_then(|s| s.phase.as_deref()).unwrap_or(""))
+        OpsPhase::parse(
+            self.status
+                .as_ref()
+                .and_then(|s| s.phase.as_deref())
+                .unwrap_or(""),
+        )
     }
 
     /// The failure message KubeDB's CLI would show: the condition whose reason is `Failed`,
@@ -110,7 +122,10 @@ impl OpsPhase {
 
     /// True while the request may still run: the database must wait for it.
     pub fn is_open(&self) -> bool {
-        !matches!(self, Self::Successful | Self::Failed | Self::Skipped | Self::Denied)
+        !matches!(
+            self,
+            Self::Successful | Self::Failed | Self::Skipped | Self::Denied
+        )
     }
 }
 

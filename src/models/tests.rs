@@ -37,13 +37,21 @@ fn gitops_postgres_round_trips_every_field() {
 
 #[test]
 fn legacy_config_secret_is_read() {
-    let spec: PostgresSpec = serde_json::from_value(json!({"configSecret": {"name": "old"}})).unwrap();
+    let spec: PostgresSpec =
+        serde_json::from_value(json!({"configSecret": {"name": "old"}})).unwrap();
     assert_eq!(spec.config_secret_name(), Some("old"));
 }
 
 #[test]
 fn ops_phase_open_and_final() {
-    for open in ["", "Pending", "Progressing", "WaitingForApproval", "Approved", "Weird"] {
+    for open in [
+        "",
+        "Pending",
+        "Progressing",
+        "WaitingForApproval",
+        "Approved",
+        "Weird",
+    ] {
         assert!(OpsPhase::parse(open).is_open(), "{open}");
     }
     for done in ["Successful", "Failed", "Skipped", "Denied"] {

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use super::compare::covers;
-use super::version::{VersionCheck, check_upgrade, check_target};
+use super::version::{VersionCheck, check_target, check_upgrade};
 use crate::models::{KubedbPostgres, LastApplied, PostgresSpec, PostgresVersion};
 use crate::quantity::compare_json_quantities;
 use crate::yaml::PathSegment;
@@ -45,7 +45,9 @@ impl Catalog {
 }
 
 fn path(keys: &[&str]) -> Vec<PathSegment> {
-    keys.iter().map(|k| PathSegment::Key((*k).to_string())).collect()
+    keys.iter()
+        .map(|k| PathSegment::Key((*k).to_string()))
+        .collect()
 }
 
 fn finding(keys: &[&str], message: impl Into<String>) -> Finding {
@@ -67,7 +69,10 @@ pub fn check(
     let mut findings = Vec::new();
     let mut notes = Vec::new();
     if let Some(replicas) = desired.replicas.filter(|r| *r < 1) {
-        findings.push(finding(&["spec", "replicas"], format!("replicas must be at least 1, not {replicas}")));
+        findings.push(finding(
+            &["spec", "replicas"],
+            format!("replicas must be at least 1, not {replicas}"),
+        ));
     }
     check_containers(desired, &mut findings);
     check_inline_config(desired, &mut findings);
@@ -113,7 +118,11 @@ fn check_containers(desired: &PostgresSpec, findings: &mut Vec<Finding>) {
 }
 
 fn check_inline_config(desired: &PostgresSpec, findings: &mut Vec<Finding>) {
-    let Some(inline) = desired.configuration.as_ref().and_then(|c| c.inline.as_ref()) else {
+    let Some(inline) = desired
+        .configuration
+        .as_ref()
+        .and_then(|c| c.inline.as_ref())
+    else {
         return;
     };
     if inline.keys().any(|k| k != "user.conf") || inline.len() > 1 {
@@ -135,23 +144,37 @@ fn check_tls_consistency(
     let declares_tls = declared.get("tls").is_some_and(|v| !v.is_null());
     // Leaving tls out removes it only if the record says Git declared it before.
     let removed = record.is_some_and(|r| r.spec.contains_key("tls"));
-    let tls_after = declares_tls || live.is_some_and(|l| l.spec.tls.is_some() && declared.get("tls").is_none() && !removed);
+    let tls_after = declares_tls
+        || live.is_some_and(|l| l.spec.tls.is_some() && declared.get("tls").is_none() && !removed);
     let ssl_mode = desired.ssl_mode.as_deref();
     match (tls_after, ssl_mode) {
         (false, Some(mode)) if mode != "disable" => findings.push(finding(
             &["spec", "sslMode"],
             format!("sslMode {mode} needs spec.tls; add tls or use sslMode disable"),
         )),
-        (true, Some("disable")) => findings.push(finding(&["spec", "sslMode"], "sslMode disable cannot be used with spec.tls")),
+        (true, Some("disable")) => findings.push(finding(
+            &["spec", "sslMode"],
+            "sslMode disable cannot be used with spec.tls",
+        )),
         _ => {}
     }
-    if desired.client_auth_mode.as_deref() == Some("cert") && (!tls_after || ssl_mode == Some("disable")) {
-        findings.push(finding(&["spec", "clientAuthMode"], "clientAuthMode cert needs TLS (spec.tls and an sslMode other than disable)"));
+    if desired.client_auth_mode.as_deref() == Some("cert")
+        && (!tls_after || ssl_mode == Some("disable"))
+    {
+        findings.push(finding(
+            &["spec", "clientAuthMode"],
+            "clientAuthMode cert needs TLS (spec.tls and an sslMode other than disable)",
+        ));
     }
 }
 
 /// Fields KubeDB fixes at provisioning time.
-fn check_immutable(desired: &PostgresSpec, declared: &Value, live: &KubedbPostgres, findings: &mut Vec<Finding>) {
+fn check_immutable(
+    desired: &PostgresSpec,
+    declared: &Value,
+    live: &KubedbPostgres,
+    findings: &mut Vec<Finding>,
+) {
     if let Some(wanted) = desired.storage_type.as_deref() {
         let current = live.spec.storage_type.as_deref().unwrap_or("Durable");
         if wanted != current {
@@ -162,19 +185,28 @@ fn check_immutable(desired: &PostgresSpec, declared: &Value, live: &KubedbPostgr
         check_storage(storage, live, findings);
     }
     if let Some(init) = declared.get("init") {
-        let initialized = live.spec.other.get("init").and_then(|i| i.get("initialized")) == Some(&Value::Bool(true));
+        let initialized = live
+            .spec
+            .other
+            .get("init")
+            .and_then(|i| i.get("initialized"))
+            == Some(&Value::Bool(true));
         let mut wanted = init.clone();
         if let Some(map) = wanted.as_object_mut() {
             map.remove("initialized");
         }
         if initialized && !covers(&wanted, live.spec.other.get("init")) {
-            findings.push(finding(&["spec", "init"], "spec.init cannot change after the database was initialised"));
+            findings.push(finding(
+                &["spec", "init"],
+                "spec.init cannot change after the database was initialised",
+            ));
         }
     }
 }
 
 fn check_storage(storage: &Value, live: &KubedbPostgres, findings: &mut Vec<Finding>) {
-    let live_storage = serde_json::to_value(live.spec.storage.clone().unwrap_or_default()).unwrap_or(Value::Null);
+    let live_storage =
+        serde_json::to_value(live.spec.storage.clone().unwrap_or_default()).unwrap_or(Value::Null);
     if let (Some(wanted), Some(current)) = (
         storage.pointer("/resources/requests/storage"),
         live_storage.pointer("/resources/requests/storage"),
@@ -182,17 +214,28 @@ fn check_storage(storage: &Value, live: &KubedbPostgres, findings: &mut Vec<Find
         match compare_json_quantities(wanted, current) {
             Some(Ordering::Less) => findings.push(finding(
                 &["spec", "storage", "resources", "requests", "storage"],
-                format!("storage cannot shrink ({} → {}); volumes only grow", show(current), show(wanted)),
+                format!(
+                    "storage cannot shrink ({} → {}); volumes only grow",
+                    show(current),
+                    show(wanted)
+                ),
             )),
             None => findings.push(finding(
                 &["spec", "storage", "resources", "requests", "storage"],
-                format!("cannot compare storage sizes {} and {}", show(current), show(wanted)),
+                format!(
+                    "cannot compare storage sizes {} and {}",
+                    show(current),
+                    show(wanted)
+                ),
             )),
             _ => {}
         }
     }
     if let Some(wanted) = storage.get("storageClassName").and_then(Value::as_str) {
-        let current = live_storage.get("storageClassName").and_then(Value::as_str).unwrap_or("");
+        let current = live_storage
+            .get("storageClassName")
+            .and_then(Value::as_str)
+            .unwrap_or("");
         if wanted != current {
             findings.push(finding(
                 &["spec", "storage", "storageClassName"],
@@ -205,11 +248,16 @@ fn check_storage(storage: &Value, live: &KubedbPostgres, findings: &mut Vec<Find
             continue;
         }
         if !covers(value, live_storage.get(key)) {
-            findings.push(finding(&["spec", "storage", key], format!("storage.{key} cannot change after the volumes exist")));
+            findings.push(finding(
+                &["spec", "storage", key],
+                format!("storage.{key} cannot change after the volumes exist"),
+            ));
         }
     }
 }
 
 fn show(value: &Value) -> String {
-    value.as_str().map_or_else(|| value.to_string(), str::to_string)
+    value
+        .as_str()
+        .map_or_else(|| value.to_string(), str::to_string)
 }

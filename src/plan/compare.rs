@@ -20,7 +20,12 @@ pub fn covers(desired: &Value, live: Option<&Value>) -> bool {
 
 /// `key` is the field holding this value; `in_quantity_map` says the enclosing map is a
 /// `requests`/`limits` map, whose values are quantities.
-fn covers_in(desired: &Value, live: Option<&Value>, key: Option<&str>, in_quantity_map: bool) -> bool {
+fn covers_in(
+    desired: &Value,
+    live: Option<&Value>,
+    key: Option<&str>,
+    in_quantity_map: bool,
+) -> bool {
     let Some(live) = live.filter(|v| !v.is_null()) else {
         return is_empty(desired);
     };
@@ -31,17 +36,27 @@ fn covers_in(desired: &Value, live: Option<&Value>, key: Option<&str>, in_quanti
                 .all(|(k, v)| covers_in(v, have.get(k), Some(k), children_are_quantities))
         }
         (Value::Array(want), Value::Array(have)) => match list_match_key(want) {
-            Some(match_key) => want
-                .iter()
-                .all(|item| covers_in(item, find_by(have, match_key, &item[match_key]), None, false)),
+            Some(match_key) => want.iter().all(|item| {
+                covers_in(
+                    item,
+                    find_by(have, match_key, &item[match_key]),
+                    None,
+                    false,
+                )
+            }),
             None => {
                 want.len() == have.len()
-                    && want.iter().zip(have).all(|(w, h)| covers_in(w, Some(h), None, false))
+                    && want
+                        .iter()
+                        .zip(have)
+                        .all(|(w, h)| covers_in(w, Some(h), None, false))
             }
         },
         (Value::Null, _) => true,
         // `storage` sizes are quantities too (PVC specs, VolumeExpansion).
-        (want, have) if in_quantity_map || key == Some("storage") => json_quantities_equal(want, have),
+        (want, have) if in_quantity_map || key == Some("storage") => {
+            json_quantities_equal(want, have)
+        }
         (want, have) => want == have,
     }
 }
@@ -51,9 +66,11 @@ pub fn list_match_key(items: &[Value]) -> Option<&'static str> {
     if items.is_empty() {
         return None;
     }
-    LIST_MATCH_KEYS
-        .into_iter()
-        .find(|key| items.iter().all(|item| item.get(key).is_some_and(Value::is_string)))
+    LIST_MATCH_KEYS.into_iter().find(|key| {
+        items
+            .iter()
+            .all(|item| item.get(key).is_some_and(Value::is_string))
+    })
 }
 
 /// The item of `items` whose `key` equals `value`.
@@ -81,7 +98,12 @@ pub fn project(desired: &Value, live: Option<&Value>) -> Value {
     project_in(desired, live, None, false)
 }
 
-fn project_in(desired: &Value, live: Option<&Value>, key: Option<&str>, in_quantity_map: bool) -> Value {
+fn project_in(
+    desired: &Value,
+    live: Option<&Value>,
+    key: Option<&str>,
+    in_quantity_map: bool,
+) -> Value {
     let Some(live) = live.filter(|v| !v.is_null()) else {
         return Value::Null;
     };
@@ -100,7 +122,10 @@ fn project_in(desired: &Value, live: Option<&Value>, key: Option<&str>, in_quant
         (Value::Array(want), Value::Array(have)) => match list_match_key(want) {
             Some(match_key) => Value::Array(
                 want.iter()
-                    .filter_map(|item| find_by(have, match_key, &item[match_key]).map(|found| project_in(item, Some(found), None, false)))
+                    .filter_map(|item| {
+                        find_by(have, match_key, &item[match_key])
+                            .map(|found| project_in(item, Some(found), None, false))
+                    })
                     .collect(),
             ),
             None => live.clone(),
@@ -117,7 +142,11 @@ pub fn canonical(value: &Value) -> String {
             Value::Object(map) => {
                 let mut keys: Vec<&String> = map.keys().collect();
                 keys.sort();
-                Value::Object(keys.into_iter().map(|k| (k.clone(), sorted(&map[k]))).collect())
+                Value::Object(
+                    keys.into_iter()
+                        .map(|k| (k.clone(), sorted(&map[k])))
+                        .collect(),
+                )
             }
             Value::Array(items) => Value::Array(items.iter().map(sorted).collect()),
             other => other.clone(),
@@ -134,7 +163,8 @@ mod tests {
 
     #[test]
     fn only_declared_fields_are_compared() {
-        let desired = json!({"replicas": 3, "storage": {"resources": {"requests": {"storage": "10Gi"}}}});
+        let desired =
+            json!({"replicas": 3, "storage": {"resources": {"requests": {"storage": "10Gi"}}}});
         let live = json!({"replicas": 3, "standbyMode": "Hot", "storage": {"accessModes": ["ReadWriteOnce"],
             "resources": {"requests": {"storage": "10240Mi"}}}});
         assert!(covers(&desired, Some(&live)));
@@ -144,17 +174,29 @@ mod tests {
     #[test]
     fn quantities_compare_by_value_only_where_they_are_quantities() {
         let live = json!({"requests": {"cpu": "500m", "memory": "1Gi"}});
-        assert!(covers(&json!({"requests": {"cpu": 0.5, "memory": "1024Mi"}}), Some(&live)));
+        assert!(covers(
+            &json!({"requests": {"cpu": 0.5, "memory": "1024Mi"}}),
+            Some(&live)
+        ));
         assert!(!covers(&json!({"requests": {"cpu": "1"}}), Some(&live)));
         // A version string is not a quantity: "16.4" and "16.40" differ.
-        assert!(!covers(&json!({"version": "16.40"}), Some(&json!({"version": "16.4"}))));
+        assert!(!covers(
+            &json!({"version": "16.40"}),
+            Some(&json!({"version": "16.4"}))
+        ));
     }
 
     #[test]
     fn named_lists_match_by_name_and_ignore_extra_live_items() {
         let live = json!([{"name": "pg-coordinator", "resources": {}}, {"name": "postgres", "image": "x"}]);
-        assert!(covers(&json!([{"name": "postgres", "image": "x"}]), Some(&live)));
-        assert!(!covers(&json!([{"name": "postgres", "image": "y"}]), Some(&live)));
+        assert!(covers(
+            &json!([{"name": "postgres", "image": "x"}]),
+            Some(&live)
+        ));
+        assert!(!covers(
+            &json!([{"name": "postgres", "image": "y"}]),
+            Some(&live)
+        ));
         assert!(!covers(&json!([{"name": "exporter"}]), Some(&live)));
     }
 
@@ -183,13 +225,19 @@ mod tests {
         );
         // Equal values show in the desired spelling; a version is not a quantity.
         assert_eq!(
-            project(&json!({"storage": "1Gi", "version": "16.40"}), Some(&json!({"storage": "1024Mi", "version": "16.4"}))),
+            project(
+                &json!({"storage": "1Gi", "version": "16.40"}),
+                Some(&json!({"storage": "1024Mi", "version": "16.4"}))
+            ),
             json!({"storage": "1Gi", "version": "16.4"})
         );
     }
 
     #[test]
     fn canonical_sorts_keys() {
-        assert_eq!(canonical(&json!({"b": 1, "a": {"d": 2, "c": 3}})), r#"{"a":{"c":3,"d":2},"b":1}"#);
+        assert_eq!(
+            canonical(&json!({"b": 1, "a": {"d": 2, "c": 3}})),
+            r#"{"a":{"c":3,"d":2},"b":1}"#
+        );
     }
 }

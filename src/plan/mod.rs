@@ -21,8 +21,8 @@ pub use version::{VersionCheck, check_upgrade, constraint_matches};
 
 use crate::manifest::{Manifest, ManifestSet};
 use crate::models::{
-    KubedbPostgres, OpsPhase, OpsRequestType, PostgresOpsRequest, RETRY_ANNOTATION, ROTATE_CERTIFICATES_ANNOTATION,
-    VOLUME_EXPANSION_MODE_ANNOTATION,
+    KubedbPostgres, OpsPhase, OpsRequestType, PostgresOpsRequest, RETRY_ANNOTATION,
+    ROTATE_CERTIFICATES_ANNOTATION, VOLUME_EXPANSION_MODE_ANNOTATION,
 };
 
 /// Settings from `config.toml` that shape the plan.
@@ -145,7 +145,11 @@ impl PlanReport {
     pub fn exit_code(&self) -> i32 {
         if !self.errors.is_empty() || self.databases.iter().any(|d| !d.errors.is_empty()) {
             2
-        } else if self.databases.iter().any(|d| !d.steps.is_empty() || d.waiting_for.is_some()) {
+        } else if self
+            .databases
+            .iter()
+            .any(|d| !d.steps.is_empty() || d.waiting_for.is_some())
+        {
             1
         } else {
             0
@@ -155,18 +159,38 @@ impl PlanReport {
 
 /// Plans every manifest of a snapshot. Broken manifests appear as errors on their database
 /// (or at the top when they name none); they never hide the plans of the others.
-pub fn plan_all(set: &ManifestSet, live: &LiveState, settings: &PlanSettings, revision: Option<&str>) -> PlanReport {
+pub fn plan_all(
+    set: &ManifestSet,
+    live: &LiveState,
+    settings: &PlanSettings,
+    revision: Option<&str>,
+) -> PlanReport {
     let mut ops_by_database: BTreeMap<(&str, &str), Vec<&PostgresOpsRequest>> = BTreeMap::new();
     for request in &live.ops_requests {
-        if let (Some(namespace), Some(database)) = (request.metadata.namespace.as_deref(), request.database_name()) {
-            ops_by_database.entry((namespace, database)).or_default().push(request);
+        if let (Some(namespace), Some(database)) = (
+            request.metadata.namespace.as_deref(),
+            request.database_name(),
+        ) {
+            ops_by_database
+                .entry((namespace, database))
+                .or_default()
+                .push(request);
         }
     }
     let mut plans: BTreeMap<(String, String), DatabasePlan> = BTreeMap::new();
     for manifest in &set.manifests {
         let key = manifest.key();
-        let ops = ops_by_database.get(&(key.0.as_str(), key.1.as_str())).map_or(&[][..], Vec::as_slice);
-        let plan = plan_database(manifest, live.databases.get(&key), ops, live.catalog.as_ref(), settings, revision);
+        let ops = ops_by_database
+            .get(&(key.0.as_str(), key.1.as_str()))
+            .map_or(&[][..], Vec::as_slice);
+        let plan = plan_database(
+            manifest,
+            live.databases.get(&key),
+            ops,
+            live.catalog.as_ref(),
+            settings,
+            revision,
+        );
         plans.insert(key, plan);
     }
     let mut report = PlanReport::default();
@@ -206,15 +230,23 @@ pub fn plan_database(
 ) -> DatabasePlan {
     let desired = &manifest.object;
     let (namespace, name) = manifest.key();
-    let declared = manifest.declared.get("spec").and_then(Value::as_object).cloned().unwrap_or_default();
+    let declared = manifest
+        .declared
+        .get("spec")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
     let mut plan = DatabasePlan::new(namespace.clone(), name.clone());
     // Serialised and parsed once: every comparison below reads these.
     let live_spec = live.map(|l| serde_json::to_value(&l.spec).unwrap_or(Value::Null));
     let record = live.and_then(KubedbPostgres::last_applied);
     plan.after = Value::Object(declared.clone());
-    plan.before = live_spec.as_ref().map_or(Value::Null, |spec| before_view(&plan.after, spec, record.as_ref()));
+    plan.before = live_spec.as_ref().map_or(Value::Null, |spec| {
+        before_view(&plan.after, spec, record.as_ref())
+    });
 
-    let (findings, notes) = checks::check(&desired.spec, &plan.after, live, record.as_ref(), catalog);
+    let (findings, notes) =
+        checks::check(&desired.spec, &plan.after, live, record.as_ref(), catalog);
     plan.notes = notes;
     let file = manifest.file.display().to_string();
     let error_at = |finding: &Finding| PlanError {
@@ -236,7 +268,14 @@ pub fn plan_database(
         });
         return plan;
     };
-    let annotation = |key: &str| desired.metadata.annotations.as_ref().and_then(|a| a.get(key)).map(String::as_str);
+    let annotation = |key: &str| {
+        desired
+            .metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(key))
+            .map(String::as_str)
+    };
     let id = Identity {
         namespace: &namespace,
         database: &name,
@@ -251,41 +290,110 @@ pub fn plan_database(
         live,
         record: record.as_ref(),
     };
-    let mode = annotation(VOLUME_EXPANSION_MODE_ANNOTATION).unwrap_or(&settings.volume_expansion_mode);
+    let mode =
+        annotation(VOLUME_EXPANSION_MODE_ANNOTATION).unwrap_or(&settings.volume_expansion_mode);
     let rotate_token = annotation(ROTATE_CERTIFICATES_ANNOTATION);
-    let live_rotation = live.metadata.annotations.as_ref().and_then(|a| a.get(ROTATE_CERTIFICATES_ANNOTATION));
-    let rotate_requested = rotate_token.is_some_and(|t| live_rotation.map(String::as_str) != Some(t));
+    let live_rotation = live
+        .metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(ROTATE_CERTIFICATES_ANNOTATION));
+    let rotate_requested =
+        rotate_token.is_some_and(|t| live_rotation.map(String::as_str) != Some(t));
 
-    let patch_plan = patch::plan_patch(desired, &declared, live, &live_spec, record.as_ref(), id.generation, revision);
+    let patch_plan = patch::plan_patch(
+        desired,
+        &declared,
+        live,
+        &live_spec,
+        record.as_ref(),
+        id.generation,
+        revision,
+    );
     let mut ordered: Vec<(Order, Step)> = Vec::new();
     if let Some(patch) = patch_plan.patch {
-        ordered.push((Order::Patch, Step { step_type: StepType::Patch, ops_request: None, patch: Some(patch) }));
+        ordered.push((
+            Order::Patch,
+            Step {
+                step_type: StepType::Patch,
+                ops_request: None,
+                patch: Some(patch),
+            },
+        ));
     }
     let mut candidates: Vec<(Order, OpsRequestType, Value, String)> = Vec::new();
     if let Some((block, direction)) = steps::horizontal_scaling(&inputs) {
-        let order = if direction == Ordering::Less { Order::ScaleDown } else { Order::ScaleUp };
-        candidates.push((order, OpsRequestType::HorizontalScaling, block, String::new()));
+        let order = if direction == Ordering::Less {
+            Order::ScaleDown
+        } else {
+            Order::ScaleUp
+        };
+        candidates.push((
+            order,
+            OpsRequestType::HorizontalScaling,
+            block,
+            String::new(),
+        ));
     }
     let mut push = |order, kind, block: Option<Value>, uniqueness: &str| {
         if let Some(block) = block {
             candidates.push((order, kind, block, uniqueness.to_string()));
         }
     };
-    push(Order::VolumeExpansion, OpsRequestType::VolumeExpansion, steps::volume_expansion(&inputs, mode), "");
-    push(Order::VerticalScaling, OpsRequestType::VerticalScaling, steps::vertical_scaling(&inputs), "");
-    push(Order::UpdateVersion, OpsRequestType::UpdateVersion, steps::update_version(&inputs), "");
-    push(Order::Reconfigure, OpsRequestType::Reconfigure, steps::reconfigure(&inputs), "");
-    push(Order::ReconfigureTls, OpsRequestType::ReconfigureTLS, steps::reconfigure_tls(&inputs, rotate_requested), rotate_token.unwrap_or(""));
-    push(Order::RotateAuth, OpsRequestType::RotateAuth, steps::rotate_auth(&inputs), "");
-    let restart_token = patch_plan.restart_token.as_deref().or(live.restart_pending());
+    push(
+        Order::VolumeExpansion,
+        OpsRequestType::VolumeExpansion,
+        steps::volume_expansion(&inputs, mode),
+        "",
+    );
+    push(
+        Order::VerticalScaling,
+        OpsRequestType::VerticalScaling,
+        steps::vertical_scaling(&inputs),
+        "",
+    );
+    push(
+        Order::UpdateVersion,
+        OpsRequestType::UpdateVersion,
+        steps::update_version(&inputs),
+        "",
+    );
+    push(
+        Order::Reconfigure,
+        OpsRequestType::Reconfigure,
+        steps::reconfigure(&inputs),
+        "",
+    );
+    push(
+        Order::ReconfigureTls,
+        OpsRequestType::ReconfigureTLS,
+        steps::reconfigure_tls(&inputs, rotate_requested),
+        rotate_token.unwrap_or(""),
+    );
+    push(
+        Order::RotateAuth,
+        OpsRequestType::RotateAuth,
+        steps::rotate_auth(&inputs),
+        "",
+    );
+    let restart_token = patch_plan
+        .restart_token
+        .as_deref()
+        .or(live.restart_pending());
     if let Some(token) = restart_token {
-        push(Order::Restart, OpsRequestType::Restart, Some(json!({})), token);
+        push(
+            Order::Restart,
+            OpsRequestType::Restart,
+            Some(json!({})),
+            token,
+        );
     }
 
     for (order, kind, block, uniqueness) in candidates {
         // Steps that change no field (a Restart, a certificate rotation) are done once their
         // OpsRequest succeeded; the others are done when the live value matches.
-        let marker_only = kind == OpsRequestType::Restart || block == json!({"rotateCertificates": true});
+        let marker_only =
+            kind == OpsRequestType::Restart || block == json!({"rotateCertificates": true});
         let request = ops::build(&id, kind, block, &uniqueness);
         let request_name = request.metadata.name.clone().unwrap_or_default();
         match ops.iter().find(|o| o.metadata.name.as_deref() == Some(request_name.as_str())).map(|o| (o.phase(), *o)) {
@@ -314,10 +422,15 @@ pub fn plan_database(
     }
     ordered.sort_by_key(|(order, _)| *order);
     plan.steps = ordered.into_iter().map(|(_, step)| step).collect();
-    if plan.steps.is_empty() {
-        if let Some(closing) = patch::closing_patch(desired, &declared, live, record.as_ref(), rotate_token) {
-            plan.steps.push(Step { step_type: StepType::Patch, ops_request: None, patch: Some(closing) });
-        }
+    if plan.steps.is_empty()
+        && let Some(closing) =
+            patch::closing_patch(desired, &declared, live, record.as_ref(), rotate_token)
+    {
+        plan.steps.push(Step {
+            step_type: StepType::Patch,
+            ops_request: None,
+            patch: Some(closing),
+        });
     }
     plan
 }
@@ -347,17 +460,35 @@ enum Order {
 fn oldest_open(ops: &[&PostgresOpsRequest]) -> Option<String> {
     ops.iter()
         .filter(|o| o.phase().is_open())
-        .min_by_key(|o| (o.metadata.creation_timestamp.as_ref().map(|t| t.0), o.metadata.name.clone()))
+        .min_by_key(|o| {
+            (
+                o.metadata.creation_timestamp.as_ref().map(|t| t.0),
+                o.metadata.name.clone(),
+            )
+        })
         .and_then(|o| o.metadata.name.clone())
 }
 
 /// The live values of the declared fields, plus those removed from Git but still live.
-fn before_view(declared: &Value, live_spec: &Value, record: Option<&crate::models::LastApplied>) -> Value {
+fn before_view(
+    declared: &Value,
+    live_spec: &Value,
+    record: Option<&crate::models::LastApplied>,
+) -> Value {
     let mut before = compare::project(declared, Some(live_spec));
     if let (Some(record), Some(map)) = (record, before.as_object_mut()) {
         // Removing replicas, storage, version, resources or the auth secret changes nothing.
-        let kept_when_removed = ["version", "replicas", "storage", "storageType", "podTemplate", "authSecret"];
-        for key in record.spec.keys().filter(|k| declared.get(k.as_str()).is_none() && !kept_when_removed.contains(&k.as_str())) {
+        let kept_when_removed = [
+            "version",
+            "replicas",
+            "storage",
+            "storageType",
+            "podTemplate",
+            "authSecret",
+        ];
+        for key in record.spec.keys().filter(|k| {
+            declared.get(k.as_str()).is_none() && !kept_when_removed.contains(&k.as_str())
+        }) {
             if let Some(value) = live_spec.get(key).filter(|v| !compare::is_empty(v)) {
                 map.insert(key.clone(), value.clone());
             }

@@ -12,8 +12,8 @@ use sha2::{Digest, Sha256};
 
 use super::compare::canonical;
 use crate::models::{
-    DATABASE_LABEL, GENERATION_ANNOTATION, MANAGED_BY_LABEL, MANAGED_BY_VALUE, ObjectMeta, OpsRequestType, PostgresOpsRequest,
-    REVISION_ANNOTATION,
+    DATABASE_LABEL, GENERATION_ANNOTATION, MANAGED_BY_LABEL, MANAGED_BY_VALUE, ObjectMeta,
+    OpsRequestType, PostgresOpsRequest, REVISION_ANNOTATION,
 };
 
 /// Kubernetes names (and KubeDB's derived pod names) must fit in 63 characters.
@@ -49,7 +49,12 @@ pub fn block_key(kind: OpsRequestType) -> &'static str {
 
 /// The OpsRequest for one step. `uniqueness` is hashed into the name next to the block; it
 /// carries what the block alone cannot tell apart (the pending-restart token, say).
-pub fn build(id: &Identity<'_>, kind: OpsRequestType, block: Value, uniqueness: &str) -> PostgresOpsRequest {
+pub fn build(
+    id: &Identity<'_>,
+    kind: OpsRequestType,
+    block: Value,
+    uniqueness: &str,
+) -> PostgresOpsRequest {
     let mut spec = Map::new();
     spec.insert("type".into(), json!(kind.as_str()));
     spec.insert("databaseRef".into(), json!({"name": id.database}));
@@ -59,7 +64,8 @@ pub fn build(id: &Identity<'_>, kind: OpsRequestType, block: Value, uniqueness: 
         (MANAGED_BY_LABEL.to_string(), MANAGED_BY_VALUE.to_string()),
         (DATABASE_LABEL.to_string(), id.database.to_string()),
     ]);
-    let mut annotations = BTreeMap::from([(GENERATION_ANNOTATION.to_string(), id.generation.to_string())]);
+    let mut annotations =
+        BTreeMap::from([(GENERATION_ANNOTATION.to_string(), id.generation.to_string())]);
     if let Some(revision) = id.revision {
         annotations.insert(REVISION_ANNOTATION.to_string(), revision.to_string());
     }
@@ -142,14 +148,27 @@ mod tests {
 
     #[test]
     fn names_keep_kubedb_shape_and_are_deterministic() {
-        let a = build(&id("pg1"), OpsRequestType::UpdateVersion, json!({"targetVersion": "17.2"}), "");
-        let b = build(&id("pg1"), OpsRequestType::UpdateVersion, json!({"targetVersion": "17.2"}), "");
+        let a = build(
+            &id("pg1"),
+            OpsRequestType::UpdateVersion,
+            json!({"targetVersion": "17.2"}),
+            "",
+        );
+        let b = build(
+            &id("pg1"),
+            OpsRequestType::UpdateVersion,
+            json!({"targetVersion": "17.2"}),
+            "",
+        );
         let name = a.metadata.name.clone().unwrap();
         assert_eq!(a.metadata.name, b.metadata.name);
         assert!(name.starts_with("pg1-versionupdate-"), "{name}");
         let hash = name.rsplit('-').next().unwrap();
         assert_eq!(hash.len(), 6);
-        assert!(hash.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()));
+        assert!(
+            hash.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        );
     }
 
     #[test]
@@ -166,8 +185,12 @@ mod tests {
         assert_ne!(base, name(&other, OpsRequestType::Restart, "{}"));
         assert_ne!(base, name(&id("pg1"), OpsRequestType::Restart, "{\"x\":1}"));
         assert_ne!(
-            name(&id("pg1"), OpsRequestType::VerticalScaling, "{}").rsplit('-').next(),
-            name(&id("pg1"), OpsRequestType::HorizontalScaling, "{}").rsplit('-').next()
+            name(&id("pg1"), OpsRequestType::VerticalScaling, "{}")
+                .rsplit('-')
+                .next(),
+            name(&id("pg1"), OpsRequestType::HorizontalScaling, "{}")
+                .rsplit('-')
+                .next()
         );
     }
 
@@ -190,7 +213,10 @@ mod tests {
         let labels = ops.metadata.labels.unwrap();
         assert_eq!(labels[MANAGED_BY_LABEL], "pg-gitops");
         assert_eq!(labels[DATABASE_LABEL], "pg1");
-        assert_eq!(ops.metadata.annotations.unwrap()[REVISION_ANNOTATION], "abc123");
+        assert_eq!(
+            ops.metadata.annotations.unwrap()[REVISION_ANNOTATION],
+            "abc123"
+        );
         assert_eq!(ops.spec["type"], "Restart");
         assert_eq!(ops.spec["databaseRef"]["name"], "pg1");
     }

@@ -17,8 +17,8 @@ use serde_json::{Map, Value, json};
 use super::compare::{canonical, covers, find_by, is_empty};
 use super::ops::token;
 use crate::models::{
-    GitopsPostgres, KubedbPostgres, LAST_APPLIED_ANNOTATION, LastApplied, ObjectMeta, RESTART_PENDING_ANNOTATION,
-    REVISION_ANNOTATION, ROTATE_CERTIFICATES_ANNOTATION,
+    GitopsPostgres, KubedbPostgres, LAST_APPLIED_ANNOTATION, LastApplied, ObjectMeta,
+    RESTART_PENDING_ANNOTATION, REVISION_ANNOTATION, ROTATE_CERTIFICATES_ANNOTATION,
 };
 
 /// Spec fields changed only through OpsRequests (or not at all): never patched.
@@ -89,7 +89,10 @@ fn patchable<'a>(key: &str, value: &'a Value) -> Cow<'a, Value> {
     let mut value = value.clone();
     match key {
         "podTemplate" => {
-            if let Some(containers) = value.pointer_mut("/spec/containers").and_then(Value::as_array_mut) {
+            if let Some(containers) = value
+                .pointer_mut("/spec/containers")
+                .and_then(Value::as_array_mut)
+            {
                 for container in containers {
                     container.as_object_mut().map(|c| c.remove("resources"));
                 }
@@ -99,7 +102,10 @@ fn patchable<'a>(key: &str, value: &'a Value) -> Cow<'a, Value> {
             value.as_object_mut().map(|a| a.remove("name"));
         }
         "monitor" => {
-            if let Some(exporter) = value.pointer_mut("/prometheus/exporter").and_then(Value::as_object_mut) {
+            if let Some(exporter) = value
+                .pointer_mut("/prometheus/exporter")
+                .and_then(Value::as_object_mut)
+            {
                 exporter.remove("resources");
             }
         }
@@ -112,23 +118,40 @@ fn patchable<'a>(key: &str, value: &'a Value) -> Cow<'a, Value> {
 /// fields laid over each named container, so defaulted containers and resources survive.
 fn merge_containers(wanted: &Value, live: Option<&Value>) -> Value {
     let mut merged = wanted.clone();
-    let declared = wanted.pointer("/spec/containers").and_then(Value::as_array).cloned().unwrap_or_default();
-    let live_list = live.and_then(|l| l.pointer("/spec/containers")).and_then(Value::as_array).cloned().unwrap_or_default();
+    let declared = wanted
+        .pointer("/spec/containers")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let live_list = live
+        .and_then(|l| l.pointer("/spec/containers"))
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
     if declared.is_empty() {
         return merged;
     }
     let mut list = live_list.clone();
     for container in &declared {
-        match list.iter_mut().find(|c| c.get("name") == container.get("name")) {
+        match list
+            .iter_mut()
+            .find(|c| c.get("name") == container.get("name"))
+        {
             Some(existing) => {
-                if let (Some(target), Some(fields)) = (existing.as_object_mut(), container.as_object()) {
+                if let (Some(target), Some(fields)) =
+                    (existing.as_object_mut(), container.as_object())
+                {
                     target.extend(fields.clone());
                 }
             }
             None => list.push(container.clone()),
         }
     }
-    debug_assert!(declared.iter().all(|c| find_by(&list, "name", &c["name"]).is_some()));
+    debug_assert!(
+        declared
+            .iter()
+            .all(|c| find_by(&list, "name", &c["name"]).is_some())
+    );
     if let Some(slot) = merged.pointer_mut("/spec/containers") {
         *slot = Value::Array(list);
     }
@@ -147,12 +170,19 @@ pub fn plan_patch(
 ) -> PatchPlan {
     let mut spec_patch = Map::new();
     let mut restart_changed = false;
-    for (key, value) in declared.iter().filter(|(k, _)| !OPS_FIELDS.contains(&k.as_str())) {
+    for (key, value) in declared
+        .iter()
+        .filter(|(k, _)| !OPS_FIELDS.contains(&k.as_str()))
+    {
         let wanted = patchable(key, value);
         if covers(&wanted, live_spec.get(key)) {
             continue;
         }
-        let patch_value = if key == "podTemplate" { merge_containers(&wanted, live_spec.get(key)) } else { wanted.into_owned() };
+        let patch_value = if key == "podTemplate" {
+            merge_containers(&wanted, live_spec.get(key))
+        } else {
+            wanted.into_owned()
+        };
         spec_patch.insert(key.clone(), patch_value);
         restart_changed |= RESTART_FIELDS.contains(&key.as_str());
     }
@@ -166,12 +196,23 @@ pub fn plan_patch(
         }
     }
     let wanted_labels = desired.metadata.labels.clone().unwrap_or_default();
-    let labels = map_patch(&wanted_labels, live.metadata.labels.as_ref(), record.map(|r| &r.labels));
+    let labels = map_patch(
+        &wanted_labels,
+        live.metadata.labels.as_ref(),
+        record.map(|r| &r.labels),
+    );
     let wanted_annotations = user_annotations(&desired.metadata);
-    let mut annotations = map_patch(&wanted_annotations, live.metadata.annotations.as_ref(), record.map(|r| &r.annotations));
+    let mut annotations = map_patch(
+        &wanted_annotations,
+        live.metadata.annotations.as_ref(),
+        record.map(|r| &r.annotations),
+    );
 
     if spec_patch.is_empty() && labels.is_empty() && annotations.is_empty() {
-        return PatchPlan { patch: None, restart_token: None };
+        return PatchPlan {
+            patch: None,
+            restart_token: None,
+        };
     }
     let restart_token = restart_changed.then(|| {
         let restart_spec: Map<String, Value> = declared
@@ -179,13 +220,21 @@ pub fn plan_patch(
             .filter(|(k, _)| RESTART_FIELDS.contains(&k.as_str()))
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
-        token(&[&generation.to_string(), &canonical(&Value::Object(restart_spec))])
+        token(&[
+            &generation.to_string(),
+            &canonical(&Value::Object(restart_spec)),
+        ])
     });
     // The record moves forward only for what this patch applies; OpsRequest fields keep
     // their old record until their steps are done, so a removal stays visible until then.
     let mut next = record.cloned().unwrap_or_default();
     next.spec.retain(|k, _| OPS_FIELDS.contains(&k.as_str()));
-    next.spec.extend(declared.iter().filter(|(k, _)| !OPS_FIELDS.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())));
+    next.spec.extend(
+        declared
+            .iter()
+            .filter(|(k, _)| !OPS_FIELDS.contains(&k.as_str()))
+            .map(|(k, v)| (k.clone(), v.clone())),
+    );
     next.labels = wanted_labels;
     next.annotations = wanted_annotations;
     annotations.insert(LAST_APPLIED_ANNOTATION.into(), json!(record_json(&next)));
@@ -254,12 +303,20 @@ pub fn closing_patch(
             && r.annotations == user_annotations(&desired.metadata)
     });
     if !current {
-        annotations.insert(LAST_APPLIED_ANNOTATION.into(), json!(record_json(&full_record(desired, declared))));
+        annotations.insert(
+            LAST_APPLIED_ANNOTATION.into(),
+            json!(record_json(&full_record(desired, declared))),
+        );
     }
     if live.restart_pending().is_some() {
         annotations.insert(RESTART_PENDING_ANNOTATION.into(), Value::Null);
     }
-    if let Some(token) = rotate_token.filter(|t| live_annotations.get(ROTATE_CERTIFICATES_ANNOTATION).map(String::as_str) != Some(*t)) {
+    if let Some(token) = rotate_token.filter(|t| {
+        live_annotations
+            .get(ROTATE_CERTIFICATES_ANNOTATION)
+            .map(String::as_str)
+            != Some(*t)
+    }) {
         annotations.insert(ROTATE_CERTIFICATES_ANNOTATION.into(), json!(token));
     }
     (!annotations.is_empty()).then(|| json!({"metadata": {"annotations": annotations}}))
@@ -267,9 +324,16 @@ pub fn closing_patch(
 
 /// The `kubedb.com` Postgres a Provision step creates: the desired spec as written, with the
 /// record of it.
-pub fn provision_object(desired: &GitopsPostgres, declared: &Map<String, Value>, revision: Option<&str>) -> KubedbPostgres {
+pub fn provision_object(
+    desired: &GitopsPostgres,
+    declared: &Map<String, Value>,
+    revision: Option<&str>,
+) -> KubedbPostgres {
     let mut annotations = user_annotations(&desired.metadata);
-    annotations.insert(LAST_APPLIED_ANNOTATION.into(), record_json(&full_record(desired, declared)));
+    annotations.insert(
+        LAST_APPLIED_ANNOTATION.into(),
+        record_json(&full_record(desired, declared)),
+    );
     if let Some(revision) = revision {
         annotations.insert(REVISION_ANNOTATION.into(), revision.into());
     }

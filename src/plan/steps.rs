@@ -48,7 +48,12 @@ pub fn horizontal_scaling(inputs: &Inputs<'_>) -> Option<(Value, Ordering)> {
 /// VolumeExpansion: grow only (a shrink is refused by the checks before this runs).
 pub fn volume_expansion(inputs: &Inputs<'_>, mode: &str) -> Block {
     let wanted = inputs.desired.storage.as_ref()?.requested_size()?;
-    let current = inputs.live.spec.storage.as_ref().and_then(|s| s.requested_size());
+    let current = inputs
+        .live
+        .spec
+        .storage
+        .as_ref()
+        .and_then(|s| s.requested_size());
     let grows = match current {
         Some(current) => compare_json_quantities(wanted, current) == Some(Ordering::Greater),
         None => true,
@@ -57,20 +62,30 @@ pub fn volume_expansion(inputs: &Inputs<'_>, mode: &str) -> Block {
 }
 
 /// The containers VerticalScaling resizes, with their block keys.
-const SCALED_CONTAINERS: [(&str, &str); 2] = [("postgres", "postgres"), ("pg-coordinator", "coordinator")];
+const SCALED_CONTAINERS: [(&str, &str); 2] =
+    [("postgres", "postgres"), ("pg-coordinator", "coordinator")];
 
 /// VerticalScaling of the database, coordinator and exporter containers.
 pub fn vertical_scaling(inputs: &Inputs<'_>) -> Block {
     let mut block = Map::new();
     for (container, key) in SCALED_CONTAINERS {
-        let wanted = inputs.desired.container(container).and_then(|c| c.resources.as_ref());
-        let current = inputs.live.spec.container(container).and_then(|c| c.resources.as_ref());
+        let wanted = inputs
+            .desired
+            .container(container)
+            .and_then(|c| c.resources.as_ref());
+        let current = inputs
+            .live
+            .spec
+            .container(container)
+            .and_then(|c| c.resources.as_ref());
         if let Some(resources) = resize(wanted, current) {
             block.insert(key.into(), json!({"resources": resources}));
         }
     }
     let exporter = |spec: &Map<String, Value>| -> Option<ResourceRequirements> {
-        let value = spec.get("monitor")?.pointer("/prometheus/exporter/resources")?;
+        let value = spec
+            .get("monitor")?
+            .pointer("/prometheus/exporter/resources")?;
         serde_json::from_value(value.clone()).ok()
     };
     let wanted = exporter(&inputs.desired.other);
@@ -79,8 +94,15 @@ pub fn vertical_scaling(inputs: &Inputs<'_>) -> Block {
         if !block.contains_key("postgres") {
             // KubeDB's webhook refuses a VerticalScaling with only `exporter`; restating the
             // database's current resources satisfies it without resizing the database.
-            let current = inputs.live.spec.container("postgres").and_then(|c| c.resources.clone());
-            block.insert("postgres".into(), json!({"resources": sendable(current.unwrap_or_default())}));
+            let current = inputs
+                .live
+                .spec
+                .container("postgres")
+                .and_then(|c| c.resources.clone());
+            block.insert(
+                "postgres".into(),
+                json!({"resources": sendable(current.unwrap_or_default())}),
+            );
         }
     }
     (!block.is_empty()).then_some(Value::Object(block))
@@ -88,7 +110,10 @@ pub fn vertical_scaling(inputs: &Inputs<'_>) -> Block {
 
 /// The resources to send when `wanted` declares something `current` lacks: the live
 /// resources with the declared requests/limits laid over them, so undeclared limits stay.
-fn resize(wanted: Option<&ResourceRequirements>, current: Option<&ResourceRequirements>) -> Option<ResourceRequirements> {
+fn resize(
+    wanted: Option<&ResourceRequirements>,
+    current: Option<&ResourceRequirements>,
+) -> Option<ResourceRequirements> {
     let wanted = wanted?;
     let wanted_json = serde_json::to_value(wanted).ok()?;
     let current_json = current.map(|c| serde_json::to_value(c).unwrap_or(Value::Null));
@@ -96,9 +121,14 @@ fn resize(wanted: Option<&ResourceRequirements>, current: Option<&ResourceRequir
         return None;
     }
     let mut merged = current.cloned().unwrap_or_default();
-    for (target, source) in [(&mut merged.requests, &wanted.requests), (&mut merged.limits, &wanted.limits)] {
+    for (target, source) in [
+        (&mut merged.requests, &wanted.requests),
+        (&mut merged.limits, &wanted.limits),
+    ] {
         if let Some(source) = source {
-            target.get_or_insert_with(Default::default).extend(source.clone());
+            target
+                .get_or_insert_with(Default::default)
+                .extend(source.clone());
         }
     }
     Some(sendable(merged))
@@ -107,7 +137,10 @@ fn resize(wanted: Option<&ResourceRequirements>, current: Option<&ResourceRequir
 /// The request schema takes integers or strings; a fractional number copied from the live
 /// object is sent in its string form, which is the same quantity.
 fn sendable(mut resources: ResourceRequirements) -> ResourceRequirements {
-    for map in [&mut resources.requests, &mut resources.limits].into_iter().flatten() {
+    for map in [&mut resources.requests, &mut resources.limits]
+        .into_iter()
+        .flatten()
+    {
         for value in map.values_mut().filter(|v| v.is_f64()) {
             *value = Value::String(value.to_string());
         }
@@ -126,22 +159,42 @@ pub fn reconfigure(inputs: &Inputs<'_>) -> Block {
     let desired = inputs.desired;
     let live = &inputs.live.spec;
     let wanted_secret = desired.config_secret_name();
-    let wanted_inline = desired.configuration.as_ref().and_then(|c| c.inline.as_ref()).and_then(|i| i.get("user.conf"));
-    let wanted_tuning = desired.configuration.as_ref().and_then(|c| c.tuning.as_ref());
+    let wanted_inline = desired
+        .configuration
+        .as_ref()
+        .and_then(|c| c.inline.as_ref())
+        .and_then(|i| i.get("user.conf"));
+    let wanted_tuning = desired
+        .configuration
+        .as_ref()
+        .and_then(|c| c.tuning.as_ref());
     let live_config = live.configuration.as_ref();
-    let live_inline = live_config.and_then(|c| c.inline.as_ref()).and_then(|i| i.get("user.conf"));
+    let live_inline = live_config
+        .and_then(|c| c.inline.as_ref())
+        .and_then(|i| i.get("user.conf"));
     let live_tuning = live_config.and_then(|c| c.tuning.as_ref());
 
-    let record_config = inputs.record.and_then(|r| r.spec.get("configuration").cloned()).unwrap_or_default();
-    let record_had = |key: &str| !is_empty(&record_config[key]) || (key == "secretName" && inputs.record.is_some_and(|r| r.spec.contains_key("configSecret")));
-    let removed_secret = wanted_secret.is_none() && record_had("secretName") && live.config_secret_name().is_some();
+    let record_config = inputs
+        .record
+        .and_then(|r| r.spec.get("configuration").cloned())
+        .unwrap_or_default();
+    let record_had = |key: &str| {
+        !is_empty(&record_config[key])
+            || (key == "secretName"
+                && inputs
+                    .record
+                    .is_some_and(|r| r.spec.contains_key("configSecret")))
+    };
+    let removed_secret =
+        wanted_secret.is_none() && record_had("secretName") && live.config_secret_name().is_some();
     let removed_inline = wanted_inline.is_none() && record_had("inline") && live_inline.is_some();
     let removed_tuning = wanted_tuning.is_none() && record_had("tuning") && live_tuning.is_some();
     let remove = removed_secret || removed_inline || removed_tuning;
 
     let mut block = Map::new();
     // After removeCustomConfig everything custom is gone, so what remains declared is re-sent.
-    if let Some(secret) = wanted_secret.filter(|s| remove || live.config_secret_name() != Some(*s)) {
+    if let Some(secret) = wanted_secret.filter(|s| remove || live.config_secret_name() != Some(*s))
+    {
         block.insert("configSecret".into(), json!({"name": secret}));
     }
     if let Some(inline) = wanted_inline.filter(|i| remove || live_inline != Some(*i)) {
@@ -164,11 +217,21 @@ pub fn reconfigure_tls(inputs: &Inputs<'_>, rotate_requested: bool) -> Block {
         return Some(json!({"remove": true}));
     }
     let mut block = Map::new();
-    if let Some(tls) = desired.tls.as_ref().filter(|t| !covers(t, live.tls.as_ref())) {
+    if let Some(tls) = desired
+        .tls
+        .as_ref()
+        .filter(|t| !covers(t, live.tls.as_ref()))
+    {
         block.extend(tls.as_object().cloned().unwrap_or_default());
     }
-    let ssl_changed = desired.ssl_mode.as_ref().is_some_and(|m| live.ssl_mode.as_ref() != Some(m));
-    let auth_changed = desired.client_auth_mode.as_ref().is_some_and(|m| live.client_auth_mode.as_ref() != Some(m));
+    let ssl_changed = desired
+        .ssl_mode
+        .as_ref()
+        .is_some_and(|m| live.ssl_mode.as_ref() != Some(m));
+    let auth_changed = desired
+        .client_auth_mode
+        .as_ref()
+        .is_some_and(|m| live.client_auth_mode.as_ref() != Some(m));
     if !block.is_empty() || ssl_changed || auth_changed {
         if let Some(mode) = &desired.ssl_mode {
             block.insert("sslMode".into(), json!(mode));
@@ -187,12 +250,20 @@ pub fn reconfigure_tls(inputs: &Inputs<'_>, rotate_requested: bool) -> Block {
 pub fn rotate_auth(inputs: &Inputs<'_>) -> Block {
     let wanted = inputs.desired.auth_secret.as_ref()?;
     let name = wanted.name.as_deref()?;
-    let current = inputs.live.spec.auth_secret.as_ref().and_then(|a| a.name.as_deref());
+    let current = inputs
+        .live
+        .spec
+        .auth_secret
+        .as_ref()
+        .and_then(|a| a.name.as_deref());
     if current == Some(name) {
         return None;
     }
     let mut secret_ref = Map::new();
-    secret_ref.insert("kind".into(), json!(wanted.kind.as_deref().unwrap_or("Secret")));
+    secret_ref.insert(
+        "kind".into(),
+        json!(wanted.kind.as_deref().unwrap_or("Secret")),
+    );
     secret_ref.insert("name".into(), json!(name));
     if let Some(group) = wanted.api_group.as_deref().filter(|g| !g.is_empty()) {
         secret_ref.insert("apiGroup".into(), json!(group));

@@ -28,16 +28,22 @@ pub fn check_target(target: &str, catalog: Option<&Catalog>) -> VersionCheck {
         return VersionCheck::Skipped;
     };
     match catalog.get(target) {
-        None => VersionCheck::Refused(format!("unknown version {target:?}: no PostgresVersion of that name exists")),
-        Some(v) if v.spec.deprecated == Some(true) => {
-            VersionCheck::Refused(format!("version {target:?} is deprecated; KubeDB refuses deprecated versions"))
-        }
+        None => VersionCheck::Refused(format!(
+            "unknown version {target:?}: no PostgresVersion of that name exists"
+        )),
+        Some(v) if v.spec.deprecated == Some(true) => VersionCheck::Refused(format!(
+            "version {target:?} is deprecated; KubeDB refuses deprecated versions"
+        )),
         Some(_) => VersionCheck::Allowed,
     }
 }
 
 /// An update from `current` to `target`.
-pub fn check_upgrade(current: Option<&str>, target: &str, catalog: Option<&Catalog>) -> VersionCheck {
+pub fn check_upgrade(
+    current: Option<&str>,
+    target: &str,
+    catalog: Option<&Catalog>,
+) -> VersionCheck {
     let Some(catalog) = catalog else {
         return VersionCheck::Skipped;
     };
@@ -55,7 +61,10 @@ pub fn check_upgrade(current: Option<&str>, target: &str, catalog: Option<&Catal
             "the current version {current_name:?} is not in the catalog, so the upgrade path to {target:?} cannot be checked"
         ));
     };
-    let (Some(from_semver), Some(to_semver)) = (lenient_version(&from.spec.version), lenient_version(&to.spec.version)) else {
+    let (Some(from_semver), Some(to_semver)) = (
+        lenient_version(&from.spec.version),
+        lenient_version(&to.spec.version),
+    ) else {
         return refused(format!(
             "cannot read the semver of {current_name:?} ({:?}) or {target:?} ({:?})",
             from.spec.version, to.spec.version
@@ -67,26 +76,40 @@ pub fn check_upgrade(current: Option<&str>, target: &str, catalog: Option<&Catal
             from.spec.version, to.spec.version
         ));
     }
-    if let (Some(a), Some(b)) = (from.spec.distribution.as_deref(), to.spec.distribution.as_deref()) {
-        if a != b {
-            return refused(format!("{current_name} ({a}) → {target} ({b}) changes the distribution"));
-        }
+    if let (Some(a), Some(b)) = (
+        from.spec.distribution.as_deref(),
+        to.spec.distribution.as_deref(),
+    ) && a != b
+    {
+        return refused(format!(
+            "{current_name} ({a}) → {target} ({b}) changes the distribution"
+        ));
     }
-    if let (Some(a), Some(b)) = (from.spec.base_os(), to.spec.base_os()) {
-        if a != b {
-            return refused(format!("{current_name} ({a}) → {target} ({b}) changes the base OS"));
-        }
+    if let (Some(a), Some(b)) = (from.spec.base_os(), to.spec.base_os())
+        && a != b
+    {
+        return refused(format!(
+            "{current_name} ({a}) → {target} ({b}) changes the base OS"
+        ));
     }
     let constraints = from.spec.update_constraints.clone().unwrap_or_default();
     let allowed = constraints.allowlist.is_empty()
-        || constraints.allowlist.iter().any(|c| constraint_matches(c, &to_semver) == Some(true));
-    let denied = constraints.denylist.iter().find(|c| constraint_matches(c, &to_semver) == Some(true));
+        || constraints
+            .allowlist
+            .iter()
+            .any(|c| constraint_matches(c, &to_semver) == Some(true));
+    let denied = constraints
+        .denylist
+        .iter()
+        .find(|c| constraint_matches(c, &to_semver) == Some(true));
     match (allowed, denied) {
         (false, _) => refused(format!(
             "{current_name} cannot be updated to {target}: its updateConstraints allow only {}",
             constraints.allowlist.join(" | ")
         )),
-        (true, Some(rule)) => refused(format!("{current_name} cannot be updated to {target}: denied by updateConstraints {rule:?}")),
+        (true, Some(rule)) => refused(format!(
+            "{current_name} cannot be updated to {target}: denied by updateConstraints {rule:?}"
+        )),
         (true, None) => VersionCheck::Allowed,
     }
 }
@@ -145,7 +168,11 @@ fn comparator_matches(comparator: &str, version: &Version) -> Option<bool> {
     let (operator, operand) = comparator.split_at(split);
     let parts = version_parts(operand)?;
     let bound = |i: usize| parts.get(i).copied().flatten();
-    let floor = Version::new(bound(0).unwrap_or(0), bound(1).unwrap_or(0), bound(2).unwrap_or(0));
+    let floor = Version::new(
+        bound(0).unwrap_or(0),
+        bound(1).unwrap_or(0),
+        bound(2).unwrap_or(0),
+    );
     let cmp = version.cmp_precedence(&floor);
     // Missing or wildcard parts make `=` a range: 16.4 matches every 16.4.x.
     let wildcard_eq = || {
@@ -161,7 +188,11 @@ fn comparator_matches(comparator: &str, version: &Version) -> Option<bool> {
         ">=" => cmp != Ordering::Less,
         "<" => cmp == Ordering::Less,
         "<=" => cmp != Ordering::Greater || wildcard_eq(),
-        "~" => cmp != Ordering::Less && version.major == floor.major && (bound(1).is_none() || version.minor == floor.minor),
+        "~" => {
+            cmp != Ordering::Less
+                && version.major == floor.major
+                && (bound(1).is_none() || version.minor == floor.minor)
+        }
         "^" => cmp != Ordering::Less && version.major == floor.major,
         _ => return None,
     })
@@ -204,7 +235,11 @@ mod tests {
             ("<= 16.4", "16.4.3", true),
         ];
         for (constraint, version, expected) in table {
-            assert_eq!(constraint_matches(constraint, &v(version)), Some(expected), "{constraint} vs {version}");
+            assert_eq!(
+                constraint_matches(constraint, &v(version)),
+                Some(expected),
+                "{constraint} vs {version}"
+            );
         }
         assert_eq!(constraint_matches("?? 16", &v("16")), None);
     }

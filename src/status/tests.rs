@@ -26,7 +26,10 @@ fn plan() -> DatabasePlan {
 }
 
 fn live(phase: &str) -> KubedbPostgres {
-    serde_json::from_value(json!({"metadata": {"name": "pg1"}, "spec": {}, "status": {"phase": phase}})).unwrap()
+    serde_json::from_value(
+        json!({"metadata": {"name": "pg1"}, "spec": {}, "status": {"phase": phase}}),
+    )
+    .unwrap()
 }
 
 fn ops(name: &str, generation: i64, phase: &str) -> PostgresOpsRequest {
@@ -45,7 +48,14 @@ fn condition<'a>(status: &'a GitopsStatus, kind: &str) -> &'a Condition {
 fn in_sync_and_ready_is_current() {
     let object = object(json!(null));
     let live = live("Ready");
-    let status = compute(&StatusInput { object: &object, plan: &plan(), ops: &[], live: Some(&live), suspended: false, now: "2026-11-22T00:00:00Z" });
+    let status = compute(&StatusInput {
+        object: &object,
+        plan: &plan(),
+        ops: &[],
+        live: Some(&live),
+        suspended: false,
+        now: "2026-11-22T00:00:00Z",
+    });
     assert_eq!(condition(&status, "Ready").status, "True");
     assert_eq!(condition(&status, "Reconciling").status, "False");
     assert_eq!(condition(&status, "Stalled").status, "False");
@@ -53,7 +63,12 @@ fn in_sync_and_ready_is_current() {
     let info = &status.gitops.as_ref().unwrap().git_ops_info[0];
     assert_eq!(info.change_request_status.as_deref(), Some("Current"));
     assert_eq!(info.observed_generation, Some(4));
-    assert!(status.conditions.iter().all(|c| c.observed_generation == Some(4)));
+    assert!(
+        status
+            .conditions
+            .iter()
+            .all(|c| c.observed_generation == Some(4))
+    );
 }
 
 #[test]
@@ -61,54 +76,143 @@ fn progressing_lists_this_generations_ops_requests_with_phases() {
     let object = object(json!(null));
     let mut plan = plan();
     plan.waiting_for = Some("pg1-restart-abc".into());
-    let (mine, old) = (ops("pg1-restart-abc", 4, "Progressing"), ops("pg1-restart-old", 3, "Successful"));
-    let status = compute(&StatusInput { object: &object, plan: &plan, ops: &[&mine, &old], live: None, suspended: false, now: "t" });
+    let (mine, old) = (
+        ops("pg1-restart-abc", 4, "Progressing"),
+        ops("pg1-restart-old", 3, "Successful"),
+    );
+    let status = compute(&StatusInput {
+        object: &object,
+        plan: &plan,
+        ops: &[&mine, &old],
+        live: None,
+        suspended: false,
+        now: "t",
+    });
     assert_eq!(condition(&status, "Reconciling").status, "True");
-    assert_eq!(condition(&status, "Reconciling").message.as_deref(), Some("waiting for OpsRequest pg1-restart-abc"));
+    assert_eq!(
+        condition(&status, "Reconciling").message.as_deref(),
+        Some("waiting for OpsRequest pg1-restart-abc")
+    );
     let info = &status.gitops.as_ref().unwrap().git_ops_info[0];
     assert_eq!(info.change_request_status.as_deref(), Some("InProgress"));
-    assert_eq!(info.operations, vec![GitOpsOperation { name: "pg1-restart-abc".into(), status: "Progressing".into() }]);
+    assert_eq!(
+        info.operations,
+        vec![GitOpsOperation {
+            name: "pg1-restart-abc".into(),
+            status: "Progressing".into()
+        }]
+    );
 }
 
 #[test]
 fn steps_not_yet_started_are_pending() {
     let object = object(json!(null));
     let mut plan = plan();
-    plan.steps.push(Step { step_type: StepType::Patch, ops_request: None, patch: Some(json!({})) });
-    let status = compute(&StatusInput { object: &object, plan: &plan, ops: &[], live: None, suspended: false, now: "t" });
-    assert_eq!(status.gitops.unwrap().git_ops_info[0].change_request_status.as_deref(), Some("Pending"));
+    plan.steps.push(Step {
+        step_type: StepType::Patch,
+        ops_request: None,
+        patch: Some(json!({})),
+    });
+    let status = compute(&StatusInput {
+        object: &object,
+        plan: &plan,
+        ops: &[],
+        live: None,
+        suspended: false,
+        now: "t",
+    });
+    assert_eq!(
+        status.gitops.unwrap().git_ops_info[0]
+            .change_request_status
+            .as_deref(),
+        Some("Pending")
+    );
 }
 
 #[test]
 fn errors_stall_with_the_message() {
     let object = object(json!(null));
     let mut plan = plan();
-    plan.errors.push(PlanError { file: "pg1.yaml".into(), line: 3, message: "VolumeExpansion x ended Failed: disk".into() });
-    let status = compute(&StatusInput { object: &object, plan: &plan, ops: &[], live: None, suspended: false, now: "t" });
+    plan.errors.push(PlanError {
+        file: "pg1.yaml".into(),
+        line: 3,
+        message: "VolumeExpansion x ended Failed: disk".into(),
+    });
+    let status = compute(&StatusInput {
+        object: &object,
+        plan: &plan,
+        ops: &[],
+        live: None,
+        suspended: false,
+        now: "t",
+    });
     let stalled = condition(&status, "Stalled");
-    assert_eq!((stalled.status.as_str(), stalled.reason.as_deref()), ("True", Some("OpsRequestFailed")));
-    assert!(stalled.message.as_deref().unwrap().contains("pg1.yaml:3: VolumeExpansion x ended Failed: disk"));
+    assert_eq!(
+        (stalled.status.as_str(), stalled.reason.as_deref()),
+        ("True", Some("OpsRequestFailed"))
+    );
+    assert!(
+        stalled
+            .message
+            .as_deref()
+            .unwrap()
+            .contains("pg1.yaml:3: VolumeExpansion x ended Failed: disk")
+    );
     assert_eq!(condition(&status, "Ready").status, "False");
-    assert_eq!(status.gitops.unwrap().git_ops_info[0].change_request_status.as_deref(), Some("Failed"));
+    assert_eq!(
+        status.gitops.unwrap().git_ops_info[0]
+            .change_request_status
+            .as_deref(),
+        Some("Failed")
+    );
 }
 
 #[test]
 fn transition_times_survive_unchanged_conditions_so_idle_writes_nothing() {
     let live = live("Ready");
     let first_object = object(json!(null));
-    let first = compute(&StatusInput { object: &first_object, plan: &plan(), ops: &[], live: Some(&live), suspended: false, now: "t1" });
+    let first = compute(&StatusInput {
+        object: &first_object,
+        plan: &plan(),
+        ops: &[],
+        live: Some(&live),
+        suspended: false,
+        now: "t1",
+    });
     let second_object = object(serde_json::to_value(&first).unwrap());
-    let second = compute(&StatusInput { object: &second_object, plan: &plan(), ops: &[], live: Some(&live), suspended: false, now: "t2" });
-    assert_eq!(condition(&second, "Ready").last_transition_time.as_deref(), Some("t1"));
-    assert!(!differs(&second_object, &second), "recomputing an unchanged status must not write");
+    let second = compute(&StatusInput {
+        object: &second_object,
+        plan: &plan(),
+        ops: &[],
+        live: Some(&live),
+        suspended: false,
+        now: "t2",
+    });
+    assert_eq!(
+        condition(&second, "Ready").last_transition_time.as_deref(),
+        Some("t1")
+    );
+    assert!(
+        !differs(&second_object, &second),
+        "recomputing an unchanged status must not write"
+    );
     assert!(differs(&first_object, &first));
 }
 
 #[test]
 fn history_keeps_earlier_generations_briefly() {
-    let entries: Vec<Value> = (0..8).map(|g| json!({"observedGeneration": g, "changeRequestStatus": "Current"})).collect();
+    let entries: Vec<Value> = (0..8)
+        .map(|g| json!({"observedGeneration": g, "changeRequestStatus": "Current"}))
+        .collect();
     let object = object(json!({"gitops": {"gitOpsInfo": entries}}));
-    let status = compute(&StatusInput { object: &object, plan: &plan(), ops: &[], live: None, suspended: false, now: "t" });
+    let status = compute(&StatusInput {
+        object: &object,
+        plan: &plan(),
+        ops: &[],
+        live: None,
+        suspended: false,
+        now: "t",
+    });
     let info = status.gitops.unwrap().git_ops_info;
     assert_eq!(info.len(), HISTORY);
     assert_eq!(info[0].observed_generation, Some(4));
@@ -118,7 +222,16 @@ fn history_keeps_earlier_generations_briefly() {
 #[test]
 fn suspended_says_so() {
     let object = object(json!(null));
-    let status = compute(&StatusInput { object: &object, plan: &plan(), ops: &[], live: None, suspended: true, now: "t" });
-    assert_eq!(condition(&status, "Ready").reason.as_deref(), Some("Suspended"));
+    let status = compute(&StatusInput {
+        object: &object,
+        plan: &plan(),
+        ops: &[],
+        live: None,
+        suspended: true,
+        now: "t",
+    });
+    assert_eq!(
+        condition(&status, "Ready").reason.as_deref(),
+        Some("Suspended")
+    );
 }
-

@@ -17,17 +17,88 @@ struct Case {
 
 fn cases() -> Vec<Case> {
     vec![
-        Case { name: "storageType", desired: vec![("/storageType", json!("Ephemeral"))], live: vec![], message: "storageType cannot change (Durable → Ephemeral)", line_key: "storageType:" },
-        Case { name: "storage shrink", desired: vec![("/storage/resources/requests/storage", json!("5Gi"))], live: vec![], message: "storage cannot shrink (10240Mi → 5Gi)", line_key: "storage: 5Gi" },
-        Case { name: "storageClassName", desired: vec![("/storage/storageClassName", json!("fast"))], live: vec![], message: "storageClassName cannot change (\"standard\" → \"fast\")", line_key: "storageClassName:" },
-        Case { name: "other storage fields", desired: vec![("/storage/accessModes", json!(["ReadWriteMany"]))], live: vec![], message: "storage.accessModes cannot change", line_key: "accessModes:" },
-        Case { name: "replicas below one", desired: vec![("/replicas", json!(0))], live: vec![], message: "replicas must be at least 1, not 0", line_key: "replicas:" },
-        Case { name: "init after initialisation", desired: vec![("/init", json!({"script": {"configMap": {"name": "seed-v2"}}}))],
-               live: vec![("/init", json!({"initialized": true, "script": {"configMap": {"name": "seed"}}}))], message: "spec.init cannot change after the database was initialised", line_key: "init:" },
-        Case { name: "inline config key", desired: vec![("/configuration", json!({"inline": {"postgresql.conf": "x=1"}}))], live: vec![], message: "only the key `user.conf`", line_key: "inline:" },
-        Case { name: "sslMode without tls", desired: vec![("/sslMode", json!("require"))], live: vec![], message: "sslMode require needs spec.tls", line_key: "sslMode:" },
-        Case { name: "clientAuthMode cert without tls", desired: vec![("/clientAuthMode", json!("cert"))], live: vec![], message: "clientAuthMode cert needs TLS", line_key: "clientAuthMode:" },
-        Case { name: "duplicate container", desired: vec![("/podTemplate/spec/containers/1", json!({"name": "postgres"}))], live: vec![], message: "container \"postgres\" is declared twice", line_key: "- name: postgres\n" },
+        Case {
+            name: "storageType",
+            desired: vec![("/storageType", json!("Ephemeral"))],
+            live: vec![],
+            message: "storageType cannot change (Durable → Ephemeral)",
+            line_key: "storageType:",
+        },
+        Case {
+            name: "storage shrink",
+            desired: vec![("/storage/resources/requests/storage", json!("5Gi"))],
+            live: vec![],
+            message: "storage cannot shrink (10240Mi → 5Gi)",
+            line_key: "storage: 5Gi",
+        },
+        Case {
+            name: "storageClassName",
+            desired: vec![("/storage/storageClassName", json!("fast"))],
+            live: vec![],
+            message: "storageClassName cannot change (\"standard\" → \"fast\")",
+            line_key: "storageClassName:",
+        },
+        Case {
+            name: "other storage fields",
+            desired: vec![("/storage/accessModes", json!(["ReadWriteMany"]))],
+            live: vec![],
+            message: "storage.accessModes cannot change",
+            line_key: "accessModes:",
+        },
+        Case {
+            name: "replicas below one",
+            desired: vec![("/replicas", json!(0))],
+            live: vec![],
+            message: "replicas must be at least 1, not 0",
+            line_key: "replicas:",
+        },
+        Case {
+            name: "init after initialisation",
+            desired: vec![(
+                "/init",
+                json!({"script": {"configMap": {"name": "seed-v2"}}}),
+            )],
+            live: vec![(
+                "/init",
+                json!({"initialized": true, "script": {"configMap": {"name": "seed"}}}),
+            )],
+            message: "spec.init cannot change after the database was initialised",
+            line_key: "init:",
+        },
+        Case {
+            name: "inline config key",
+            desired: vec![(
+                "/configuration",
+                json!({"inline": {"postgresql.conf": "x=1"}}),
+            )],
+            live: vec![],
+            message: "only the key `user.conf`",
+            line_key: "inline:",
+        },
+        Case {
+            name: "sslMode without tls",
+            desired: vec![("/sslMode", json!("require"))],
+            live: vec![],
+            message: "sslMode require needs spec.tls",
+            line_key: "sslMode:",
+        },
+        Case {
+            name: "clientAuthMode cert without tls",
+            desired: vec![("/clientAuthMode", json!("cert"))],
+            live: vec![],
+            message: "clientAuthMode cert needs TLS",
+            line_key: "clientAuthMode:",
+        },
+        Case {
+            name: "duplicate container",
+            desired: vec![(
+                "/podTemplate/spec/containers/1",
+                json!({"name": "postgres"}),
+            )],
+            live: vec![],
+            message: "container \"postgres\" is declared twice",
+            line_key: "- name: postgres\n",
+        },
     ]
 }
 
@@ -35,7 +106,13 @@ fn cases() -> Vec<Case> {
 fn line_containing(text: &str, needle: &str) -> usize {
     let needle = needle.trim_end_matches('\n');
     let spec_start = text.lines().position(|l| l.starts_with("spec:")).unwrap();
-    text.lines().enumerate().skip(spec_start).filter(|(_, l)| l.contains(needle)).last().map(|(i, _)| i + 1).unwrap_or_else(|| panic!("{needle:?} not in\n{text}"))
+    text.lines()
+        .enumerate()
+        .skip(spec_start)
+        .filter(|(_, l)| l.contains(needle))
+        .last()
+        .map(|(i, _)| i + 1)
+        .unwrap_or_else(|| panic!("{needle:?} not in\n{text}"))
 }
 
 #[test]
@@ -50,15 +127,34 @@ fn every_error_case_blocks_the_database_and_names_the_line() {
             live_spec = set(live_spec, pointer, value.clone());
         }
         let manifest = manifest(desired.clone());
-        let text = serde_yaml::to_string(&json!({"apiVersion": "gitops.kubedb.com/v1alpha1", "kind": "Postgres",
-            "metadata": {"name": "pg1", "namespace": "db"}, "spec": desired})).unwrap();
+        let text = serde_yaml::to_string(
+            &json!({"apiVersion": "gitops.kubedb.com/v1alpha1", "kind": "Postgres",
+            "metadata": {"name": "pg1", "namespace": "db"}, "spec": desired}),
+        )
+        .unwrap();
         let plan = plan(&manifest, Some(&live(live_spec)));
-        assert!(plan.steps.is_empty(), "{}: nothing may be planned, got {:?}", case.name, types(&plan));
+        assert!(
+            plan.steps.is_empty(),
+            "{}: nothing may be planned, got {:?}",
+            case.name,
+            types(&plan)
+        );
         assert_eq!(plan.errors.len(), 1, "{}: {:?}", case.name, plan.errors);
         let error = &plan.errors[0];
-        assert!(error.message.contains(case.message), "{}: {}", case.name, error.message);
+        assert!(
+            error.message.contains(case.message),
+            "{}: {}",
+            case.name,
+            error.message
+        );
         assert_eq!(error.file, "dbs/pg1.yaml");
-        assert_eq!(error.line, line_containing(&text, case.line_key), "{}: {}", case.name, error.message);
+        assert_eq!(
+            error.line,
+            line_containing(&text, case.line_key),
+            "{}: {}",
+            case.name,
+            error.message
+        );
     }
 }
 
@@ -66,7 +162,10 @@ fn every_error_case_blocks_the_database_and_names_the_line() {
 fn version_rules_from_the_catalog() {
     let table = [
         ("17.2", None),
-        ("18.1", Some("its updateConstraints allow only >= 16.4, < 18")),
+        (
+            "18.1",
+            Some("its updateConstraints allow only >= 16.4, < 18"),
+        ),
         ("17.0", Some("denied by updateConstraints \"17.0\"")),
         ("15.8", Some("is a downgrade (16.4 → 15.8)")),
         ("17.2-timescale", Some("changes the distribution")),
@@ -84,7 +183,11 @@ fn version_rules_from_the_catalog() {
             }
             Some(message) => {
                 assert!(plan.steps.is_empty(), "{target}");
-                assert!(plan.errors.iter().any(|e| e.message.contains(message)), "{target}: {:?}", plan.errors);
+                assert!(
+                    plan.errors.iter().any(|e| e.message.contains(message)),
+                    "{target}: {:?}",
+                    plan.errors
+                );
             }
         }
     }
@@ -95,7 +198,13 @@ fn without_a_catalog_the_version_check_says_it_was_skipped() {
     let manifest = manifest(set(desired_spec(), "/version", json!("15.8")));
     let plan = plan(&manifest, Some(&live(live_spec())));
     assert_eq!(types(&plan), vec![StepType::UpdateVersion]);
-    assert!(plan.notes.iter().any(|n| n.contains("version check skipped")), "{:?}", plan.notes);
+    assert!(
+        plan.notes
+            .iter()
+            .any(|n| n.contains("version check skipped")),
+        "{:?}",
+        plan.notes
+    );
 }
 
 #[test]
@@ -108,28 +217,95 @@ fn a_new_database_needs_a_known_version() {
 
 #[test]
 fn a_failed_ops_request_stalls_the_database_until_retry() {
-    let manifest_v = manifest(set(desired_spec(), "/storage/resources/requests/storage", json!("20Gi")));
+    let manifest_v = manifest(set(
+        desired_spec(),
+        "/storage/resources/requests/storage",
+        json!("20Gi"),
+    ));
     let live = live(live_spec());
     let first = plan(&manifest_v, Some(&live));
-    let name = first.steps[0].ops_request.as_ref().unwrap().metadata.name.clone().unwrap();
+    let name = first.steps[0]
+        .ops_request
+        .as_ref()
+        .unwrap()
+        .metadata
+        .name
+        .clone()
+        .unwrap();
     let failed = ops_request(&name, "VolumeExpansion", "Failed");
-    let stalled = plan_database(&manifest_v, Some(&live), &[&failed], None, &PlanSettings::default(), None);
+    let stalled = plan_database(
+        &manifest_v,
+        Some(&live),
+        &[&failed],
+        None,
+        &PlanSettings::default(),
+        None,
+    );
     assert!(stalled.steps.is_empty());
-    assert!(stalled.errors[0].message.contains(&format!("VolumeExpansion {name} ended Failed: volume is stuck")), "{:?}", stalled.errors);
+    assert!(
+        stalled.errors[0].message.contains(&format!(
+            "VolumeExpansion {name} ended Failed: volume is stuck"
+        )),
+        "{:?}",
+        stalled.errors
+    );
     // Bumping the retry annotation gives a new name, so the step is planned again.
-    let retried = manifest_with(set(desired_spec(), "/storage/resources/requests/storage", json!("20Gi")), json!({"annotations": {"gitops.kubedb.com/retry": "1"}}));
-    let again = plan_database(&retried, Some(&live), &[&failed], None, &PlanSettings::default(), None);
+    let retried = manifest_with(
+        set(
+            desired_spec(),
+            "/storage/resources/requests/storage",
+            json!("20Gi"),
+        ),
+        json!({"annotations": {"gitops.kubedb.com/retry": "1"}}),
+    );
+    let again = plan_database(
+        &retried,
+        Some(&live),
+        &[&failed],
+        None,
+        &PlanSettings::default(),
+        None,
+    );
     assert_eq!(types(&again), vec![StepType::VolumeExpansion]);
-    assert_ne!(again.steps[0].ops_request.as_ref().unwrap().metadata.name.as_deref(), Some(name.as_str()));
+    assert_ne!(
+        again.steps[0]
+            .ops_request
+            .as_ref()
+            .unwrap()
+            .metadata
+            .name
+            .as_deref(),
+        Some(name.as_str())
+    );
 }
 
 #[test]
 fn a_succeeded_request_whose_change_did_not_stick_is_reported_not_repeated() {
     let manifest = manifest(set(desired_spec(), "/replicas", json!(5)));
     let live = live(live_spec());
-    let name = plan(&manifest, Some(&live)).steps[0].ops_request.as_ref().unwrap().metadata.name.clone().unwrap();
+    let name = plan(&manifest, Some(&live)).steps[0]
+        .ops_request
+        .as_ref()
+        .unwrap()
+        .metadata
+        .name
+        .clone()
+        .unwrap();
     let done = ops_request(&name, "HorizontalScaling", "Successful");
-    let plan = plan_database(&manifest, Some(&live), &[&done], None, &PlanSettings::default(), None);
+    let plan = plan_database(
+        &manifest,
+        Some(&live),
+        &[&done],
+        None,
+        &PlanSettings::default(),
+        None,
+    );
     assert!(plan.steps.is_empty());
-    assert!(plan.errors[0].message.contains("succeeded but the database still differs"), "{:?}", plan.errors);
+    assert!(
+        plan.errors[0]
+            .message
+            .contains("succeeded but the database still differs"),
+        "{:?}",
+        plan.errors
+    );
 }

@@ -11,10 +11,16 @@ fn everything(replicas: i64) -> Value {
     for (pointer, value) in [
         ("/replicas", json!(replicas)),
         ("/storage/resources/requests/storage", json!("20Gi")),
-        ("/podTemplate/spec/containers/0/resources", json!({"requests": {"cpu": "2", "memory": "4Gi"}})),
+        (
+            "/podTemplate/spec/containers/0/resources",
+            json!({"requests": {"cpu": "2", "memory": "4Gi"}}),
+        ),
         ("/version", json!("17.2")),
         ("/configuration", json!({"secretName": "pg1-config-v2"})),
-        ("/tls", json!({"issuerRef": {"kind": "Issuer", "name": "pg-ca"}})),
+        (
+            "/tls",
+            json!({"issuerRef": {"kind": "Issuer", "name": "pg-ca"}}),
+        ),
         ("/sslMode", json!("verify-full")),
         ("/authSecret", json!({"name": "pg1-auth-v2"})),
         ("/monitor", json!({"agent": "prometheus.io/builtin"})),
@@ -31,7 +37,17 @@ fn order_scaling_down_goes_before_resizing() {
     let plan = plan(&manifest(everything(1)), Some(&live(live_spec())));
     assert_eq!(
         types(&plan),
-        vec![Patch, HorizontalScaling, VolumeExpansion, VerticalScaling, UpdateVersion, Reconfigure, ReconfigureTLS, RotateAuth, Restart]
+        vec![
+            Patch,
+            HorizontalScaling,
+            VolumeExpansion,
+            VerticalScaling,
+            UpdateVersion,
+            Reconfigure,
+            ReconfigureTLS,
+            RotateAuth,
+            Restart
+        ]
     );
     for step in &plan.steps {
         if let Some(request) = &step.ops_request {
@@ -46,7 +62,17 @@ fn order_scaling_up_goes_after_resizing() {
     let plan = plan(&manifest(everything(5)), Some(&live(live_spec())));
     assert_eq!(
         types(&plan),
-        vec![Patch, VolumeExpansion, VerticalScaling, HorizontalScaling, UpdateVersion, Reconfigure, ReconfigureTLS, RotateAuth, Restart]
+        vec![
+            Patch,
+            VolumeExpansion,
+            VerticalScaling,
+            HorizontalScaling,
+            UpdateVersion,
+            Reconfigure,
+            ReconfigureTLS,
+            RotateAuth,
+            Restart
+        ]
     );
 }
 
@@ -59,23 +85,52 @@ fn a_missing_database_is_one_provision_step() {
     assert_eq!(object["apiVersion"], "kubedb.com/v1");
     assert_eq!(object["spec"], desired_spec());
     assert_eq!(object["metadata"]["labels"]["team"], "payments");
-    let record: Value = serde_json::from_str(object["metadata"]["annotations"][LAST_APPLIED_ANNOTATION].as_str().unwrap()).unwrap();
+    let record: Value = serde_json::from_str(
+        object["metadata"]["annotations"][LAST_APPLIED_ANNOTATION]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap();
     assert_eq!(record["spec"], desired_spec());
     assert!(plan.steps[0].ops_request.is_none());
 }
 
 #[test]
 fn an_open_ops_request_means_waiting_whoever_made_it() {
-    for phase in ["", "Pending", "Progressing", "WaitingForApproval", "Approved"] {
+    for phase in [
+        "",
+        "Pending",
+        "Progressing",
+        "WaitingForApproval",
+        "Approved",
+    ] {
         let open = ops_request("someone-elses-op", "Restart", phase);
         let manifest = manifest(set(desired_spec(), "/replicas", json!(5)));
-        let plan = plan_database(&manifest, Some(&live(live_spec())), &[&open], None, &PlanSettings::default(), None);
-        assert_eq!(plan.waiting_for.as_deref(), Some("someone-elses-op"), "{phase:?}");
+        let plan = plan_database(
+            &manifest,
+            Some(&live(live_spec())),
+            &[&open],
+            None,
+            &PlanSettings::default(),
+            None,
+        );
+        assert_eq!(
+            plan.waiting_for.as_deref(),
+            Some("someone-elses-op"),
+            "{phase:?}"
+        );
         assert!(plan.steps.is_empty(), "{phase:?}");
     }
     let finished = ops_request("old-op", "Restart", "Skipped");
     let manifest = manifest(set(desired_spec(), "/replicas", json!(5)));
-    let plan = plan_database(&manifest, Some(&live(live_spec())), &[&finished], None, &PlanSettings::default(), None);
+    let plan = plan_database(
+        &manifest,
+        Some(&live(live_spec())),
+        &[&finished],
+        None,
+        &PlanSettings::default(),
+        None,
+    );
     assert_eq!(plan.waiting_for, None);
     assert_eq!(types(&plan), vec![StepType::HorizontalScaling]);
 }
@@ -85,17 +140,67 @@ fn removals_are_seen_through_the_last_applied_record() {
     use StepType::*;
     let with = |pointer: &str, value: Value| set(desired_spec(), pointer, value);
     let tls = json!({"issuerRef": {"kind": "Issuer", "name": "pg-ca"}});
-    let table: Vec<(&str, Value, Value, Vec<StepType>, &str, Value)> = vec![
-        ("configuration", with("/configuration", json!({"secretName": "cfg"})), set(live_spec(), "/configuration", json!({"secretName": "cfg"})),
-         vec![Reconfigure], "/configuration", json!({"removeCustomConfig": true})),
-        ("inline only, secret kept", with("/configuration", json!({"secretName": "cfg", "inline": {"user.conf": "a=1"}})),
-         set(live_spec(), "/configuration", json!({"secretName": "cfg", "inline": {"user.conf": "a=1"}})),
-         vec![Reconfigure], "/configuration", json!({"configSecret": {"name": "cfg"}, "removeCustomConfig": true})),
-        ("tls", set(with("/tls", tls.clone()), "/sslMode", json!("require")), set(set(live_spec(), "/tls", tls), "/sslMode", json!("require")),
-         vec![ReconfigureTLS], "/tls", json!({"remove": true})),
-        ("a restart field", with("/monitor", json!({"agent": "prometheus.io/builtin"})), set(live_spec(), "/monitor", json!({"agent": "prometheus.io/builtin"})),
-         vec![Patch, Restart], "/spec/monitor", Value::Null),
-        ("a plain field", with("/halted", json!(true)), set(live_spec(), "/halted", json!(true)), vec![Patch], "/spec/halted", Value::Null),
+    // (case, recorded spec, live spec, expected steps, pointer into the first step, expected value)
+    type Removal = (
+        &'static str,
+        Value,
+        Value,
+        Vec<StepType>,
+        &'static str,
+        Value,
+    );
+    let table: Vec<Removal> = vec![
+        (
+            "configuration",
+            with("/configuration", json!({"secretName": "cfg"})),
+            set(live_spec(), "/configuration", json!({"secretName": "cfg"})),
+            vec![Reconfigure],
+            "/configuration",
+            json!({"removeCustomConfig": true}),
+        ),
+        (
+            "inline only, secret kept",
+            with(
+                "/configuration",
+                json!({"secretName": "cfg", "inline": {"user.conf": "a=1"}}),
+            ),
+            set(
+                live_spec(),
+                "/configuration",
+                json!({"secretName": "cfg", "inline": {"user.conf": "a=1"}}),
+            ),
+            vec![Reconfigure],
+            "/configuration",
+            json!({"configSecret": {"name": "cfg"}, "removeCustomConfig": true}),
+        ),
+        (
+            "tls",
+            set(with("/tls", tls.clone()), "/sslMode", json!("require")),
+            set(set(live_spec(), "/tls", tls), "/sslMode", json!("require")),
+            vec![ReconfigureTLS],
+            "/tls",
+            json!({"remove": true}),
+        ),
+        (
+            "a restart field",
+            with("/monitor", json!({"agent": "prometheus.io/builtin"})),
+            set(
+                live_spec(),
+                "/monitor",
+                json!({"agent": "prometheus.io/builtin"}),
+            ),
+            vec![Patch, Restart],
+            "/spec/monitor",
+            Value::Null,
+        ),
+        (
+            "a plain field",
+            with("/halted", json!(true)),
+            set(live_spec(), "/halted", json!(true)),
+            vec![Patch],
+            "/spec/halted",
+            Value::Null,
+        ),
     ];
     for (name, recorded, live_spec, steps, pointer, expected) in table {
         let mut desired = desired_spec();
@@ -105,7 +210,10 @@ fn removals_are_seen_through_the_last_applied_record() {
         if name == "tls" {
             desired = set(desired, "/sslMode", json!("disable"));
         }
-        let plan = plan(&manifest(desired), Some(&live_recorded(live_spec, recorded)));
+        let plan = plan(
+            &manifest(desired),
+            Some(&live_recorded(live_spec, recorded)),
+        );
         assert_eq!(plan.errors, vec![], "{name}");
         assert_eq!(types(&plan), steps, "{name}");
         let first = &plan.steps[0];
@@ -130,67 +238,170 @@ fn removing_sizes_versions_and_resources_changes_nothing() {
 
 #[test]
 fn the_owed_restart_survives_the_patch_and_is_cleared_once_done() {
-    let desired = set(desired_spec(), "/monitor", json!({"agent": "prometheus.io/builtin"}));
+    let desired = set(
+        desired_spec(),
+        "/monitor",
+        json!({"agent": "prometheus.io/builtin"}),
+    );
     let manifest = manifest(desired.clone());
     let first = plan(&manifest, Some(&live_recorded(live_spec(), desired_spec())));
-    let token = first.steps[0].patch.as_ref().unwrap()["metadata"]["annotations"][RESTART_PENDING_ANNOTATION].as_str().unwrap().to_string();
-    let restart_name = first.steps[1].ops_request.as_ref().unwrap().metadata.name.clone().unwrap();
+    let token = first.steps[0].patch.as_ref().unwrap()["metadata"]["annotations"]
+        [RESTART_PENDING_ANNOTATION]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let restart_name = first.steps[1]
+        .ops_request
+        .as_ref()
+        .unwrap()
+        .metadata
+        .name
+        .clone()
+        .unwrap();
 
     // After the patch: the field is live, only the Restart remains, with the same name.
-    let patched_record = first.steps[0].patch.as_ref().unwrap()["metadata"]["annotations"][LAST_APPLIED_ANNOTATION].clone();
-    let patched = live_with(set(live_spec(), "/monitor", json!({"agent": "prometheus.io/builtin"})),
-        json!({RESTART_PENDING_ANNOTATION: token, LAST_APPLIED_ANNOTATION: patched_record}));
+    let patched_record = first.steps[0].patch.as_ref().unwrap()["metadata"]["annotations"]
+        [LAST_APPLIED_ANNOTATION]
+        .clone();
+    let patched = live_with(
+        set(
+            live_spec(),
+            "/monitor",
+            json!({"agent": "prometheus.io/builtin"}),
+        ),
+        json!({RESTART_PENDING_ANNOTATION: token, LAST_APPLIED_ANNOTATION: patched_record}),
+    );
     let second = plan(&manifest, Some(&patched));
     assert_eq!(types(&second), vec![StepType::Restart]);
-    assert_eq!(second.steps[0].ops_request.as_ref().unwrap().metadata.name.as_deref(), Some(restart_name.as_str()));
+    assert_eq!(
+        second.steps[0]
+            .ops_request
+            .as_ref()
+            .unwrap()
+            .metadata
+            .name
+            .as_deref(),
+        Some(restart_name.as_str())
+    );
 
     // Once it succeeded: a closing patch clears the marker and writes the whole record.
     let done = ops_request(&restart_name, "Restart", "Successful");
-    let third = plan_database(&manifest, Some(&patched), &[&done], None, &PlanSettings::default(), Some("rev1"));
+    let third = plan_database(
+        &manifest,
+        Some(&patched),
+        &[&done],
+        None,
+        &PlanSettings::default(),
+        Some("rev1"),
+    );
     assert_eq!(types(&third), vec![StepType::Patch]);
     let annotations = &third.steps[0].patch.as_ref().unwrap()["metadata"]["annotations"];
     assert_eq!(annotations[RESTART_PENDING_ANNOTATION], Value::Null);
-    assert!(annotations.as_object().unwrap().contains_key(RESTART_PENDING_ANNOTATION));
+    assert!(
+        annotations
+            .as_object()
+            .unwrap()
+            .contains_key(RESTART_PENDING_ANNOTATION)
+    );
     // The patch already moved the record to the desired spec: nothing more to write there.
-    assert!(annotations.get(LAST_APPLIED_ANNOTATION).is_none(), "{annotations}");
-    let record: Value = serde_json::from_str(patched.metadata.annotations.as_ref().unwrap()[LAST_APPLIED_ANNOTATION].as_str()).unwrap();
+    assert!(
+        annotations.get(LAST_APPLIED_ANNOTATION).is_none(),
+        "{annotations}"
+    );
+    let record: Value = serde_json::from_str(
+        patched.metadata.annotations.as_ref().unwrap()[LAST_APPLIED_ANNOTATION].as_str(),
+    )
+    .unwrap();
     assert_eq!(record["spec"], desired);
 }
 
 #[test]
 fn labels_and_annotations_are_patched_and_removed() {
-    let manifest = manifest_with(desired_spec(), json!({"labels": {"team": "b"}, "annotations": {"note": "x", "gitops.kubedb.com/retry": "2"}}));
+    let manifest = manifest_with(
+        desired_spec(),
+        json!({"labels": {"team": "b"}, "annotations": {"note": "x", "gitops.kubedb.com/retry": "2"}}),
+    );
     let mut live = live_recorded(live_spec(), desired_spec());
-    live.metadata.labels = Some([("team".to_string(), "a".to_string()), ("old".to_string(), "1".to_string())].into());
+    live.metadata.labels = Some(
+        [
+            ("team".to_string(), "a".to_string()),
+            ("old".to_string(), "1".to_string()),
+        ]
+        .into(),
+    );
     let record = json!({"spec": desired_spec(), "labels": {"team": "a", "old": "1"}}).to_string();
     live.metadata.annotations = Some([(LAST_APPLIED_ANNOTATION.to_string(), record)].into());
     let plan = plan(&manifest, Some(&live));
     let patch = plan.steps[0].patch.as_ref().unwrap();
-    assert_eq!(patch["metadata"]["labels"], json!({"team": "b", "old": null}));
+    assert_eq!(
+        patch["metadata"]["labels"],
+        json!({"team": "b", "old": null})
+    );
     assert_eq!(patch["metadata"]["annotations"]["note"], "x");
-    assert!(patch["metadata"]["annotations"].get("gitops.kubedb.com/retry").is_none(), "control annotations stay on the gitops object");
+    assert!(
+        patch["metadata"]["annotations"]
+            .get("gitops.kubedb.com/retry")
+            .is_none(),
+        "control annotations stay on the gitops object"
+    );
 }
 
 #[test]
 fn volume_expansion_mode_comes_from_settings_or_annotation() {
-    let spec = set(desired_spec(), "/storage/resources/requests/storage", json!("20Gi"));
-    let settings = PlanSettings { volume_expansion_mode: "Offline".into() };
-    let plan = plan_database(&manifest(spec.clone()), Some(&live(live_spec())), &[], None, &settings, None);
+    let spec = set(
+        desired_spec(),
+        "/storage/resources/requests/storage",
+        json!("20Gi"),
+    );
+    let settings = PlanSettings {
+        volume_expansion_mode: "Offline".into(),
+    };
+    let plan = plan_database(
+        &manifest(spec.clone()),
+        Some(&live(live_spec())),
+        &[],
+        None,
+        &settings,
+        None,
+    );
     assert_eq!(ops_spec(&plan, 0)["volumeExpansion"]["mode"], "Offline");
-    let annotated = manifest_with(spec, json!({"annotations": {"gitops.kubedb.com/volume-expansion-mode": "Online"}}));
-    let plan = plan_database(&annotated, Some(&live(live_spec())), &[], None, &settings, None);
+    let annotated = manifest_with(
+        spec,
+        json!({"annotations": {"gitops.kubedb.com/volume-expansion-mode": "Online"}}),
+    );
+    let plan = plan_database(
+        &annotated,
+        Some(&live(live_spec())),
+        &[],
+        None,
+        &settings,
+        None,
+    );
     assert_eq!(ops_spec(&plan, 0)["volumeExpansion"]["mode"], "Online");
 }
 
 #[test]
 fn certificate_rotation_on_request() {
     let tls = json!({"issuerRef": {"kind": "Issuer", "name": "pg-ca"}});
-    let spec = set(set(desired_spec(), "/tls", tls.clone()), "/sslMode", json!("require"));
-    let live = live_recorded(set(set(live_spec(), "/tls", tls), "/sslMode", json!("require")), spec.clone());
-    let manifest = manifest_with(spec, json!({"annotations": {"gitops.kubedb.com/rotate-certificates": "2026-11"}}));
+    let spec = set(
+        set(desired_spec(), "/tls", tls.clone()),
+        "/sslMode",
+        json!("require"),
+    );
+    let live = live_recorded(
+        set(set(live_spec(), "/tls", tls), "/sslMode", json!("require")),
+        spec.clone(),
+    );
+    let manifest = manifest_with(
+        spec,
+        json!({"annotations": {"gitops.kubedb.com/rotate-certificates": "2026-11"}}),
+    );
     let plan = plan(&manifest, Some(&live));
     assert_eq!(types(&plan), vec![StepType::ReconfigureTLS]);
-    assert_eq!(ops_spec(&plan, 0)["tls"], json!({"rotateCertificates": true}));
+    assert_eq!(
+        ops_spec(&plan, 0)["tls"],
+        json!({"rotateCertificates": true})
+    );
     assert_fits_ops_schema(plan.steps[0].ops_request.as_ref().unwrap());
 }
 
@@ -203,7 +414,16 @@ fn names_are_deterministic_and_generation_sensitive() {
     let mut later = manifest(spec);
     later.object.metadata.generation = Some(7);
     let c = plan(&later, Some(&live(live_spec())));
-    let name = |p: &DatabasePlan| p.steps[0].ops_request.as_ref().unwrap().metadata.name.clone().unwrap();
+    let name = |p: &DatabasePlan| {
+        p.steps[0]
+            .ops_request
+            .as_ref()
+            .unwrap()
+            .metadata
+            .name
+            .clone()
+            .unwrap()
+    };
     assert_ne!(name(&a), name(&c));
     assert!(name(&a).starts_with("pg1-horizontalscaling-"));
 }
@@ -213,29 +433,63 @@ fn the_json_contract() {
     let good = manifest(set(desired_spec(), "/replicas", json!(5)));
     let mut set_ = crate::manifest::ManifestSet::default();
     set_.manifests.push(good);
-    set_.errors.push(crate::manifest::ManifestError { file: "bad.yaml".into(), line: 4, message: "spec.replica: unknown field".into(), database: Some(("db".into(), "broken".into())) });
-    set_.errors.push(crate::manifest::ManifestError { file: "junk.yaml".into(), line: 1, message: "invalid YAML".into(), database: None });
+    set_.errors.push(crate::manifest::ManifestError {
+        file: "bad.yaml".into(),
+        line: 4,
+        message: "spec.replica: unknown field".into(),
+        database: Some(("db".into(), "broken".into())),
+    });
+    set_.errors.push(crate::manifest::ManifestError {
+        file: "junk.yaml".into(),
+        line: 1,
+        message: "invalid YAML".into(),
+        database: None,
+    });
     let mut live_state = LiveState::default();
-    live_state.databases.insert(("db".into(), "pg1".into()), live(live_spec()));
+    live_state
+        .databases
+        .insert(("db".into(), "pg1".into()), live(live_spec()));
     let report = plan_all(&set_, &live_state, &PlanSettings::default(), None);
     let json = serde_json::to_value(&report).unwrap();
-    assert_eq!(json.as_object().unwrap().keys().collect::<Vec<_>>(), vec!["databases", "errors"]);
+    assert_eq!(
+        json.as_object().unwrap().keys().collect::<Vec<_>>(),
+        vec!["databases", "errors"]
+    );
     let databases = json["databases"].as_array().unwrap();
     assert_eq!(databases.len(), 2);
     let broken = &databases[0];
-    assert_eq!(broken.as_object().unwrap().keys().collect::<Vec<_>>(), vec!["namespace", "name", "steps", "errors", "waitingFor", "notes"]);
-    assert_eq!(broken["errors"], json!([{"file": "bad.yaml", "line": 4, "message": "spec.replica: unknown field"}]));
+    assert_eq!(
+        broken.as_object().unwrap().keys().collect::<Vec<_>>(),
+        vec![
+            "namespace",
+            "name",
+            "steps",
+            "errors",
+            "waitingFor",
+            "notes"
+        ]
+    );
+    assert_eq!(
+        broken["errors"],
+        json!([{"file": "bad.yaml", "line": 4, "message": "spec.replica: unknown field"}])
+    );
     assert_eq!(broken["steps"], json!([]));
     let pg1 = &databases[1];
     assert_eq!(pg1["name"], "pg1");
     assert_eq!(pg1["waitingFor"], Value::Null);
     let step = &pg1["steps"][0];
-    assert_eq!(step.as_object().unwrap().keys().collect::<Vec<_>>(), vec!["type", "opsRequest", "patch"]);
+    assert_eq!(
+        step.as_object().unwrap().keys().collect::<Vec<_>>(),
+        vec!["type", "opsRequest", "patch"]
+    );
     assert_eq!(step["type"], "HorizontalScaling");
     assert_eq!(step["opsRequest"]["kind"], "PostgresOpsRequest");
     assert_eq!(step["opsRequest"]["apiVersion"], "ops.kubedb.com/v1alpha1");
     assert_eq!(step["patch"], Value::Null);
-    assert_eq!(json["errors"], json!([{"file": "junk.yaml", "line": 1, "message": "invalid YAML"}]));
+    assert_eq!(
+        json["errors"],
+        json!([{"file": "junk.yaml", "line": 1, "message": "invalid YAML"}])
+    );
     assert_eq!(report.exit_code(), 2);
 }
 
@@ -245,8 +499,17 @@ fn exit_codes() {
     let mut set_ = crate::manifest::ManifestSet::default();
     set_.manifests.push(in_sync);
     let mut live_state = LiveState::default();
-    live_state.databases.insert(("db".into(), "pg1".into()), live_recorded(live_spec(), desired_spec()));
-    assert_eq!(plan_all(&set_, &live_state, &PlanSettings::default(), None).exit_code(), 0);
+    live_state.databases.insert(
+        ("db".into(), "pg1".into()),
+        live_recorded(live_spec(), desired_spec()),
+    );
+    assert_eq!(
+        plan_all(&set_, &live_state, &PlanSettings::default(), None).exit_code(),
+        0
+    );
     live_state.databases.clear();
-    assert_eq!(plan_all(&set_, &live_state, &PlanSettings::default(), None).exit_code(), 1);
+    assert_eq!(
+        plan_all(&set_, &live_state, &PlanSettings::default(), None).exit_code(),
+        1
+    );
 }

@@ -60,7 +60,11 @@ pub fn set(mut value: Value, pointer: &str, new: Value) -> Value {
     for part in parent.split('/').skip(1) {
         slot = match slot {
             Value::Array(items) => &mut items[part.parse::<usize>().expect("an index")],
-            other => other.as_object_mut().expect("an object").entry(part).or_insert(json!({})),
+            other => other
+                .as_object_mut()
+                .expect("an object")
+                .entry(part)
+                .or_insert(json!({})),
         };
     }
     match (slot, new) {
@@ -76,7 +80,9 @@ pub fn set(mut value: Value, pointer: &str, new: Value) -> Value {
             slot.as_object_mut().expect("an object").remove(key);
         }
         (slot, new) => {
-            slot.as_object_mut().expect("an object").insert(key.into(), new);
+            slot.as_object_mut()
+                .expect("an object")
+                .insert(key.into(), new);
         }
     }
     value
@@ -85,11 +91,18 @@ pub fn set(mut value: Value, pointer: &str, new: Value) -> Value {
 /// Loads a gitops manifest for `db/pg1` through the real loader (so lines are real).
 pub fn manifest_with(spec: Value, metadata: Value) -> Manifest {
     let mut meta = json!({"name": "pg1", "namespace": "db"});
-    meta.as_object_mut().unwrap().extend(metadata.as_object().cloned().unwrap_or_default());
+    meta.as_object_mut()
+        .unwrap()
+        .extend(metadata.as_object().cloned().unwrap_or_default());
     let document = json!({"apiVersion": "gitops.kubedb.com/v1alpha1", "kind": "Postgres", "metadata": meta, "spec": spec});
     let text = serde_yaml::to_string(&document).unwrap();
     let mut set = ManifestSet::default();
-    load_text(Path::new("dbs/pg1.yaml"), Arc::from(text), &LoadOptions::default(), &mut set);
+    load_text(
+        Path::new("dbs/pg1.yaml"),
+        Arc::from(text),
+        &LoadOptions::default(),
+        &mut set,
+    );
     assert_eq!(set.errors, vec![], "fixture manifest must be valid");
     set.manifests.remove(0)
 }
@@ -115,7 +128,10 @@ pub fn live(spec: Value) -> KubedbPostgres {
 /// A live database whose last-applied record says `recorded` was declared.
 pub fn live_recorded(spec: Value, recorded: Value) -> KubedbPostgres {
     let record = json!({"spec": recorded}).to_string();
-    live_with(spec, json!({crate::models::LAST_APPLIED_ANNOTATION: record}))
+    live_with(
+        spec,
+        json!({crate::models::LAST_APPLIED_ANNOTATION: record}),
+    )
 }
 
 pub fn ops_request(name: &str, kind: &str, phase: &str) -> PostgresOpsRequest {
@@ -128,11 +144,29 @@ pub fn ops_request(name: &str, kind: &str, phase: &str) -> PostgresOpsRequest {
 }
 
 pub fn plan(manifest: &Manifest, live: Option<&KubedbPostgres>) -> DatabasePlan {
-    plan_database(manifest, live, &[], None, &PlanSettings::default(), Some("rev1"))
+    plan_database(
+        manifest,
+        live,
+        &[],
+        None,
+        &PlanSettings::default(),
+        Some("rev1"),
+    )
 }
 
-pub fn plan_with_catalog(manifest: &Manifest, live: Option<&KubedbPostgres>, catalog: &Catalog) -> DatabasePlan {
-    plan_database(manifest, live, &[], Some(catalog), &PlanSettings::default(), Some("rev1"))
+pub fn plan_with_catalog(
+    manifest: &Manifest,
+    live: Option<&KubedbPostgres>,
+    catalog: &Catalog,
+) -> DatabasePlan {
+    plan_database(
+        manifest,
+        live,
+        &[],
+        Some(catalog),
+        &PlanSettings::default(),
+        Some("rev1"),
+    )
 }
 
 pub fn types(plan: &DatabasePlan) -> Vec<StepType> {
@@ -141,24 +175,42 @@ pub fn types(plan: &DatabasePlan) -> Vec<StepType> {
 
 /// The spec of the OpsRequest of the step at `index`.
 pub fn ops_spec(plan: &DatabasePlan, index: usize) -> Value {
-    json!(plan.steps[index].ops_request.as_ref().expect("an OpsRequest step").spec)
+    json!(
+        plan.steps[index]
+            .ops_request
+            .as_ref()
+            .expect("an OpsRequest step")
+            .spec
+    )
 }
 
 pub fn version(name: &str, semver: &str, extra: Value) -> PostgresVersion {
     let mut spec = json!({"version": semver, "distribution": "Official", "db": {"image": "postgres", "baseOS": "bookworm"}});
-    spec.as_object_mut().unwrap().extend(extra.as_object().cloned().unwrap_or_default());
-    serde_json::from_value(json!({"apiVersion": "catalog.kubedb.com/v1alpha1", "kind": "PostgresVersion",
-        "metadata": {"name": name}, "spec": spec}))
+    spec.as_object_mut()
+        .unwrap()
+        .extend(extra.as_object().cloned().unwrap_or_default());
+    serde_json::from_value(
+        json!({"apiVersion": "catalog.kubedb.com/v1alpha1", "kind": "PostgresVersion",
+        "metadata": {"name": name}, "spec": spec}),
+    )
     .unwrap()
 }
 
 pub fn catalog() -> Catalog {
     Catalog::new([
         version("15.8", "15.8", json!({})),
-        version("16.4", "16.4", json!({"updateConstraints": {"allowlist": [">= 16.4, < 18"], "denylist": ["17.0"]}})),
+        version(
+            "16.4",
+            "16.4",
+            json!({"updateConstraints": {"allowlist": [">= 16.4, < 18"], "denylist": ["17.0"]}}),
+        ),
         version("17.0", "17.0", json!({})),
         version("17.2", "17.2", json!({})),
-        version("17.2-timescale", "17.2", json!({"distribution": "TimescaleDB"})),
+        version(
+            "17.2-timescale",
+            "17.2",
+            json!({"distribution": "TimescaleDB"}),
+        ),
         version("18.1", "18.1", json!({})),
         version("16.9-old", "16.9", json!({"deprecated": true})),
     ])
@@ -169,11 +221,12 @@ pub fn assert_fits_ops_schema(request: &PostgresOpsRequest) {
     use std::sync::OnceLock;
     static SCHEMA: OnceLock<crate::manifest::Schema> = OnceLock::new();
     let schema = SCHEMA.get_or_init(|| {
-        let crd = include_str!("../../../vendor/kubedb-crds/ops.kubedb.com_postgresopsrequests.yaml");
+        let crd =
+            include_str!("../../../vendor/kubedb-crds/ops.kubedb.com_postgresopsrequests.yaml");
         crate::manifest::compile_crd_spec(crd, "v1alpha1").unwrap()
     });
     let mut violations = Vec::new();
-    let mut path = vec![crate::yaml::PathSegment::Key("spec".into())];
-    schema.validate(&json!(request.spec), &mut path, &mut violations);
+    let path = [crate::yaml::PathSegment::Key("spec".into())];
+    schema.validate(&json!(request.spec), &path, &mut violations);
     assert_eq!(violations, vec![], "{:#?}", request.spec);
 }
