@@ -202,10 +202,22 @@ fn history(
                 == Some(&generation_text)
         })
         .collect();
+    // Creation order. creationTimestamp has one-second granularity, so requests created within
+    // one second would fall back to name order; the order already written (one request at a
+    // time, each listed once it exists) is the creation order, so it goes first.
+    let listed: Vec<&str> = previous
+        .gitops
+        .iter()
+        .flat_map(|g| g.git_ops_info.iter())
+        .filter(|info| info.observed_generation == Some(generation))
+        .flat_map(|info| info.operations.iter().map(|o| o.name.as_str()))
+        .collect();
     operations.sort_by_key(|o| {
+        let name = o.metadata.name.as_deref().unwrap_or_default();
         (
+            listed.iter().position(|l| *l == name).unwrap_or(usize::MAX),
             o.metadata.creation_timestamp.as_ref().map(|t| t.0),
-            o.metadata.name.clone(),
+            name.to_string(),
         )
     });
     let change_request_status = match standing {

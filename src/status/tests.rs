@@ -235,3 +235,35 @@ fn suspended_says_so() {
         Some("Suspended")
     );
 }
+
+#[test]
+fn operations_keep_the_order_already_written_when_timestamps_tie() {
+    // Same creation second: name order would put verticalscaling before volumeexpansion.
+    let object = object(json!({"gitops": {"gitOpsInfo": [{
+        "observedGeneration": 4, "changeRequestStatus": "InProgress",
+        "operations": [{"name": "pg1-volumeexpansion-aaaaaa", "status": "Successful"}]
+    }]}}));
+    let mut plan = plan();
+    plan.waiting_for = Some("pg1-verticalscaling-bbbbbb".into());
+    let (first, second) = (
+        ops("pg1-volumeexpansion-aaaaaa", 4, "Successful"),
+        ops("pg1-verticalscaling-bbbbbb", 4, "Pending"),
+    );
+    let status = compute(&StatusInput {
+        object: &object,
+        plan: &plan,
+        ops: &[&second, &first],
+        live: Some(&live("Ready")),
+        suspended: false,
+        now: "2026-11-22T00:00:00Z",
+    });
+    let names: Vec<&str> = status.gitops.as_ref().unwrap().git_ops_info[0]
+        .operations
+        .iter()
+        .map(|o| o.name.as_str())
+        .collect();
+    assert_eq!(
+        names,
+        ["pg1-volumeexpansion-aaaaaa", "pg1-verticalscaling-bbbbbb"]
+    );
+}
