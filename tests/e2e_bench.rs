@@ -11,7 +11,7 @@
 //! Each run pushes a commit that grows the disk and the memory (VolumeExpansion, then
 //! VerticalScaling). Prints median and p99; the figures in docs/bench-reconcile.md come from:
 //!
-//!     PG_GITOPS_BENCH_RUNS=50 cargo test --release --test e2e_bench -- --nocapture
+//!     PG_GITOPS_BENCH_RUNS=100 cargo test --release --test e2e_bench -- --nocapture
 
 mod e2e_support;
 mod git_support;
