@@ -118,14 +118,7 @@ fn line_containing(text: &str, needle: &str) -> usize {
 #[test]
 fn every_error_case_blocks_the_database_and_names_the_line() {
     for case in cases() {
-        let mut desired = desired_spec();
-        for (pointer, value) in &case.desired {
-            desired = set(desired, pointer, value.clone());
-        }
-        let mut live_spec = live_spec();
-        for (pointer, value) in &case.live {
-            live_spec = set(live_spec, pointer, value.clone());
-        }
+        let (desired, live_spec) = mutated(&case.desired, &case.live);
         let manifest = manifest(desired.clone());
         let text = serde_yaml::to_string(
             &json!({"apiVersion": "gitops.kubedb.com/v1alpha1", "kind": "Postgres",

@@ -88,6 +88,16 @@ pub fn set(mut value: Value, pointer: &str, new: Value) -> Value {
     value
 }
 
+/// The desired and live specs of a case: the fixtures with each (pointer, value) applied.
+pub fn mutated(desired: &[(&str, Value)], live: &[(&str, Value)]) -> (Value, Value) {
+    let apply = |base: Value, changes: &[(&str, Value)]| {
+        changes.iter().fold(base, |spec, (pointer, value)| {
+            set(spec, pointer, value.clone())
+        })
+    };
+    (apply(desired_spec(), desired), apply(live_spec(), live))
+}
+
 /// Loads a gitops manifest for `db/pg1` through the real loader (so lines are real).
 pub fn manifest_with(spec: Value, metadata: Value) -> Manifest {
     let mut meta = json!({"name": "pg1", "namespace": "db"});

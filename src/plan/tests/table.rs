@@ -424,14 +424,7 @@ fn value_at<'a>(plan: &'a DatabasePlan, step: usize, pointer: &str) -> Option<&'
 #[test]
 fn every_row_of_the_field_to_step_table() {
     for case in cases() {
-        let mut desired = desired_spec();
-        for (pointer, value) in &case.desired {
-            desired = set(desired, pointer, value.clone());
-        }
-        let mut live_spec = live_spec();
-        for (pointer, value) in &case.live {
-            live_spec = set(live_spec, pointer, value.clone());
-        }
+        let (desired, live_spec) = mutated(&case.desired, &case.live);
         // A record equal to the desired spec: "in sync" then means no write at all.
         let live = live_recorded(live_spec, desired.clone());
         let plan = plan(&manifest(desired), Some(&live));
@@ -463,14 +456,7 @@ fn every_row_of_the_field_to_step_table() {
 fn every_ops_request_fits_the_ops_crd_schema() {
     let mut checked = std::collections::BTreeSet::new();
     for case in cases() {
-        let mut desired = desired_spec();
-        for (pointer, value) in &case.desired {
-            desired = set(desired, pointer, value.clone());
-        }
-        let mut live_spec = live_spec();
-        for (pointer, value) in &case.live {
-            live_spec = set(live_spec, pointer, value.clone());
-        }
+        let (desired, live_spec) = mutated(&case.desired, &case.live);
         let plan = plan(&manifest(desired), Some(&live(live_spec)));
         for step in &plan.steps {
             if let Some(request) = &step.ops_request {
