@@ -118,6 +118,31 @@ async fn only_the_leader_writes_and_stopping_it_hands_over_mid_sequence() {
         "replica-b created the rest of the sequence: {:#?}",
         writes_b.all()
     );
+    // The Events name the instance that made each step: both replicas, each for its share.
+    let events: Api<k8s_openapi::api::events::v1::Event> = Api::namespaced(client.clone(), &ns);
+    let created_by = |instance: &'static str| {
+        let events = events.clone();
+        async move {
+            events
+                .list(&Default::default())
+                .await
+                .unwrap()
+                .items
+                .into_iter()
+                .filter(|e| e.reason.as_deref() == Some("OpsRequestCreated"))
+                .filter(|e| e.reporting_instance.as_deref() == Some(instance))
+                // kube's Recorder folds repeats of one (reason, action, object, instance)
+                // into one Event with a series count.
+                .map(|e| e.series.map_or(1, |s| s.count))
+                .sum::<i32>()
+        }
+    };
+    let (by_a, by_b) = (created_by("replica-a").await, created_by("replica-b").await);
+    assert!(
+        by_a >= 2 && by_b >= 1,
+        "OpsRequestCreated events: {by_a} by replica-a, {by_b} by replica-b"
+    );
+    assert_eq!(by_a + by_b, 5, "one OpsRequestCreated event per request");
     b.stop().await;
     sim.stop().await;
 }
