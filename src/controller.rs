@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::{Stream, StreamExt};
+use k8s_openapi::api::core::v1::ObjectReference;
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::{Action, Config as ControllerConfig, Controller};
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
@@ -367,6 +368,7 @@ async fn write_status(
             "Stalled",
             "Reconcile",
             note,
+            None,
         )
         .await;
     }
@@ -380,11 +382,16 @@ async fn publish_step(
     executed: &Executed,
 ) {
     let left = plan.steps.len().saturating_sub(1);
-    let (reason, note) = match executed {
-        Executed::Provisioned => ("Provisioned", "created the kubedb.com Postgres".to_string()),
+    let (reason, note, request) = match executed {
+        Executed::Provisioned => (
+            "Provisioned",
+            "created the kubedb.com Postgres".to_string(),
+            None,
+        ),
         Executed::Patched => (
             "Patched",
             "patched fields that need no OpsRequest into the kubedb.com Postgres".to_string(),
+            None,
         ),
         Executed::Created { name } => (
             "OpsRequestCreated",
@@ -392,13 +399,34 @@ async fn publish_step(
                 "created {:?} {name}; {left} step(s) after it",
                 plan.steps[0].step_type
             ),
+            Some(name),
         ),
         Executed::AlreadyExists { name } => (
             "OpsRequestExists",
             format!("{name} already exists; waiting for it"),
+            Some(name),
         ),
     };
-    publish(ctx, object, EventType::Normal, reason, "Execute", note).await;
+    // The OpsRequest is the event's related object. Besides pointing at it, this keeps the
+    // events of different requests apart: kube's Recorder folds events with the same reason,
+    // action, object and related object into one series and keeps only the first note.
+    let related = request.map(|name| ObjectReference {
+        api_version: Some("ops.kubedb.com/v1alpha1".into()),
+        kind: Some("PostgresOpsRequest".into()),
+        name: Some(name.clone()),
+        namespace: object.namespace(),
+        ..ObjectReference::default()
+    });
+    publish(
+        ctx,
+        object,
+        EventType::Normal,
+        reason,
+        "Execute",
+        note,
+        related,
+    )
+    .await;
 }
 
 async fn publish(
@@ -408,13 +436,14 @@ async fn publish(
     reason: &str,
     action: &str,
     note: String,
+    secondary: Option<ObjectReference>,
 ) {
     let event = Event {
         type_,
         reason: reason.into(),
         note: Some(note.chars().take(1000).collect()),
         action: action.into(),
-        secondary: None,
+        secondary,
     };
     if let Err(error) = ctx.recorder.publish(&event, &object.object_ref(&())).await {
         // An event is a courtesy; failing to record one must not fail the reconcile.
