@@ -117,6 +117,14 @@ async fn one_commit_with_five_changes_makes_five_ops_requests_one_after_another(
     assert!(is_current(&to_value(
         &gitops_api(&client, &ns).get("orders").await.unwrap()
     )));
+    // An Event for every step, naming its OpsRequest.
+    let notes = event_notes(&client, &ns, "orders").await;
+    for name in &names {
+        assert!(
+            notes.iter().any(|note| note.contains(name.as_str())),
+            "no Event names {name}; the Events say: {notes:#?}"
+        );
+    }
     // The status lists the OpsRequests of this generation in the order they were created.
     let reported: Vec<_> = status["status"]["gitops"]["gitOpsInfo"][0]["operations"]
         .as_array()

@@ -636,3 +636,20 @@ pub async fn event_reasons(client: &Client, ns: &str, name: &str) -> Vec<String>
     events.sort_by_key(|e| e.metadata.creation_timestamp.clone().map(|t| t.0));
     events.into_iter().filter_map(|e| e.reason).collect()
 }
+
+/// The notes of the Events about the gitops object `name` (each as many times as its series
+/// count says it happened).
+pub async fn event_notes(client: &Client, ns: &str, name: &str) -> Vec<String> {
+    let api: Api<k8s_openapi::api::events::v1::Event> = Api::namespaced(client.clone(), ns);
+    api.list(&ListParams::default())
+        .await
+        .expect("listing events")
+        .items
+        .into_iter()
+        .filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name))
+        .flat_map(|e| {
+            let times = e.series.as_ref().map_or(1, |s| s.count) as usize;
+            std::iter::repeat_n(e.note.unwrap_or_default(), times)
+        })
+        .collect()
+}
