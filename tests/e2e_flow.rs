@@ -200,6 +200,21 @@ async fn a_failed_ops_request_stalls_its_database_only_and_the_retry_annotation_
     );
     let failed_name = name_of(&failed_ops[1]);
     assert!(stalled_message.contains(&failed_name), "{stalled_message}");
+    let notes = eventually("a Stalled event", || async {
+        let notes = event_notes(&client, &ns, "flaky").await;
+        if notes.iter().any(|n| n.contains(message)) {
+            Ok(notes)
+        } else {
+            Err(format!("{notes:#?}"))
+        }
+    })
+    .await;
+    assert!(
+        event_reasons(&client, &ns, "flaky")
+            .await
+            .contains(&"Stalled".to_string()),
+        "{notes:#?}"
+    );
 
     // The other database carries on through all five of its steps meanwhile.
     wait_current(&client, &ns, &steady2).await;
