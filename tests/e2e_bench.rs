@@ -9,7 +9,7 @@
 //!   delivers the event (Successful of the VolumeExpansion, creation of the VerticalScaling).
 //!
 //! Each run pushes a commit that grows the disk and the memory (VolumeExpansion, then
-//! VerticalScaling). Prints median and p99; the figures in docs/bench-reconcile.md come from:
+//! VerticalScaling). Prints median and p99; the figures in BENCHMARKS.md come from:
 //!
 //!     PG_GITOPS_BENCH_RUNS=100 cargo test --release --test e2e_bench -- --nocapture
 

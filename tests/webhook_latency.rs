@@ -2,7 +2,7 @@
 //! signed GitHub push is POSTed to the service's HTTP port, the source asks the Git server
 //! (file:// or smart HTTP) for the ref, fetches, checks out and loads; the clock stops when
 //! the snapshot appears on the watch channel. Prints median and p99; the figures in
-//! docs/bench-webhook.md come from:
+//! BENCHMARKS.md come from:
 //!
 //!     PG_GITOPS_BENCH_RUNS=200 cargo test --release --test webhook_latency -- --nocapture
 
