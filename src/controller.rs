@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures::{Stream, StreamExt};
+use futures::StreamExt;
 use k8s_openapi::api::core::v1::ObjectReference;
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::{Action, Config as ControllerConfig, Controller};
@@ -51,15 +51,6 @@ pub struct LeaderHooks {
     pub gained: futures::stream::BoxStream<'static, ()>,
 }
 
-impl LeaderHooks {
-    /// A single replica: always the writer.
-    pub fn single() -> Self {
-        Self {
-            is_leader: Arc::new(|| true),
-            gained: futures::stream::pending().boxed(),
-        }
-    }
-}
 
 /// Errors of one reconcile; they back off and retry, growing per object.
 #[derive(Debug, thiserror::Error)]
@@ -468,12 +459,6 @@ pub fn backoff(failures: u32) -> Duration {
         .min(MAX_BACKOFF)
 }
 
-/// Lets a test or the service drive a `Stream` of leadership gains into the controller.
-pub fn gained_from(
-    stream: impl Stream<Item = ()> + Send + 'static,
-) -> futures::stream::BoxStream<'static, ()> {
-    stream.boxed()
-}
 
 #[cfg(test)]
 mod tests {
