@@ -51,7 +51,6 @@ pub struct LeaderHooks {
     pub gained: futures::stream::BoxStream<'static, ()>,
 }
 
-
 /// Errors of one reconcile; they back off and retry, growing per object.
 #[derive(Debug, thiserror::Error)]
 pub enum ReconcileError {
@@ -458,7 +457,6 @@ pub fn backoff(failures: u32) -> Duration {
         .saturating_mul(2u32.saturating_pow(failures.saturating_sub(1).min(16)))
         .min(MAX_BACKOFF)
 }
-
 
 #[cfg(test)]
 mod tests {
