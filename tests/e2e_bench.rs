@@ -27,8 +27,7 @@ use futures::StreamExt;
 use kube::runtime::watcher;
 use pg_gitops::config::Seconds;
 use pg_gitops::server::Provider;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use webhook_support::{auth_header, event_headers, push_body};
+use webhook_support::deliver_over_tcp;
 
 const SECRET: &str = "whsec-e2e-bench-2f1c";
 
@@ -43,22 +42,7 @@ fn runs() -> usize {
 type Seen = Arc<Mutex<Vec<(Instant, String, String)>>>;
 
 async fn deliver(addr: std::net::SocketAddr, commit: &str) -> String {
-    let body = push_body(Provider::Generic, "main", commit);
-    let mut request =
-        String::from("POST /hooks/generic HTTP/1.1\r\nhost: pg-gitops\r\nconnection: close\r\n");
-    for (name, value) in event_headers(Provider::Generic, false) {
-        request.push_str(&format!("{name}: {value}\r\n"));
-    }
-    let (name, value) = auth_header(Provider::Generic, SECRET, body.as_bytes());
-    request.push_str(&format!(
-        "{name}: {value}\r\ncontent-length: {}\r\n\r\n{body}",
-        body.len()
-    ));
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await.unwrap();
-    response
+    deliver_over_tcp(addr, Provider::Generic, SECRET, commit).await
 }
 
 async fn first_seen(

@@ -21,8 +21,7 @@ use pg_gitops::server::{
     self, AppState, DeliveryLog, Provider, Readiness, WebhookSecrets, WebhookTarget,
 };
 use pg_gitops::source::{self, Secret, SourceHandle};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use webhook_support::{auth_header, event_headers, push_body};
+use webhook_support::deliver_over_tcp;
 
 const WEBHOOK_SECRET: &str = "whsec-latency-4b2a-never-log-me";
 const TOKEN: &str = "tok-latency-91fe-never-log-me";
@@ -52,24 +51,8 @@ async fn serve_webhooks(handle: &SourceHandle) -> std::net::SocketAddr {
     addr
 }
 
-/// One HTTP/1.1 POST over a fresh TCP connection, as a forge would send it.
 async fn deliver(addr: std::net::SocketAddr, commit: &str) -> String {
-    let body = push_body(Provider::GitHub, "main", commit);
-    let mut request =
-        String::from("POST /hooks/github HTTP/1.1\r\nhost: pg-gitops\r\nconnection: close\r\n");
-    for (name, value) in event_headers(Provider::GitHub, false) {
-        request.push_str(&format!("{name}: {value}\r\n"));
-    }
-    let (name, value) = auth_header(Provider::GitHub, WEBHOOK_SECRET, body.as_bytes());
-    request.push_str(&format!(
-        "{name}: {value}\r\ncontent-length: {}\r\n\r\n{body}",
-        body.len()
-    ));
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await.unwrap();
-    response
+    deliver_over_tcp(addr, Provider::GitHub, WEBHOOK_SECRET, commit).await
 }
 
 async fn measure(label: &str, repo: &TestRepo, config: SourceConfig) -> Vec<Duration> {

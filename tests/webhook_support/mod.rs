@@ -197,3 +197,33 @@ pub fn delivery(
     }
     request.body(Body::from(body)).unwrap()
 }
+
+/// One signed push delivery as an HTTP/1.1 POST over a fresh TCP connection, as a forge
+/// sends it (latency measurements go through the real socket, not `oneshot`). Returns the
+/// raw response.
+pub async fn deliver_over_tcp(
+    addr: std::net::SocketAddr,
+    provider: Provider,
+    secret: &str,
+    commit: &str,
+) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let body = push_body(provider, "main", commit);
+    let mut request = format!(
+        "POST /hooks/{} HTTP/1.1\r\nhost: pg-gitops\r\nconnection: close\r\n",
+        provider.name()
+    );
+    for (name, value) in event_headers(provider, false) {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    let (name, value) = auth_header(provider, secret, body.as_bytes());
+    request.push_str(&format!(
+        "{name}: {value}\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    ));
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    response
+}

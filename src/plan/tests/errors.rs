@@ -217,23 +217,9 @@ fn a_failed_ops_request_stalls_the_database_until_retry() {
     ));
     let live = live(live_spec());
     let first = plan(&manifest_v, Some(&live));
-    let name = first.steps[0]
-        .ops_request
-        .as_ref()
-        .unwrap()
-        .metadata
-        .name
-        .clone()
-        .unwrap();
+    let name = ops_name(&first, 0);
     let failed = ops_request(&name, "VolumeExpansion", "Failed");
-    let stalled = plan_database(
-        &manifest_v,
-        Some(&live),
-        &[&failed],
-        None,
-        &PlanSettings::default(),
-        None,
-    );
+    let stalled = plan_with_ops(&manifest_v, Some(&live), &[&failed]);
     assert!(stalled.steps.is_empty());
     assert!(
         stalled.errors[0].message.contains(&format!(
@@ -251,48 +237,18 @@ fn a_failed_ops_request_stalls_the_database_until_retry() {
         ),
         json!({"annotations": {"gitops.kubedb.com/retry": "1"}}),
     );
-    let again = plan_database(
-        &retried,
-        Some(&live),
-        &[&failed],
-        None,
-        &PlanSettings::default(),
-        None,
-    );
+    let again = plan_with_ops(&retried, Some(&live), &[&failed]);
     assert_eq!(types(&again), vec![StepType::VolumeExpansion]);
-    assert_ne!(
-        again.steps[0]
-            .ops_request
-            .as_ref()
-            .unwrap()
-            .metadata
-            .name
-            .as_deref(),
-        Some(name.as_str())
-    );
+    assert_ne!(ops_name(&again, 0), name);
 }
 
 #[test]
 fn a_succeeded_request_whose_change_did_not_stick_is_reported_not_repeated() {
     let manifest = manifest(set(desired_spec(), "/replicas", json!(5)));
     let live = live(live_spec());
-    let name = plan(&manifest, Some(&live)).steps[0]
-        .ops_request
-        .as_ref()
-        .unwrap()
-        .metadata
-        .name
-        .clone()
-        .unwrap();
+    let name = ops_name(&plan(&manifest, Some(&live)), 0);
     let done = ops_request(&name, "HorizontalScaling", "Successful");
-    let plan = plan_database(
-        &manifest,
-        Some(&live),
-        &[&done],
-        None,
-        &PlanSettings::default(),
-        None,
-    );
+    let plan = plan_with_ops(&manifest, Some(&live), &[&done]);
     assert!(plan.steps.is_empty());
     assert!(
         plan.errors[0]

@@ -106,14 +106,7 @@ fn an_open_ops_request_means_waiting_whoever_made_it() {
     ] {
         let open = ops_request("someone-elses-op", "Restart", phase);
         let manifest = manifest(set(desired_spec(), "/replicas", json!(5)));
-        let plan = plan_database(
-            &manifest,
-            Some(&live(live_spec())),
-            &[&open],
-            None,
-            &PlanSettings::default(),
-            None,
-        );
+        let plan = plan_with_ops(&manifest, Some(&live(live_spec())), &[&open]);
         assert_eq!(
             plan.waiting_for.as_deref(),
             Some("someone-elses-op"),
@@ -123,14 +116,7 @@ fn an_open_ops_request_means_waiting_whoever_made_it() {
     }
     let finished = ops_request("old-op", "Restart", "Skipped");
     let manifest = manifest(set(desired_spec(), "/replicas", json!(5)));
-    let plan = plan_database(
-        &manifest,
-        Some(&live(live_spec())),
-        &[&finished],
-        None,
-        &PlanSettings::default(),
-        None,
-    );
+    let plan = plan_with_ops(&manifest, Some(&live(live_spec())), &[&finished]);
     assert_eq!(plan.waiting_for, None);
     assert_eq!(types(&plan), vec![StepType::HorizontalScaling]);
 }
@@ -250,14 +236,7 @@ fn the_owed_restart_survives_the_patch_and_is_cleared_once_done() {
         .as_str()
         .unwrap()
         .to_string();
-    let restart_name = first.steps[1]
-        .ops_request
-        .as_ref()
-        .unwrap()
-        .metadata
-        .name
-        .clone()
-        .unwrap();
+    let restart_name = ops_name(&first, 1);
 
     // After the patch: the field is live, only the Restart remains, with the same name.
     let patched_record = first.steps[0].patch.as_ref().unwrap()["metadata"]["annotations"]
@@ -273,27 +252,11 @@ fn the_owed_restart_survives_the_patch_and_is_cleared_once_done() {
     );
     let second = plan(&manifest, Some(&patched));
     assert_eq!(types(&second), vec![StepType::Restart]);
-    assert_eq!(
-        second.steps[0]
-            .ops_request
-            .as_ref()
-            .unwrap()
-            .metadata
-            .name
-            .as_deref(),
-        Some(restart_name.as_str())
-    );
+    assert_eq!(ops_name(&second, 0), restart_name);
 
     // Once it succeeded: a closing patch clears the marker and writes the whole record.
     let done = ops_request(&restart_name, "Restart", "Successful");
-    let third = plan_database(
-        &manifest,
-        Some(&patched),
-        &[&done],
-        None,
-        &PlanSettings::default(),
-        Some("rev1"),
-    );
+    let third = plan_with_ops(&manifest, Some(&patched), &[&done]);
     assert_eq!(types(&third), vec![StepType::Patch]);
     let annotations = &third.steps[0].patch.as_ref().unwrap()["metadata"]["annotations"];
     assert_eq!(annotations[RESTART_PENDING_ANNOTATION], Value::Null);
@@ -414,18 +377,8 @@ fn names_are_deterministic_and_generation_sensitive() {
     let mut later = manifest(spec);
     later.object.metadata.generation = Some(7);
     let c = plan(&later, Some(&live(live_spec())));
-    let name = |p: &DatabasePlan| {
-        p.steps[0]
-            .ops_request
-            .as_ref()
-            .unwrap()
-            .metadata
-            .name
-            .clone()
-            .unwrap()
-    };
-    assert_ne!(name(&a), name(&c));
-    assert!(name(&a).starts_with("pg1-horizontalscaling-"));
+    assert_ne!(ops_name(&a, 0), ops_name(&c, 0));
+    assert!(ops_name(&a, 0).starts_with("pg1-horizontalscaling-"));
 }
 
 #[test]

@@ -164,6 +164,31 @@ pub fn plan(manifest: &Manifest, live: Option<&KubedbPostgres>) -> DatabasePlan 
     )
 }
 
+/// Plans with the database's OpsRequests (open or finished) given.
+pub fn plan_with_ops(
+    manifest: &Manifest,
+    live: Option<&KubedbPostgres>,
+    ops: &[&PostgresOpsRequest],
+) -> DatabasePlan {
+    plan_database(
+        manifest,
+        live,
+        ops,
+        None,
+        &PlanSettings::default(),
+        Some("rev1"),
+    )
+}
+
+/// The name of the OpsRequest of the step at `index`.
+pub fn ops_name(plan: &DatabasePlan, index: usize) -> String {
+    plan.steps[index]
+        .ops_request
+        .as_ref()
+        .and_then(|o| o.metadata.name.clone())
+        .expect("an OpsRequest step with a name")
+}
+
 pub fn plan_with_catalog(
     manifest: &Manifest,
     live: Option<&KubedbPostgres>,
