@@ -22,4 +22,5 @@ pub mod sim;
 pub mod source;
 pub mod status;
 pub mod sync;
+mod walk;
 pub mod yaml;

@@ -293,3 +293,63 @@ async fn a_failed_sync_is_retried_long_before_the_next_poll() {
     .expect("retried within seconds");
     assert_eq!(stats.last_error(), None, "a success clears the error");
 }
+
+/// A manifest any pusher could plant outside the checkout: applied, it would prove the service
+/// reads host files through repository symlinks.
+const PLANTED: &str = "apiVersion: gitops.kubedb.com/v1alpha1
+kind: Postgres
+metadata:
+  name: planted
+  namespace: shop
+spec:
+  version: \"16.4\"
+  replicas: 1
+  storage:
+    resources:
+      requests:
+        storage: 1Gi
+";
+
+#[tokio::test]
+async fn symlinks_out_of_the_checkout_are_refused_by_name_and_never_read() {
+    logs::capture();
+    let repo = TestRepo::new();
+    let host = repo.temp.path().join("host-secrets");
+    std::fs::create_dir_all(&host).unwrap();
+    std::fs::write(host.join("planted.yaml"), PLANTED).unwrap();
+    let fleet = repo.work.join("fleet");
+    std::os::unix::fs::symlink(host.join("planted.yaml"), fleet.join("planted.yaml")).unwrap();
+    std::os::unix::fs::symlink("/etc/passwd", fleet.join("passwd.yaml")).unwrap();
+    std::os::unix::fs::symlink(&host, fleet.join("host")).unwrap();
+    std::fs::write(repo.work.join("shared.yaml"), PLANTED.replace("planted", "shared"))
+        .unwrap();
+    std::os::unix::fs::symlink("../shared.yaml", fleet.join("inside.yaml")).unwrap();
+    repo.commit("fleet/db.yaml", "revision: 2\n", "plant symlinks");
+
+    let config = git_config(repo.file_url(), repo.work_dir("clone"));
+    let snapshot = source::sync_once(&config, LoadOptions::default())
+        .await
+        .unwrap();
+
+    let names: Vec<_> = snapshot
+        .manifests
+        .manifests
+        .iter()
+        .map(|manifest| manifest.key().1)
+        .collect();
+    assert_eq!(names, ["shared"], "only the link inside the checkout is followed");
+    let refused: Vec<_> = snapshot
+        .manifests
+        .errors
+        .iter()
+        .filter(|error| error.message.contains("symlink points outside"))
+        .map(|error| error.file.display().to_string())
+        .collect();
+    assert_eq!(refused, ["host", "passwd.yaml", "planted.yaml"]);
+    for error in &snapshot.manifests.errors {
+        assert!(
+            !error.message.contains("root:") && !error.message.contains("host-secrets"),
+            "an error echoes what lies outside the checkout: {error}"
+        );
+    }
+}

@@ -14,6 +14,7 @@ use serde_json::Value;
 pub use schema::{Schema, SchemaError, Violation, compile_crd_spec, gitops_spec_schema};
 
 use crate::models::{GitopsPostgres, MANAGED_BY_LABEL, MANAGED_BY_VALUE};
+use crate::walk;
 use crate::yaml::{self, PathSegment};
 
 const GITOPS_API_VERSION: &str = "gitops.kubedb.com/v1alpha1";
@@ -118,26 +119,43 @@ pub struct ManifestSet {
     pub notices: Vec<Notice>,
 }
 
-/// Loads every manifest under `root`. Never fails as a whole: unreadable files and broken
-/// documents become [`ManifestError`]s next to the good manifests.
+/// Loads every manifest under `root`, following no symlink out of `root`. Never fails as a
+/// whole: unreadable files and broken documents become [`ManifestError`]s next to the good
+/// manifests.
 pub fn load_dir(root: &Path, opts: &LoadOptions) -> ManifestSet {
+    load_tree(root, root, opts)
+}
+
+/// Loads every manifest under `root`, a directory inside `boundary` (a Git checkout or a
+/// watched directory). A symlink is followed only where it stays inside `boundary`; every
+/// other one is an error for its file (see [`crate::walk`]).
+pub fn load_tree(root: &Path, boundary: &Path, opts: &LoadOptions) -> ManifestSet {
     let mut set = ManifestSet::default();
-    let mut files = Vec::new();
-    if let Err(error) = collect_files(root, &mut files) {
+    let walked = match walk::walk(root, boundary, is_yaml) {
+        Ok(walked) => walked,
+        Err(error) => {
+            set.errors.push(ManifestError {
+                file: root.to_path_buf(),
+                line: 0,
+                message: format!("cannot read the manifest directory: {error}"),
+                database: None,
+            });
+            return set;
+        }
+    };
+    for refused in walked.refused {
         set.errors.push(ManifestError {
-            file: root.to_path_buf(),
+            file: refused.relative,
             line: 0,
-            message: format!("cannot read the manifest directory: {error}"),
+            message: refused.reason.to_string(),
             database: None,
         });
     }
-    files.sort();
-    for path in files {
-        let relative = path.strip_prefix(root).unwrap_or(&path).to_path_buf();
-        match std::fs::read_to_string(&path) {
-            Ok(text) => load_text(&relative, Arc::from(text), opts, &mut set),
+    for file in walked.files {
+        match std::fs::read_to_string(&file.path) {
+            Ok(text) => load_text(&file.relative, Arc::from(text), opts, &mut set),
             Err(error) => set.errors.push(ManifestError {
-                file: relative,
+                file: file.relative,
                 line: 0,
                 message: format!("cannot read the file: {error}"),
                 database: None,
@@ -148,24 +166,11 @@ pub fn load_dir(root: &Path, opts: &LoadOptions) -> ManifestSet {
     set
 }
 
-/// Recursively lists `*.yaml`/`*.yml`, skipping hidden entries such as `.git`.
-fn collect_files(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    for entry in std::fs::read_dir(dir)? {
-        let entry = entry?;
-        let path = entry.path();
-        if entry.file_name().to_string_lossy().starts_with('.') {
-            continue;
-        }
-        if entry.file_type()?.is_dir() {
-            collect_files(&path, out)?;
-        } else if matches!(
-            path.extension().and_then(|e| e.to_str()),
-            Some("yaml" | "yml")
-        ) {
-            out.push(path);
-        }
-    }
-    Ok(())
+fn is_yaml(path: &Path) -> bool {
+    matches!(
+        path.extension().and_then(|e| e.to_str()),
+        Some("yaml" | "yml")
+    )
 }
 
 /// Parses and validates the documents of one file into `set`.

@@ -12,7 +12,8 @@ use tracing::{debug, info, warn};
 
 use super::{FetchTrigger, Snapshot, SourceError, SourceStats, jittered};
 use crate::config::SourceConfig;
-use crate::manifest::{LoadOptions, load_dir};
+use crate::manifest::{LoadOptions, load_tree};
+use crate::walk::walk;
 
 pub(crate) struct DirSource {
     /// Watched as a whole: kubelet updates mounted volumes by swapping a `..data` symlink,
@@ -81,9 +82,9 @@ pub(crate) async fn run(
             .borrow()
             .as_ref()
             .map(|snapshot| snapshot.revision.clone());
-        let (root, load_options) = (source.root.clone(), load.clone());
+        let (dir, root, load_options) = (source.dir.clone(), source.root.clone(), load.clone());
         let job =
-            tokio::task::spawn_blocking(move || reload_if_changed(&root, current, &load_options));
+            tokio::task::spawn_blocking(move || reload_if_changed(&dir, &root, current, &load_options));
         match job.await {
             Ok(Ok(Some(snapshot))) => {
                 info!(revision = %snapshot.revision, "directory changed; new snapshot");
@@ -112,15 +113,16 @@ pub(crate) async fn run(
 }
 
 fn reload_if_changed(
+    dir: &Path,
     root: &Path,
     current: Option<String>,
     load: &LoadOptions,
 ) -> Result<Option<Snapshot>, SourceError> {
-    let revision = content_hash(root)?;
+    let revision = content_hash(root, dir)?;
     if current.as_deref() == Some(revision.as_str()) {
         return Ok(None);
     }
-    let manifests = load_dir(root, load);
+    let manifests = load_tree(root, dir, load);
     Ok(Some(Snapshot {
         revision,
         root: root.to_path_buf(),
@@ -129,18 +131,20 @@ fn reload_if_changed(
 }
 
 /// `sha256:<hex>` over every file's relative path and bytes, in sorted order, so the
-/// revision changes exactly when the content does.
-pub(crate) fn content_hash(root: &Path) -> Result<String, SourceError> {
-    let mut files = Vec::new();
-    collect_files(root, root, &mut files)?;
-    files.sort();
+/// revision changes exactly when the content does. It walks what the loader walks, so a
+/// symlink out of `dir` is neither hashed nor read.
+pub(crate) fn content_hash(root: &Path, dir: &Path) -> Result<String, SourceError> {
+    let walked = walk(root, dir, |_| true).map_err(|source| SourceError::Io {
+        context: format!("cannot list {}", root.display()),
+        source,
+    })?;
     let mut hasher = Sha256::new();
-    for relative in files {
-        let bytes = std::fs::read(root.join(&relative)).map_err(|source| SourceError::Io {
-            context: format!("cannot read {}", root.join(&relative).display()),
+    for file in walked.files {
+        let bytes = std::fs::read(&file.path).map_err(|source| SourceError::Io {
+            context: format!("cannot read {}", root.join(&file.relative).display()),
             source,
         })?;
-        hasher.update(relative.to_string_lossy().as_bytes());
+        hasher.update(file.relative.to_string_lossy().as_bytes());
         hasher.update([0]);
         hasher.update((bytes.len() as u64).to_le_bytes());
         hasher.update(&bytes);
@@ -153,26 +157,4 @@ pub(crate) fn content_hash(root: &Path) -> Result<String, SourceError> {
             .map(|byte| format!("{byte:02x}"))
             .collect::<String>()
     ))
-}
-
-fn collect_files(root: &Path, dir: &Path, files: &mut Vec<PathBuf>) -> Result<(), SourceError> {
-    let entries = std::fs::read_dir(dir).map_err(|source| SourceError::Io {
-        context: format!("cannot list {}", dir.display()),
-        source,
-    })?;
-    for entry in entries.flatten() {
-        let path = entry.path();
-        let name = entry.file_name();
-        // Hidden entries: `.git`, editor swap files and kubelet's `..data` indirection
-        // (the files it points at are reached through their visible symlinks).
-        if name.to_string_lossy().starts_with('.') {
-            continue;
-        }
-        if path.is_dir() {
-            collect_files(root, &path, files)?;
-        } else if path.is_file() {
-            files.push(path.strip_prefix(root).unwrap_or(&path).to_path_buf());
-        }
-    }
-    Ok(())
 }

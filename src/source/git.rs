@@ -16,7 +16,7 @@ use super::auth::Credentials;
 use super::redact::{ParsedUrl, parse_url};
 use super::{FetchTrigger, Reference, Snapshot, SourceError, SourceStats, jittered};
 use crate::config::{AuthConfig, SourceConfig};
-use crate::manifest::{LoadOptions, load_dir};
+use crate::manifest::{LoadOptions, load_tree};
 
 mod callbacks;
 
@@ -43,6 +43,8 @@ pub(crate) struct GitSync {
 pub(crate) struct SyncOutcome {
     pub revision: String,
     pub root: PathBuf,
+    /// The checkout holding `root`: no symlink is followed out of it.
+    pub checkout: PathBuf,
 }
 
 /// What the libgit2 callbacks learned, read back when an operation fails.
@@ -115,6 +117,7 @@ impl GitSync {
         Ok(SyncOutcome {
             revision: target.to_string(),
             root,
+            checkout: self.work_dir.clone(),
         })
     }
 
@@ -315,7 +318,7 @@ pub(crate) async fn run(
                 if current.as_deref() == Some(outcome.revision.as_str()) {
                     return Ok(None);
                 }
-                let manifests = load_dir(&outcome.root, &load);
+                let manifests = load_tree(&outcome.root, &outcome.checkout, &load);
                 Ok(Some(Snapshot {
                     revision: outcome.revision,
                     root: outcome.root,

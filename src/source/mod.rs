@@ -267,7 +267,7 @@ pub async fn sync_once(config: &SourceConfig, load: LoadOptions) -> Result<Snaps
     let sync = git::GitSync::new(config, Reference::from_config(config))?;
     let job = tokio::task::spawn_blocking(move || {
         let outcome = sync.sync_once(&SourceStats::default())?;
-        let manifests = crate::manifest::load_dir(&outcome.root, &load);
+        let manifests = crate::manifest::load_tree(&outcome.root, &outcome.checkout, &load);
         Ok(Snapshot {
             revision: outcome.revision,
             root: outcome.root,
