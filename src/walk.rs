@@ -8,7 +8,6 @@
 //! the watched directory) and outside the boundary's `.git`; every other link is refused by
 //! name, without reading it and without saying where it points.
 
-use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 /// What a walk found: files to read and links it refused.
@@ -59,10 +58,13 @@ pub(crate) fn walk(
         boundary,
         keep,
         walked: Walked::default(),
-        visited: HashSet::new(),
+        ancestors: Vec::new(),
     };
     walker.visit_dir(&resolved_root, Path::new(""))?;
-    walker.walked.files.sort_by(|a, b| a.relative.cmp(&b.relative));
+    walker
+        .walked
+        .files
+        .sort_by(|a, b| a.relative.cmp(&b.relative));
     walker
         .walked
         .refused
@@ -74,15 +76,23 @@ struct Walker<F> {
     boundary: PathBuf,
     keep: F,
     walked: Walked,
-    /// Resolved directories already walked, so a link cycle ends.
-    visited: HashSet<PathBuf>,
+    /// Resolved directories on the way down to the current one: a link back to any of them
+    /// is a cycle and ends there. A link to a sibling is walked under its own name.
+    ancestors: Vec<PathBuf>,
 }
 
 impl<F: Fn(&Path) -> bool> Walker<F> {
     fn visit_dir(&mut self, dir: &Path, relative: &Path) -> std::io::Result<()> {
-        if !self.visited.insert(dir.to_path_buf()) {
+        if self.ancestors.iter().any(|ancestor| ancestor == dir) {
             return Ok(());
         }
+        self.ancestors.push(dir.to_path_buf());
+        let visited = self.visit_entries(dir, relative);
+        self.ancestors.pop();
+        visited
+    }
+
+    fn visit_entries(&mut self, dir: &Path, relative: &Path) -> std::io::Result<()> {
         for entry in std::fs::read_dir(dir)? {
             let entry = entry?;
             let name = entry.file_name();
