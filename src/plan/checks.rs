@@ -9,7 +9,7 @@ use serde_json::Value;
 use super::compare::covers;
 use super::version::{VersionCheck, check_target, check_upgrade};
 use crate::models::{KubedbPostgres, LastApplied, PostgresSpec, PostgresVersion};
-use crate::quantity::compare_json_quantities;
+use kubedb_semantics::quantity::compare_json_quantities;
 use crate::yaml::PathSegment;
 
 /// A reason a database cannot be planned, at a path in its manifest.
