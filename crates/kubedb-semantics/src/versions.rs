@@ -246,7 +246,12 @@ fn comparator(op: Op, text: &str) -> Result<Comparator, String> {
     } else if is_x(1) {
         (true, true, false, format!("{}.0.0{prerelease}", parts[0]))
     } else if is_x(2) {
-        (true, false, true, format!("{}.{}.0{prerelease}", parts[0], parts[1]))
+        (
+            true,
+            false,
+            true,
+            format!("{}.{}.0{prerelease}", parts[0], parts[1]),
+        )
     } else {
         (false, false, false, text.to_string())
     };

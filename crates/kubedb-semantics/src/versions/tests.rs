@@ -15,7 +15,11 @@ fn versions_parse_as_masterminds_new_version() {
     assert_eq!(v("16"), Version::new(16, 0, 0));
     assert_eq!(v("16.4"), Version::new(16, 4, 0));
     assert_eq!(v("v17.4.1"), Version::new(17, 4, 1));
-    assert_eq!(v("016.04"), Version::new(16, 4, 0), "leading zeros are coerced");
+    assert_eq!(
+        v("016.04"),
+        Version::new(16, 4, 0),
+        "leading zeros are coerced"
+    );
     let bookworm = v("v15.3-bookworm");
     assert_eq!((bookworm.major, bookworm.minor, bookworm.patch), (15, 3, 0));
     assert_eq!(bookworm.pre.as_str(), "bookworm");
@@ -77,7 +81,16 @@ fn kubedb_style_constraints() {
 
 #[test]
 fn unreadable_constraints_are_errors_that_name_them() {
-    for bad in ["?? 16", ">= banana", "> = 16", "16,", ", 16", "16~ 1", "1 - >=2", "16 ||"] {
+    for bad in [
+        "?? 16",
+        ">= banana",
+        "> = 16",
+        "16,",
+        ", 16",
+        "16~ 1",
+        "1 - >=2",
+        "16 ||",
+    ] {
         let error = Constraints::parse(bad).expect_err(bad);
         assert!(error.to_string().contains(&format!("{bad:?}")), "{error}");
     }

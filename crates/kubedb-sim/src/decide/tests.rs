@@ -261,10 +261,7 @@ fn a_custom_injected_message_is_used() {
         Some("disk on fire")
     );
     let unrelated = json!({"metadata": {"annotations": {FAIL_ANNOTATION: "Restart"}}});
-    assert_eq!(
-        crate::injected_failure(&unrelated, "Reconfigure"),
-        None
-    );
+    assert_eq!(crate::injected_failure(&unrelated, "Reconfigure"), None);
 }
 
 #[test]
