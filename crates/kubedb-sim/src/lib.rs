@@ -2,6 +2,11 @@
 //! kube-apiserver that has KubeDB's CRDs installed but no KubeDB operators (tests, the demo,
 //! and CI flows without a KubeDB licence).
 //!
+//! It is the oracle pg-gitops is tested against, so it is its own crate and does not depend on
+//! pg-gitops: the compiler keeps it from borrowing the code it checks. What both must read the
+//! same way (quantities, the Masterminds constraints of `updateConstraints`) comes from
+//! `kubedb_semantics`.
+//!
 //! What it does, following `kubedb-api.md` §1.2, §1.4, §2.4–2.5, §3:
 //! - a new `kubedb.com/v1` Postgres gets KubeDB's webhook defaults written into its spec
 //!   ([`defaults`]; only absent fields are filled), then status `Provisioning`
