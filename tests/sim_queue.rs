@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Secret;
 
-use pg_gitops::sim::defaults::{VersionFacts, default_postgres_spec};
-use pg_gitops::sim::{FAIL_ANNOTATION, FAIL_MESSAGE_ANNOTATION};
+use kubedb_sim::defaults::{VersionFacts, default_postgres_spec};
+use kubedb_sim::{FAIL_ANNOTATION, FAIL_MESSAGE_ANNOTATION};
 use serde_json::{Value, json};
 use sim_support::{SimNamespace, create_version, failure_message, is_paused, wait_for};
 
@@ -396,7 +396,7 @@ async fn the_kubedb_sim_binary_serves_a_namespace() {
     let cluster = support::cluster().await;
     let client = cluster.client();
     let namespace = cluster.namespace("sim-binary").await;
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_kubedb-sim"))
+    let mut child = tokio::process::Command::new(kubedb_sim_binary())
         .args(["--namespace", &namespace, "--step-duration", "200ms"])
         .env("KUBECONFIG", cluster.kubeconfig_path())
         .env("RUST_LOG", "warn")
@@ -429,4 +429,23 @@ async fn the_kubedb_sim_binary_serves_a_namespace() {
         .expect("kubedb-sim exits within 10s of SIGTERM")
         .expect("waiting for kubedb-sim");
     assert!(status.success(), "kubedb-sim exited with {status}");
+}
+
+/// The kubedb-sim binary is built by its own crate, so Cargo does not set
+/// `CARGO_BIN_EXE_kubedb-sim` for this package: it is found next to this test's `deps`
+/// directory. `scripts/test` (`cargo test --workspace`) builds it through kubedb-sim's own
+/// binary test; a lone `cargo test --test sim_queue` needs `cargo build -p kubedb-sim` first.
+fn kubedb_sim_binary() -> std::path::PathBuf {
+    let test_binary = std::env::current_exe().expect("the test binary's path");
+    let path = test_binary
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("tests run from target/<profile>/deps")
+        .join(format!("kubedb-sim{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo build -p kubedb-sim` (scripts/test builds it)",
+        path.display()
+    );
+    path
 }

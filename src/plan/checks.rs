@@ -9,8 +9,8 @@ use serde_json::Value;
 use super::compare::covers;
 use super::version::{VersionCheck, check_target, check_upgrade};
 use crate::models::{KubedbPostgres, LastApplied, PostgresSpec, PostgresVersion};
-use crate::quantity::compare_json_quantities;
 use crate::yaml::PathSegment;
+use kubedb_semantics::quantity::compare_json_quantities;
 
 /// A reason a database cannot be planned, at a path in its manifest.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -4,7 +4,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::quantity::json_quantities_equal;
+use kubedb_semantics::quantity::json_quantities_equal;
 
 /// Keys whose entries are matched by name inside lists (containers, volumes, env, ...);
 /// `alias` for serviceTemplates and certificates.

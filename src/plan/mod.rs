@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 pub use checks::{Catalog, Finding};
 pub use ops::{Identity, block_key};
 pub use patch::{OPS_FIELDS, RESTART_FIELDS};
-pub use version::{VersionCheck, check_upgrade, constraint_matches};
+pub use version::{VersionCheck, check_upgrade};
 
 use crate::manifest::{Manifest, ManifestSet};
 use crate::models::{

@@ -7,7 +7,7 @@ use serde_json::{Map, Value, json};
 
 use super::compare::{covers, is_empty};
 use crate::models::{KubedbPostgres, LastApplied, PostgresSpec, ResourceRequirements};
-use crate::quantity::compare_json_quantities;
+use kubedb_semantics::quantity::compare_json_quantities;
 
 /// What one category contributes: the block of its OpsRequest.
 pub type Block = Option<Value>;

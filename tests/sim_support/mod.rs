@@ -15,7 +15,7 @@ use futures::StreamExt;
 use kube::Client;
 use kube::api::{Api, ApiResource, DynamicObject, PostParams};
 use kube::runtime::watcher;
-use pg_gitops::sim::{SimConfig, SimHandle, spawn};
+use kubedb_sim::{SimConfig, SimHandle, spawn};
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 
@@ -34,7 +34,7 @@ pub struct SimNamespace {
 
 impl SimNamespace {
     /// A fresh namespace with a simulator whose OpsRequest steps last `step`.
-    /// Set `RUST_LOG=pg_gitops::sim=info` to see the simulator's steps in test output.
+    /// Set `RUST_LOG=kubedb_sim=info` to see the simulator's steps in test output.
     pub async fn start(prefix: &str, step: Duration) -> Self {
         let _ = tracing_subscriber::fmt()
             .with_test_writer()

@@ -9,7 +9,7 @@ use serde_json::Value;
 use super::api::{BlockRule, OpsType, USER_CONF};
 use super::json::{is_unset, str_at};
 use super::versions::{VersionRefusal, check_update};
-use crate::quantity::Quantity;
+use kubedb_semantics::quantity::Quantity;
 
 /// Why KubeDB would refuse an OpsRequest. The text is the `Failed` condition's message.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -300,5 +300,4 @@ pub fn current_auth_secret(database: &Value) -> String {
 }
 
 #[cfg(test)]
-#[path = "validate_tests.rs"]
 mod tests;

@@ -282,5 +282,4 @@ fn default_monitor(spec: &mut Value, run_as_user: i64) {
 }
 
 #[cfg(test)]
-#[path = "defaults_tests.rs"]
 mod tests;

@@ -2,6 +2,11 @@
 //! kube-apiserver that has KubeDB's CRDs installed but no KubeDB operators (tests, the demo,
 //! and CI flows without a KubeDB licence).
 //!
+//! It is the oracle pg-gitops is tested against, so it is its own crate and does not depend on
+//! pg-gitops: the compiler keeps it from borrowing the code it checks. What both must read the
+//! same way (quantities, the Masterminds constraints of `updateConstraints`) comes from
+//! `kubedb_semantics`.
+//!
 //! What it does, following `kubedb-api.md` §1.2, §1.4, §2.4–2.5, §3:
 //! - a new `kubedb.com/v1` Postgres gets KubeDB's webhook defaults written into its spec
 //!   ([`defaults`]; only absent fields are filled), then status `Provisioning`
@@ -41,7 +46,7 @@
 //!
 //! ```no_run
 //! use std::time::Duration;
-//! use pg_gitops::sim::{SimConfig, spawn};
+//! use kubedb_sim::{SimConfig, spawn};
 //!
 //! # async fn example(client: kube::Client) {
 //! let sim = spawn(client, SimConfig::new(Duration::from_millis(200)).in_namespace("test-ns"));
@@ -161,33 +166,4 @@ pub fn parse_duration(text: &str) -> Result<Duration, DurationError> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations_parse_in_the_usual_units() {
-        assert_eq!(parse_duration("200ms"), Ok(Duration::from_millis(200)));
-        assert_eq!(parse_duration("2s"), Ok(Duration::from_secs(2)));
-        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
-        assert_eq!(parse_duration("3"), Ok(Duration::from_secs(3)));
-        assert_eq!(parse_duration("1m"), Ok(Duration::from_secs(60)));
-        assert_eq!(parse_duration("1m30s"), Ok(Duration::from_secs(90)));
-        assert_eq!(
-            parse_duration("1h0m0.5s"),
-            Ok(Duration::from_millis(3_600_500))
-        );
-        assert!(parse_duration("").is_err());
-        assert!(parse_duration("5x").is_err());
-        assert!(parse_duration("m").is_err());
-        assert!(parse_duration("fast").is_err());
-        assert!(parse_duration("2 weeks").is_err());
-    }
-
-    #[test]
-    fn config_scopes_and_defaults() {
-        let config = SimConfig::new(Duration::from_millis(200)).in_namespace("ns");
-        assert_eq!(config.namespace.as_deref(), Some("ns"));
-        assert_eq!(config.provisioning_duration, Duration::from_millis(200));
-        assert_eq!(SimConfig::default().step_duration, Duration::from_secs(2));
-    }
-}
+mod tests;

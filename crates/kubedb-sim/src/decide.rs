@@ -264,5 +264,4 @@ fn database_step(
 }
 
 #[cfg(test)]
-#[path = "decide_tests.rs"]
 mod tests;

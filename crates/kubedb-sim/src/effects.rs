@@ -236,5 +236,4 @@ fn apply_tls(block: &Value, spec: &mut Value) {
 }
 
 #[cfg(test)]
-#[path = "effects_tests.rs"]
 mod tests;

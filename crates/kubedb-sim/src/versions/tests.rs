@@ -1,14 +1,6 @@
 use super::*;
 use serde_json::json;
 
-fn v(text: &str) -> Version {
-    parse_engine_version(text).unwrap()
-}
-
-fn matches(constraint: &str, version: &str) -> bool {
-    constraint_matches(constraint, &v(version)).unwrap()
-}
-
 fn catalog(name: &str, version: &str, allow: &[&str], deny: &[&str]) -> Value {
     json!({
         "metadata": {"name": name},
@@ -19,36 +11,6 @@ fn catalog(name: &str, version: &str, allow: &[&str], deny: &[&str]) -> Value {
             "updateConstraints": {"allowlist": allow, "denylist": deny},
         },
     })
-}
-
-#[test]
-fn engine_versions_parse_leniently() {
-    assert_eq!(v("16"), Version::new(16, 0, 0));
-    assert_eq!(v("16.8"), Version::new(16, 8, 0));
-    assert_eq!(v("v17.4.1"), Version::new(17, 4, 1));
-    assert!(parse_engine_version("sixteen").is_none());
-}
-
-#[test]
-fn masterminds_constraint_syntax() {
-    assert!(matches(">= 11.1, <= 16.8", "16.8"));
-    assert!(!matches(">= 11.1, <= 16.8", "17.0"));
-    assert!(matches(">= 11.1 <= 16.8", "13.2"));
-    assert!(matches(">=15.0 <17.0", "16.4"));
-    assert!(matches("13.2 - 16.8", "16.8"));
-    assert!(!matches("13.2 - 16.8", "16.9"));
-    assert!(matches("< 14 || >= 16", "16.1"));
-    assert!(!matches("< 14 || >= 16", "15.1"));
-    assert!(matches("16.x", "16.4"));
-    assert!(!matches("16.x", "17.0"));
-    // A bare version is equality, not caret.
-    assert!(matches("16.8", "16.8"));
-    assert!(!matches("16.8.0", "16.9"));
-    assert!(!matches("!= 16.4", "16.4"));
-    assert!(matches("!= 16.4", "16.5"));
-    assert!(matches("~16.2", "16.2.5"));
-    assert!(!matches("~16.2", "16.3"));
-    assert!(constraint_matches(">= banana", &v("16")).is_err());
 }
 
 #[test]

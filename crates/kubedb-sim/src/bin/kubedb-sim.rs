@@ -1,5 +1,5 @@
 //! `kubedb-sim`: plays KubeDB's provisioner and ops-manager against a real API server that has
-//! KubeDB's CRDs but no KubeDB. Flags only; the behaviour lives in `pg_gitops::sim`.
+//! KubeDB's CRDs but no KubeDB. Flags only; the behaviour lives in `kubedb_sim`.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Parser;
 use kube::config::{KubeConfigOptions, Kubeconfig};
-use pg_gitops::sim::{SimConfig, parse_duration, run};
+use kubedb_sim::{SimConfig, parse_duration, run};
 
 /// Simulates KubeDB for PostgreSQL: defaults and provisions `kubedb.com/v1` Postgres objects
 /// and executes PostgresOpsRequests one at a time per database.

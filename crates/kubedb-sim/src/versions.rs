@@ -2,13 +2,13 @@
 //! version's `updateConstraints` allowlist/denylist, same distribution, same base OS, no
 //! downgrade.
 //!
-//! KubeDB evaluates constraints with Go's Masterminds semver, whose syntax is looser than the
-//! `semver` crate's: comparators may be separated by spaces as well as commas, an operator may
-//! be followed by a space (`>= 11.1`), `A - B` is a range, `||` separates alternatives, a bare
-//! version means "equal" (not "compatible"), and `!=` exists. [`constraint_matches`] accepts
-//! that syntax and evaluates each comparator with the `semver` crate.
+//! Versions and constraints are read by `kubedb_semantics::versions`, the one copy of the
+//! Masterminds semver rules KubeDB's Go code uses, shared with the planner so that the oracle
+//! and the product read `updateConstraints` the same way.
 
-use semver::{Version, VersionReq};
+use std::cmp::Ordering;
+
+use kubedb_semantics::versions::{constraint_matches, parse_version};
 use serde_json::Value;
 
 use super::json::str_at;
@@ -61,94 +61,6 @@ pub enum VersionRefusal {
     BadConstraint { name: String, constraint: String },
 }
 
-/// Parses an engine version leniently, as Masterminds does: `16` → 16.0.0, `v16.8` → 16.8.0.
-pub fn parse_engine_version(text: &str) -> Option<Version> {
-    let text = text.trim().trim_start_matches('v');
-    if let Ok(version) = Version::parse(text) {
-        return Some(version);
-    }
-    let (core, rest) = match text.find(['-', '+']) {
-        Some(index) => text.split_at(index),
-        None => (text, ""),
-    };
-    let mut parts: Vec<&str> = core.split('.').collect();
-    if parts.is_empty() || parts.len() > 3 {
-        return None;
-    }
-    while parts.len() < 3 {
-        parts.push("0");
-    }
-    Version::parse(&format!("{}{rest}", parts.join("."))).ok()
-}
-
-/// Whether `version` satisfies a Masterminds-style constraint. `Err` holds the part that does
-/// not parse.
-pub fn constraint_matches(constraint: &str, version: &Version) -> Result<bool, String> {
-    for alternative in constraint.split("||") {
-        let mut all = true;
-        for comparator in comparators(alternative)? {
-            if !comparator_matches(&comparator, version)? {
-                all = false;
-            }
-        }
-        if all {
-            return Ok(true);
-        }
-    }
-    Ok(false)
-}
-
-/// Splits one `||` alternative into comparators such as `>=11.1`, expanding `A - B` ranges.
-fn comparators(alternative: &str) -> Result<Vec<String>, String> {
-    let tokens: Vec<&str> = alternative
-        .split(|c: char| c == ',' || c.is_whitespace())
-        .filter(|token| !token.is_empty())
-        .collect();
-    let mut result = Vec::new();
-    let mut index = 0;
-    while index < tokens.len() {
-        let token = tokens[index];
-        if tokens.get(index + 1) == Some(&"-") {
-            let upper = tokens
-                .get(index + 2)
-                .ok_or_else(|| alternative.to_string())?;
-            result.push(format!(">={token}"));
-            result.push(format!("<={upper}"));
-            index += 3;
-        } else if token.chars().all(|c| "<>=!~^".contains(c)) {
-            // An operator followed by a space: glue it to the version after it.
-            let operand = tokens
-                .get(index + 1)
-                .ok_or_else(|| alternative.to_string())?;
-            result.push(format!("{token}{operand}"));
-            index += 2;
-        } else {
-            result.push(token.to_string());
-            index += 1;
-        }
-    }
-    Ok(result)
-}
-
-fn comparator_matches(comparator: &str, version: &Version) -> Result<bool, String> {
-    let trimmed = comparator.trim_start_matches('v');
-    if let Some(operand) = comparator.strip_prefix("!=") {
-        return comparator_matches(&format!("={operand}"), version).map(|equal| !equal);
-    }
-    // A bare version is an equality in Masterminds; in the `semver` crate it would be a caret.
-    let normalized = if trimmed.starts_with(|c: char| c.is_ascii_digit() || "xX*".contains(c)) {
-        format!("={trimmed}")
-    } else {
-        comparator
-            .replace("=v", "=")
-            .replace(">v", ">")
-            .replace("<v", "<")
-    };
-    let normalized = normalized.replace("==", "=");
-    let requirement = VersionReq::parse(&normalized).map_err(|_| comparator.to_string())?;
-    Ok(requirement.matches(version))
-}
-
 /// Checks that a database on PostgresVersion `current` may move to `target` (both are the
 /// catalog objects). Mirrors KubeDB's `IsUpgradable` plus the documented "no downgrade".
 pub fn check_update(current: &Value, target: &Value) -> Result<(), VersionRefusal> {
@@ -160,9 +72,9 @@ pub fn check_update(current: &Value, target: &Value) -> Result<(), VersionRefusa
         .to_string();
     let engine = |object: &Value, name: &str| {
         let text = str_at(object, "/spec/version").unwrap_or_default();
-        parse_engine_version(text)
+        parse_version(text)
             .map(|parsed| (text.to_string(), parsed))
-            .ok_or_else(|| VersionRefusal::BadVersion {
+            .map_err(|_| VersionRefusal::BadVersion {
                 name: name.to_string(),
                 version: text.to_string(),
             })
@@ -197,7 +109,8 @@ pub fn check_update(current: &Value, target: &Value) -> Result<(), VersionRefusa
         }
     }
 
-    if target_version < current_version {
+    // Precedence, as Masterminds compares: build metadata does not make a version newer.
+    if target_version.cmp_precedence(&current_version) == Ordering::Less {
         return Err(VersionRefusal::Downgrade {
             current: current_name,
             current_version: current_text,
@@ -248,5 +161,4 @@ pub fn check_update(current: &Value, target: &Value) -> Result<(), VersionRefusa
 }
 
 #[cfg(test)]
-#[path = "versions_tests.rs"]
 mod tests;

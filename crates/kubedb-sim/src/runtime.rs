@@ -34,7 +34,7 @@ const MAX_IMMEDIATE_PASSES: u32 = 20;
 /// Pause after a failed write before trying again.
 const RETRY_DELAY: Duration = Duration::from_secs(1);
 
-/// Runs the simulator until `shutdown` completes. See the module docs of [`crate::sim`].
+/// Runs the simulator until `shutdown` completes. See the [crate docs](crate).
 pub async fn run<F>(client: Client, config: SimConfig, shutdown: F) -> Result<(), RunError>
 where
     F: Future<Output = ()> + Send,

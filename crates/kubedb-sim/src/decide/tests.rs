@@ -1,6 +1,6 @@
 use super::*;
-use crate::sim::FAIL_ANNOTATION;
-use crate::sim::status::PAUSED;
+use crate::FAIL_ANNOTATION;
+use crate::status::PAUSED;
 
 const NOW: &str = "2026-11-22T03:00:00Z";
 const STEP: std::time::Duration = std::time::Duration::from_secs(2);
@@ -255,16 +255,13 @@ fn an_injected_failure_fails_after_the_step_and_resumes() {
 #[test]
 fn a_custom_injected_message_is_used() {
     let database = json!({"metadata": {"annotations": {
-        FAIL_ANNOTATION: "*", crate::sim::FAIL_MESSAGE_ANNOTATION: "disk on fire"}}});
+        FAIL_ANNOTATION: "*", crate::FAIL_MESSAGE_ANNOTATION: "disk on fire"}}});
     assert_eq!(
-        crate::sim::injected_failure(&database, "Restart").as_deref(),
+        crate::injected_failure(&database, "Restart").as_deref(),
         Some("disk on fire")
     );
     let unrelated = json!({"metadata": {"annotations": {FAIL_ANNOTATION: "Restart"}}});
-    assert_eq!(
-        crate::sim::injected_failure(&unrelated, "Reconfigure"),
-        None
-    );
+    assert_eq!(crate::injected_failure(&unrelated, "Reconfigure"), None);
 }
 
 #[test]
