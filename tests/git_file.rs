@@ -321,8 +321,11 @@ async fn symlinks_out_of_the_checkout_are_refused_by_name_and_never_read() {
     std::os::unix::fs::symlink(host.join("planted.yaml"), fleet.join("planted.yaml")).unwrap();
     std::os::unix::fs::symlink("/etc/passwd", fleet.join("passwd.yaml")).unwrap();
     std::os::unix::fs::symlink(&host, fleet.join("host")).unwrap();
-    std::fs::write(repo.work.join("shared.yaml"), PLANTED.replace("planted", "shared"))
-        .unwrap();
+    std::fs::write(
+        repo.work.join("shared.yaml"),
+        PLANTED.replace("planted", "shared"),
+    )
+    .unwrap();
     std::os::unix::fs::symlink("../shared.yaml", fleet.join("inside.yaml")).unwrap();
     repo.commit("fleet/db.yaml", "revision: 2\n", "plant symlinks");
 
@@ -337,7 +340,11 @@ async fn symlinks_out_of_the_checkout_are_refused_by_name_and_never_read() {
         .iter()
         .map(|manifest| manifest.key().1)
         .collect();
-    assert_eq!(names, ["shared"], "only the link inside the checkout is followed");
+    assert_eq!(
+        names,
+        ["shared"],
+        "only the link inside the checkout is followed"
+    );
     let refused: Vec<_> = snapshot
         .manifests
         .errors
