@@ -241,6 +241,24 @@ pub struct ReconcileConfig {
     pub instance: Option<String>,
 }
 
+impl ReconcileConfig {
+    /// The name of this replica, in events and as the Lease holder: `instance`, else
+    /// `$POD_NAME`, else the host name, else `pg-gitops-<pid>`. The one identity function, so
+    /// events and the Lease always name a replica the same way.
+    pub fn instance_name(&self) -> String {
+        self.instance
+            .clone()
+            .or_else(|| std::env::var("POD_NAME").ok())
+            .or_else(|| {
+                std::fs::read_to_string("/etc/hostname")
+                    .ok()
+                    .map(|h| h.trim().to_string())
+            })
+            .filter(|name| !name.is_empty())
+            .unwrap_or_else(|| format!("pg-gitops-{}", std::process::id()))
+    }
+}
+
 impl Default for ReconcileConfig {
     fn default() -> Self {
         Self {

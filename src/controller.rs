@@ -21,6 +21,7 @@ use kube::{Client, Resource, ResourceExt};
 use serde_json::json;
 use tracing::{info, instrument, warn};
 
+use crate::config::Config;
 use crate::execute::{ExecuteError, Executed, FIELD_MANAGER, execute};
 use crate::manifest::Manifest;
 use crate::metrics::{DatabaseState, Metrics, Outcome};
@@ -43,6 +44,18 @@ pub struct ReconcilerSettings {
     pub resync: Duration,
     /// Name of this replica in events.
     pub instance: String,
+}
+
+impl ReconcilerSettings {
+    pub fn from_config(config: &Config) -> Self {
+        Self {
+            plan: PlanSettings::from_config(config),
+            suspend_all: config.reconcile.suspend,
+            namespace: config.reconcile.namespace.clone(),
+            resync: config.reconcile.resync_interval.0,
+            instance: config.reconcile.instance_name(),
+        }
+    }
 }
 
 /// Whether this replica may write, and when it became the writer.

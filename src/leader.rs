@@ -36,6 +36,9 @@ use kube::Client;
 use kube_lease_manager::{LeaseCreateMode, LeaseManager, LeaseManagerError, LeaseParams};
 use tokio::sync::watch;
 
+use crate::config::Config;
+#[cfg(doc)]
+use crate::config::ReconcileConfig;
 use election::Election;
 
 /// The lease duration used when none is configured (as in client-go's leader election).
@@ -75,22 +78,23 @@ pub struct LeaderSettings {
     pub enabled: bool,
     pub lease_name: String,
     pub lease_namespace: String,
-    /// Unique per replica: the pod name, or hostname plus pid (see [`default_identity`]).
+    /// Unique per replica (see [`ReconcileConfig::instance_name`]).
     pub identity: String,
     /// How long a Lease stays valid after its last renewal. Whole seconds (rounded up).
     pub lease_duration: Duration,
 }
 
-/// `<hostname>-<pid>`: the pod name inside Kubernetes (where the hostname is the pod name),
-/// and still unique when several replicas run on one machine.
-pub fn default_identity() -> String {
-    let hostname = std::env::var("HOSTNAME")
-        .ok()
-        .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
-        .map(|name| name.trim().to_owned())
-        .filter(|name| !name.is_empty())
-        .unwrap_or_else(|| "pg-gitops".to_owned());
-    format!("{hostname}-{}", std::process::id())
+impl LeaderSettings {
+    pub fn from_config(config: &Config) -> Self {
+        let election = &config.leader_election;
+        Self {
+            enabled: election.enabled,
+            lease_name: election.lease_name.clone(),
+            lease_namespace: election.lease_namespace.clone(),
+            identity: config.reconcile.instance_name(),
+            lease_duration: election.lease_duration.0,
+        }
+    }
 }
 
 /// The timings derived from the lease duration.

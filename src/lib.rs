@@ -5,6 +5,7 @@
 //! (pure, no I/O), and the reconciler executes the first step. [`models`] holds the typed
 //! KubeDB API objects shared by every stage.
 
+pub mod apply;
 pub mod config;
 pub mod controller;
 pub mod execute;
@@ -21,6 +22,5 @@ pub mod server;
 pub mod sim;
 pub mod source;
 pub mod status;
-pub mod sync;
 mod walk;
 pub mod yaml;

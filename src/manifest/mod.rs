@@ -13,6 +13,7 @@ use serde_json::Value;
 
 pub use schema::{Schema, SchemaError, Violation, compile_crd_spec, gitops_spec_schema};
 
+use crate::config::Config;
 use crate::models::{GitopsPostgres, MANAGED_BY_LABEL, MANAGED_BY_VALUE};
 use crate::walk;
 use crate::yaml::{self, PathSegment};
@@ -27,6 +28,14 @@ const TOP_LEVEL_KEYS: [&str; 5] = ["apiVersion", "kind", "metadata", "spec", "st
 pub struct LoadOptions {
     /// Namespace given to manifests that declare none.
     pub default_namespace: String,
+}
+
+impl LoadOptions {
+    pub fn from_config(config: &Config) -> Self {
+        Self {
+            default_namespace: config.plan.default_namespace.clone(),
+        }
+    }
 }
 
 impl Default for LoadOptions {

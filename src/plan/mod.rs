@@ -19,6 +19,7 @@ pub use ops::{Identity, block_key};
 pub use patch::{OPS_FIELDS, RESTART_FIELDS};
 pub use version::{VersionCheck, check_upgrade, constraint_matches};
 
+use crate::config::Config;
 use crate::manifest::{Manifest, ManifestSet};
 use crate::models::{
     KubedbPostgres, OpsPhase, OpsRequestType, PostgresOpsRequest, RETRY_ANNOTATION,
@@ -30,6 +31,14 @@ use crate::models::{
 pub struct PlanSettings {
     /// VolumeExpansion mode unless a database's annotation says otherwise.
     pub volume_expansion_mode: String,
+}
+
+impl PlanSettings {
+    pub fn from_config(config: &Config) -> Self {
+        Self {
+            volume_expansion_mode: config.plan.volume_expansion_mode.clone(),
+        }
+    }
 }
 
 impl Default for PlanSettings {
