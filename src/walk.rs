@@ -77,7 +77,9 @@ struct Walker<F> {
     boundary: PathBuf,
     keep: F,
     walked: Walked,
-    /// Resolved directories already walked, so a link cycle ends.
+    /// Resolved directories on the path from the root to the one being walked. A link back
+    /// to one of them is a cycle and ends there; a second name for a directory elsewhere
+    /// (`linked -> shared`) is still walked, since each name is what a user wrote.
     visited: HashSet<PathBuf>,
 }
 
@@ -86,6 +88,12 @@ impl<F: Fn(&Path) -> bool> Walker<F> {
         if !self.visited.insert(dir.to_path_buf()) {
             return Ok(());
         }
+        let walked = self.visit_entries(dir, relative);
+        self.visited.remove(dir);
+        walked
+    }
+
+    fn visit_entries(&mut self, dir: &Path, relative: &Path) -> std::io::Result<()> {
         for entry in std::fs::read_dir(dir)? {
             let entry = entry?;
             let name = entry.file_name();
