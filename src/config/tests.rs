@@ -58,9 +58,9 @@ fn every_key_documented_in_config_toml_exists() {
         .lines()
         .map(|line| {
             let example = line.strip_prefix("# ").unwrap_or(line);
-            let is_key = example.split_once(" = ").is_some_and(|(key, _)| {
-                key.chars().all(|c| c.is_ascii_lowercase() || c == '_')
-            });
+            let is_key = example
+                .split_once(" = ")
+                .is_some_and(|(key, _)| key.chars().all(|c| c.is_ascii_lowercase() || c == '_'));
             if is_key { example } else { line }
         })
         .collect::<Vec<_>>()

@@ -256,8 +256,7 @@ pub fn assert_fits_ops_schema(request: &PostgresOpsRequest) {
     use std::sync::OnceLock;
     static SCHEMA: OnceLock<crate::manifest::Schema> = OnceLock::new();
     let schema = SCHEMA.get_or_init(|| {
-        let crd =
-            include_str!("../../../vendor/kubedb-crds/ops.kubedb.com_postgresopsrequests.yaml");
+        let crd = include_str!("../../vendor/kubedb-crds/ops.kubedb.com_postgresopsrequests.yaml");
         crate::manifest::compile_crd_spec(crd, "v1alpha1").unwrap()
     });
     let mut violations = Vec::new();

@@ -29,7 +29,8 @@ fn quantities_compare_by_value_only_where_they_are_quantities() {
 
 #[test]
 fn named_lists_match_by_name_and_ignore_extra_live_items() {
-    let live = json!([{"name": "pg-coordinator", "resources": {}}, {"name": "postgres", "image": "x"}]);
+    let live =
+        json!([{"name": "pg-coordinator", "resources": {}}, {"name": "postgres", "image": "x"}]);
     assert!(covers(
         &json!([{"name": "postgres", "image": "x"}]),
         Some(&live)
