@@ -1,5 +1,5 @@
 //! Leader election on a `coordination.k8s.io/v1` Lease, so that with several replicas only one
-//! writes (design.md, "Execution rules"); every replica keeps its caches warm and checks
+//! writes (`docs/design.md`, "Execution rules"); every replica keeps its caches warm and checks
 //! [`Leadership::is_leader`] before each write.
 //!
 //! [`kube_lease_manager`] does the locking (server-side apply on the Lease, so two replicas
