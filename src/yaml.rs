@@ -94,6 +94,12 @@ pub fn parse_documents(text: &str) -> Result<Vec<YamlDocument>, YamlError> {
     Ok(documents)
 }
 
+/// Parses a single-document YAML file that carries no user content (a vendored CRD), where
+/// positions are not needed.
+pub fn parse_value(text: &str) -> Result<Value, YamlError> {
+    serde_yaml::from_str(text).map_err(syntax_error)
+}
+
 /// Renders a value as YAML (used for OpsRequests in the text plan).
 pub fn to_string(value: &Value) -> String {
     serde_yaml::to_string(value).unwrap_or_else(|e| format!("# cannot render as YAML: {e}\n"))

@@ -11,7 +11,7 @@ use std::sync::OnceLock;
 use regex::Regex;
 use serde_json::Value;
 
-use crate::yaml::PathSegment;
+use crate::yaml::{self, PathSegment, YamlError};
 
 const GITOPS_CRD: &str = include_str!("../../vendor/kubedb-crds/gitops.kubedb.com_postgreses.yaml");
 
@@ -19,7 +19,7 @@ const GITOPS_CRD: &str = include_str!("../../vendor/kubedb-crds/gitops.kubedb.co
 #[derive(Debug, thiserror::Error)]
 pub enum SchemaError {
     #[error("CRD file is not valid YAML: {0}")]
-    Yaml(#[from] serde_yaml::Error),
+    Yaml(#[from] YamlError),
     #[error("CRD has no openAPIV3Schema for version {0}")]
     Missing(String),
     #[error("CRD schema pattern {pattern:?} does not compile: {source}")]
@@ -343,7 +343,7 @@ pub fn gitops_spec_schema() -> &'static Schema {
 
 /// Compiles the `spec` schema of one version of a CRD.
 pub fn compile_crd_spec(crd_yaml: &str, version: &str) -> Result<Schema, SchemaError> {
-    let crd: Value = serde_yaml::from_str(crd_yaml)?;
+    let crd: Value = yaml::parse_value(crd_yaml)?;
     let versions = crd["spec"]["versions"]
         .as_array()
         .cloned()

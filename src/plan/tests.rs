@@ -105,7 +105,7 @@ pub fn manifest_with(spec: Value, metadata: Value) -> Manifest {
         .unwrap()
         .extend(metadata.as_object().cloned().unwrap_or_default());
     let document = json!({"apiVersion": "gitops.kubedb.com/v1alpha1", "kind": "Postgres", "metadata": meta, "spec": spec});
-    let text = serde_yaml::to_string(&document).unwrap();
+    let text = crate::yaml::to_string(&document);
     let mut set = ManifestSet::default();
     load_text(
         Path::new("dbs/pg1.yaml"),
