@@ -21,10 +21,11 @@ use kube::{Client, Resource, ResourceExt};
 use serde_json::json;
 use tracing::{info, instrument, warn};
 
+use crate::backoff::Backoff;
 use crate::config::Config;
 use crate::execute::{ExecuteError, Executed, FIELD_MANAGER, execute};
 use crate::manifest::Manifest;
-use crate::metrics::{DatabaseState, Metrics, Outcome};
+use crate::metrics::{Metrics, Outcome};
 use crate::models::{
     GitopsPostgres, KubedbPostgres, PostgresOpsRequest, PostgresVersion, REVISION_ANNOTATION,
     SUSPEND_ANNOTATION,
@@ -88,9 +89,10 @@ pub struct Context {
     standings: Mutex<HashMap<ObjectRef<GitopsPostgres>, Standing>>,
 }
 
-/// The first backoff after an API error, doubled per failure up to [`MAX_BACKOFF`].
-const FIRST_BACKOFF: Duration = Duration::from_secs(1);
+/// The per-object backoff after a failed reconcile: 1 s, doubled per failure up to
+/// [`MAX_BACKOFF`].
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
+const BACKOFF: Backoff = Backoff::new(Duration::from_secs(1), MAX_BACKOFF);
 
 /// Runs the controller until `shutdown` resolves. `on_ready` is called once the caches are
 /// filled, so `/readyz` never answers before the service has seen the cluster.
@@ -304,14 +306,9 @@ fn count_standing(ctx: &Context, key: ObjectRef<GitopsPostgres>, standing: Stand
     if standings.insert(key, standing) == Some(standing) {
         return;
     }
-    for (state, which) in [
-        (DatabaseState::InSync, Standing::Current),
-        (DatabaseState::Progressing, Standing::Progressing),
-        (DatabaseState::Stalled, Standing::Stalled),
-        (DatabaseState::Suspended, Standing::Suspended),
-    ] {
+    for which in Standing::ALL {
         ctx.metrics.set_databases(
-            state,
+            which,
             standings.values().filter(|s| **s == which).count() as u64,
         );
     }
@@ -454,21 +451,15 @@ async fn publish(
     }
 }
 
-/// Growing per-object backoff: 1 s, 2 s, 4 s ... capped at 5 min, reset by a success.
+/// Growing per-object backoff: 1 s, 2 s, 4 s ... capped at 5 min (plus jitter), reset by a
+/// success.
 fn error_policy(object: Arc<GitopsPostgres>, error: &ReconcileError, ctx: Arc<Context>) -> Action {
     let mut failures = ctx.failures.lock().expect("failure counts");
     let count = failures.entry(ObjectRef::from_obj(&*object)).or_insert(0);
     *count = count.saturating_add(1);
-    let delay = backoff(*count);
+    let delay = BACKOFF.jittered(*count);
     warn!(%error, failures = *count, retry_in = ?delay, "reconcile failed; backing off");
     Action::requeue(delay)
-}
-
-/// The delay after `failures` consecutive failures.
-pub fn backoff(failures: u32) -> Duration {
-    FIRST_BACKOFF
-        .saturating_mul(2u32.saturating_pow(failures.saturating_sub(1).min(16)))
-        .min(MAX_BACKOFF)
 }
 
 #[cfg(test)]

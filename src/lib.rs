@@ -11,6 +11,7 @@
 //! crate-private so the compiler reports any of their code that nothing uses.
 
 pub(crate) mod apply;
+pub(crate) mod backoff;
 pub mod config;
 pub(crate) mod controller;
 pub(crate) mod execute;

@@ -278,17 +278,5 @@ pub async fn sync_once(config: &SourceConfig, load: LoadOptions) -> Result<Snaps
         .map_err(|join_error| SourceError::Config(format!("sync task failed: {join_error}")))?
 }
 
-/// `interval` plus a pseudo-random share of `jitter`. Randomness only spreads replicas apart,
-/// so the std hasher's per-process random keys are good enough.
-fn jittered(interval: Duration, jitter: Duration) -> Duration {
-    use std::hash::{BuildHasher, RandomState};
-    if jitter.is_zero() {
-        return interval;
-    }
-    let random = RandomState::new().hash_one(std::time::Instant::now());
-    let jitter_millis = u64::try_from(jitter.as_millis()).unwrap_or(u64::MAX);
-    interval + Duration::from_millis(random % (jitter_millis + 1))
-}
-
 #[cfg(test)]
 mod tests;

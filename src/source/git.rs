@@ -14,7 +14,8 @@ use tracing::{debug, info, warn};
 
 use super::auth::Credentials;
 use super::redact::{ParsedUrl, parse_url};
-use super::{FetchTrigger, Reference, Snapshot, SourceError, SourceStats, jittered};
+use super::{FetchTrigger, Reference, Snapshot, SourceError, SourceStats};
+use crate::backoff::{Backoff, jittered};
 use crate::config::{AuthConfig, SourceConfig};
 use crate::manifest::{LoadOptions, load_tree};
 
@@ -363,8 +364,7 @@ fn retry_or_poll_delay(failures: u32, poll_interval: Duration) -> Duration {
     if failures == 0 {
         return poll_interval;
     }
-    let backoff = RETRY_BASE.saturating_mul(1u32 << (failures - 1).min(16));
-    backoff.min(poll_interval)
+    Backoff::new(RETRY_BASE, poll_interval).delay(failures)
 }
 
 #[cfg(test)]

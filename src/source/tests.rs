@@ -9,15 +9,3 @@ fn branch_reference_only_moves_for_its_own_branch() {
     assert!(Reference::Tag("v1".into()).is_moved_by("refs/tags/v1"));
     assert!(!Reference::Commit("ab".into()).is_moved_by("refs/heads/main"));
 }
-
-#[test]
-fn jitter_stays_within_bounds() {
-    for _ in 0..100 {
-        let wait = jittered(Duration::from_secs(60), Duration::from_secs(10));
-        assert!(wait >= Duration::from_secs(60) && wait <= Duration::from_secs(70));
-    }
-    assert_eq!(
-        jittered(Duration::from_secs(5), Duration::ZERO),
-        Duration::from_secs(5)
-    );
-}
