@@ -245,7 +245,7 @@ impl ReconcileConfig {
     /// The name of this replica, in events and as the Lease holder: `instance`, else
     /// `$POD_NAME`, else the host name, else `pg-gitops-<pid>`. The one identity function, so
     /// events and the Lease always name a replica the same way.
-    pub fn instance_name(&self) -> String {
+    pub(crate) fn instance_name(&self) -> String {
         self.instance
             .clone()
             .or_else(|| std::env::var("POD_NAME").ok())

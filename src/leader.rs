@@ -46,7 +46,7 @@ pub const DEFAULT_LEASE_DURATION: Duration = Duration::from_secs(15);
 
 /// Shortest lease duration accepted: the crate counts whole seconds and renews at least one
 /// second before the renew deadline.
-pub const MIN_LEASE_DURATION: Duration = Duration::from_secs(3);
+pub(crate) const MIN_LEASE_DURATION: Duration = Duration::from_secs(3);
 
 /// How long shutdown waits for the release of the Lease before giving up (the Lease then
 /// expires on its own).
@@ -85,7 +85,7 @@ pub struct LeaderSettings {
 }
 
 impl LeaderSettings {
-    pub fn from_config(config: &Config) -> Self {
+    pub(crate) fn from_config(config: &Config) -> Self {
         let election = &config.leader_election;
         Self {
             enabled: election.enabled,
@@ -180,7 +180,7 @@ pub struct Leadership {
 
 impl Leadership {
     /// Leader election disabled: always the leader.
-    pub fn always() -> Self {
+    pub(crate) fn always() -> Self {
         Leadership {
             shared: Arc::new(Shared::new(Fence::Always, true)),
         }

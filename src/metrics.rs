@@ -23,8 +23,8 @@ use prometheus_client::registry::Registry;
 
 use crate::models::OpsRequestType;
 use crate::plan::StepType;
+use crate::server::DeliveryResult;
 use crate::server::Provider;
-use crate::server::deliveries::DeliveryResult;
 use crate::status::Standing;
 
 /// The content type of the OpenMetrics text exposition format.

@@ -34,7 +34,7 @@ pub struct PlanSettings {
 }
 
 impl PlanSettings {
-    pub fn from_config(config: &Config) -> Self {
+    pub(crate) fn from_config(config: &Config) -> Self {
         Self {
             volume_expansion_mode: config.plan.volume_expansion_mode.clone(),
         }

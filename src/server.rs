@@ -1,9 +1,9 @@
 //! The service's one HTTP port: webhook receivers under `/hooks/<provider>`, `/healthz`,
 //! `/readyz` and `/status/webhooks` (the last delivery per receiver, as JSON).
 
-pub mod deliveries;
+mod deliveries;
 pub mod signature;
-pub mod webhook;
+mod webhook;
 
 use std::net::SocketAddr;
 use std::path::Path;

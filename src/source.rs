@@ -9,7 +9,7 @@ mod auth;
 mod dir;
 mod git;
 mod known_hosts;
-pub mod redact;
+mod redact;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -91,7 +91,7 @@ pub enum Reference {
 }
 
 impl Reference {
-    pub fn from_config(config: &SourceConfig) -> Self {
+    pub(crate) fn from_config(config: &SourceConfig) -> Self {
         if config.kind == SourceKind::Dir {
             Reference::Directory
         } else if let Some(commit) = &config.commit {
@@ -104,7 +104,7 @@ impl Reference {
     }
 
     /// Whether a push of `git_ref` (e.g. `refs/heads/main`) can change what we follow.
-    pub fn is_moved_by(&self, git_ref: &str) -> bool {
+    pub(crate) fn is_moved_by(&self, git_ref: &str) -> bool {
         match self {
             Reference::Branch(name) => git_ref.strip_prefix("refs/heads/") == Some(name.as_str()),
             Reference::Tag(name) => git_ref.strip_prefix("refs/tags/") == Some(name.as_str()),

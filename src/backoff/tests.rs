@@ -18,6 +18,9 @@ fn jittered_backoff_adds_at_most_a_tenth() {
     for failures in 1..12 {
         let base = backoff.delay(failures);
         let wait = backoff.jittered(failures);
-        assert!(wait >= base && wait <= base + base / 10, "{failures}: {wait:?}");
+        assert!(
+            wait >= base && wait <= base + base / 10,
+            "{failures}: {wait:?}"
+        );
     }
 }

@@ -62,7 +62,7 @@ fn covers_in(
 }
 
 /// The key by which a list's items are matched, when every item carries it.
-pub fn list_match_key(items: &[Value]) -> Option<&'static str> {
+pub(crate) fn list_match_key(items: &[Value]) -> Option<&'static str> {
     if items.is_empty() {
         return None;
     }
@@ -74,7 +74,7 @@ pub fn list_match_key(items: &[Value]) -> Option<&'static str> {
 }
 
 /// The item of `items` whose `key` equals `value`.
-pub fn find_by<'a>(items: &'a [Value], key: &str, value: &Value) -> Option<&'a Value> {
+pub(crate) fn find_by<'a>(items: &'a [Value], key: &str, value: &Value) -> Option<&'a Value> {
     items.iter().find(|item| item.get(key) == Some(value))
 }
 
@@ -136,7 +136,7 @@ fn project_in(
 }
 
 /// Canonical JSON: keys sorted at every level, so equal values hash equally.
-pub fn canonical(value: &Value) -> String {
+pub(crate) fn canonical(value: &Value) -> String {
     fn sorted(value: &Value) -> Value {
         match value {
             Value::Object(map) => {

@@ -27,7 +27,7 @@ impl SignatureProblem {
 }
 
 /// Checks a hex HMAC-SHA256 of `body`, optionally behind a `sha256=` prefix.
-pub fn verify_hmac_sha256(
+pub(crate) fn verify_hmac_sha256(
     secret: &[u8],
     body: &[u8],
     header: Option<&str>,
@@ -47,7 +47,7 @@ pub fn verify_hmac_sha256(
 }
 
 /// Compares a shared token (GitLab's `X-Gitlab-Token`) in constant time.
-pub fn verify_token(secret: &[u8], header: Option<&str>) -> Result<(), SignatureProblem> {
+pub(crate) fn verify_token(secret: &[u8], header: Option<&str>) -> Result<(), SignatureProblem> {
     let given = header.ok_or(SignatureProblem::MissingHeader)?;
     let equal = Sha256::digest(given.as_bytes()).ct_eq(&Sha256::digest(secret));
     if bool::from(equal) {

@@ -1,5 +1,5 @@
 //! Keeping credentials out of logs and errors. URLs may carry `user:password@`; every URL we
-//! print goes through [`display_url`] first, and libgit2's own messages go through
+//! print goes through [`parse_url`]`.display` first, and libgit2's own messages go through
 //! [`scrub`] because they sometimes echo the URL back.
 
 /// A URL split into the part safe to show and the userinfo it carried.
@@ -74,11 +74,6 @@ fn split_host_port(host_port: &str) -> (String, Option<u16>) {
         }
         _ => (host_port.to_string(), None),
     }
-}
-
-/// The URL without userinfo.
-pub fn display_url(url: &str) -> String {
-    parse_url(url).display
 }
 
 /// Replaces every occurrence of each non-empty secret in `text` with `***`.

@@ -10,7 +10,7 @@ fn userinfo_is_stripped_from_display() {
         (parsed.host.as_str(), parsed.port),
         ("git.example.com", Some(8443))
     );
-    assert_eq!(display_url("https://tok@h/r"), "https://h/r");
+    assert_eq!(parse_url("https://tok@h/r").display, "https://h/r");
 }
 
 #[test]
