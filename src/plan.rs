@@ -14,9 +14,10 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-pub use checks::{Catalog, Finding};
-pub use ops::{Identity, block_key};
-pub use patch::{OPS_FIELDS, RESTART_FIELDS};
+pub use checks::Catalog;
+pub(crate) use checks::Finding;
+pub use ops::block_key;
+pub(crate) use ops::Identity;
 pub use version::{VersionCheck, check_upgrade, constraint_matches};
 
 use crate::config::Config;
@@ -151,7 +152,7 @@ pub struct PlanReport {
 
 impl PlanReport {
     /// 0: nothing to do; 1: changes planned or in flight; 2: any error.
-    pub fn exit_code(&self) -> i32 {
+    pub(crate) fn exit_code(&self) -> i32 {
         if !self.errors.is_empty() || self.databases.iter().any(|d| !d.errors.is_empty()) {
             2
         } else if self
