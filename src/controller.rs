@@ -6,32 +6,35 @@
 //! Nothing is kept in memory between reconciles except the caches and a failure count for
 //! backoff; a restarted process continues where the cluster says it is.
 
+mod report;
+
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::ObjectReference;
-use kube::api::{Api, Patch, PatchParams};
+use kube::api::Api;
 use kube::runtime::controller::{Action, Config as ControllerConfig, Controller};
-use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
-use kube::{Client, Resource, ResourceExt};
+use kube::{Client, ResourceExt};
 use serde_json::json;
 use tracing::{info, instrument, warn};
 
 use crate::backoff::Backoff;
 use crate::config::Config;
-use crate::execute::{ExecuteError, Executed, FIELD_MANAGER, execute};
+use crate::execute::{ExecuteError, Executed, execute};
 use crate::manifest::Manifest;
 use crate::metrics::{Metrics, Outcome};
 use crate::models::{
     GitopsPostgres, KubedbPostgres, PostgresOpsRequest, PostgresVersion, REVISION_ANNOTATION,
     SUSPEND_ANNOTATION,
 };
-use crate::plan::{Catalog, DatabasePlan, PlanSettings, plan_database};
-use crate::status::{self, Standing, StatusInput};
+use crate::plan::{Catalog, PlanSettings, plan_database};
+use crate::status::Standing;
+
+use report::{publish_step, write_status};
 
 /// Settings of the reconcile stage.
 #[derive(Debug, Clone)]
@@ -311,143 +314,6 @@ fn count_standing(ctx: &Context, key: ObjectRef<GitopsPostgres>, standing: Stand
             which,
             standings.values().filter(|s| **s == which).count() as u64,
         );
-    }
-}
-
-/// Writes the status when it differs; emits an event when the database changes standing.
-async fn write_status(
-    ctx: &Context,
-    object: &GitopsPostgres,
-    plan: &DatabasePlan,
-    ops: &[&PostgresOpsRequest],
-    live: Option<&KubedbPostgres>,
-    suspended: bool,
-) -> Result<(), ReconcileError> {
-    let now = k8s_openapi::jiff::Timestamp::now().to_string();
-    let next = status::compute(&StatusInput {
-        object,
-        plan,
-        ops,
-        live,
-        suspended,
-        now: &now,
-    });
-    if !status::differs(object, &next) {
-        return Ok(());
-    }
-    let name = object.name_any();
-    let api: Api<GitopsPostgres> =
-        Api::namespaced(ctx.client.clone(), &object.namespace().unwrap_or_default());
-    let params = PatchParams {
-        field_manager: Some(FIELD_MANAGER.into()),
-        ..PatchParams::default()
-    };
-    api.patch_status(&name, &params, &Patch::Merge(json!({"status": next})))
-        .await
-        .map_err(|source| ReconcileError::Status {
-            name: name.clone(),
-            source,
-        })?;
-    let was_stalled = object.status.as_ref().is_some_and(|s| {
-        s.conditions
-            .iter()
-            .any(|c| c.type_ == "Stalled" && c.status == "True")
-    });
-    let standing = Standing::of(plan, suspended);
-    if standing == Standing::Stalled && !was_stalled {
-        let note = plan
-            .errors
-            .iter()
-            .map(|e| e.message.clone())
-            .collect::<Vec<_>>()
-            .join("; ");
-        publish(
-            ctx,
-            object,
-            EventType::Warning,
-            "Stalled",
-            "Reconcile",
-            note,
-            None,
-        )
-        .await;
-    }
-    Ok(())
-}
-
-async fn publish_step(
-    ctx: &Context,
-    object: &GitopsPostgres,
-    plan: &DatabasePlan,
-    executed: &Executed,
-) {
-    let left = plan.steps.len().saturating_sub(1);
-    let (reason, note, request) = match executed {
-        Executed::Provisioned => (
-            "Provisioned",
-            "created the kubedb.com Postgres".to_string(),
-            None,
-        ),
-        Executed::Patched => (
-            "Patched",
-            "patched fields that need no OpsRequest into the kubedb.com Postgres".to_string(),
-            None,
-        ),
-        Executed::Created { name } => (
-            "OpsRequestCreated",
-            format!(
-                "created {:?} {name}; {left} step(s) after it",
-                plan.steps[0].step_type
-            ),
-            Some(name),
-        ),
-        Executed::AlreadyExists { name } => (
-            "OpsRequestExists",
-            format!("{name} already exists; waiting for it"),
-            Some(name),
-        ),
-    };
-    // The OpsRequest is the event's related object. Besides pointing at it, this keeps the
-    // events of different requests apart: kube's Recorder folds events with the same reason,
-    // action, object and related object into one series and keeps only the first note.
-    let related = request.map(|name| ObjectReference {
-        api_version: Some("ops.kubedb.com/v1alpha1".into()),
-        kind: Some("PostgresOpsRequest".into()),
-        name: Some(name.clone()),
-        namespace: object.namespace(),
-        ..ObjectReference::default()
-    });
-    publish(
-        ctx,
-        object,
-        EventType::Normal,
-        reason,
-        "Execute",
-        note,
-        related,
-    )
-    .await;
-}
-
-async fn publish(
-    ctx: &Context,
-    object: &GitopsPostgres,
-    type_: EventType,
-    reason: &str,
-    action: &str,
-    note: String,
-    secondary: Option<ObjectReference>,
-) {
-    let event = Event {
-        type_,
-        reason: reason.into(),
-        note: Some(note.chars().take(1000).collect()),
-        action: action.into(),
-        secondary,
-    };
-    if let Err(error) = ctx.recorder.publish(&event, &object.object_ref(&())).await {
-        // An event is a courtesy; failing to record one must not fail the reconcile.
-        warn!(%error, reason, "could not publish an event");
     }
 }
 

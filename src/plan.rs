@@ -16,8 +16,8 @@ use serde_json::{Value, json};
 
 pub use checks::Catalog;
 pub(crate) use checks::Finding;
-pub use ops::block_key;
 pub(crate) use ops::Identity;
+pub use ops::block_key;
 pub use version::{VersionCheck, check_upgrade, constraint_matches};
 
 use crate::config::Config;
