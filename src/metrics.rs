@@ -20,6 +20,8 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
+use tokio::sync::watch;
+use tracing::info;
 
 use crate::models::OpsRequestType;
 use crate::plan::StepType;
@@ -357,6 +359,19 @@ impl Metrics {
                 revision: revision.to_owned(),
             })
             .set(1);
+    }
+
+    /// Keeps the `leader` gauge (and the log) in step with this replica's leadership until
+    /// the election ends.
+    pub(crate) async fn follow_leadership(self, mut leading: watch::Receiver<bool>) {
+        loop {
+            let now = *leading.borrow_and_update();
+            self.set_leader(now);
+            info!(leader = now, "leadership");
+            if leading.changed().await.is_err() {
+                return;
+            }
+        }
     }
 
     /// The whole registry as OpenMetrics text, ending in `# EOF`.

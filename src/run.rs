@@ -2,7 +2,6 @@
 //! shutdown signal (SIGTERM or ctrl-c) for all of them.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use axum::Router;
 use axum::routing::get;
@@ -18,7 +17,8 @@ use crate::live::{self, LiveError};
 use crate::manifest::LoadOptions;
 use crate::metrics::{Metrics, metrics_handler};
 use crate::server::{
-    self, AppState, DeliveryLog, Readiness, ServerError, WebhookSecrets, WebhookTarget,
+    self, AppState, DeliveryLog, Readiness, ReadinessGates, ServerError, WebhookSecrets,
+    WebhookTarget,
 };
 use crate::source::{self, FetchTrigger, Reference, SourceError};
 
@@ -53,30 +53,6 @@ impl Shutdown {
     }
 }
 
-/// `/readyz` turns ready once every gate has opened (caches filled, first snapshot in).
-#[derive(Clone)]
-struct ReadinessGates {
-    left: Arc<AtomicUsize>,
-    readiness: Readiness,
-}
-
-impl ReadinessGates {
-    fn new(readiness: Readiness, gates: usize) -> Self {
-        Self {
-            left: Arc::new(AtomicUsize::new(gates)),
-            readiness,
-        }
-    }
-
-    fn open(&self, gate: &str) {
-        let left = self.left.fetch_sub(1, Ordering::AcqRel) - 1;
-        info!(gate, left, "readiness gate open");
-        if left == 0 {
-            self.readiness.set_ready();
-        }
-    }
-}
-
 /// Runs until SIGTERM or ctrl-c, with the cluster of `KUBECONFIG` (or in-cluster).
 pub async fn run(config: Config) -> Result<(), RunError> {
     let client = live::client(None).await?;
@@ -101,7 +77,7 @@ pub async fn run_until(
         shutdown.clone().wait(),
     )
     .await?;
-    tokio::spawn(report_leadership(leadership.watch(), metrics.clone()));
+    tokio::spawn(metrics.clone().follow_leadership(leadership.watch()));
     let leader = LeaderHooks {
         is_leader: {
             let leadership = leadership.clone();
@@ -171,17 +147,6 @@ pub async fn run_until(
     leadership.stopped().await;
     drop(source);
     Ok(())
-}
-
-async fn report_leadership(mut leading: watch::Receiver<bool>, metrics: Metrics) {
-    loop {
-        let now = *leading.borrow_and_update();
-        metrics.set_leader(now);
-        info!(leader = now, "leadership");
-        if leading.changed().await.is_err() {
-            return;
-        }
-    }
 }
 
 async fn shutdown_signal() {

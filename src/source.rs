@@ -144,7 +144,8 @@ impl FetchTrigger {
     }
 }
 
-/// Counters of the work a source did, shared with the status API and tests.
+/// Counters of the work a source did. Nothing in the service reads them yet (no status API
+/// or metric does); the integration tests check fetch-avoidance and coalescing with them.
 #[derive(Debug, Default)]
 pub struct SourceStats {
     /// Syncs started (poll, webhook, file change or the first one).
