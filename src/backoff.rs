@@ -2,6 +2,10 @@
 //! failure (a reconcile, a leader-election step, a Git sync) doubles its delay from a first
 //! value up to a cap, and spreads its sleeps with [`jittered`] so that replicas or objects
 //! that failed together do not retry in lockstep against the same API server or remote.
+//!
+//! Not `backon` (which kube-runtime's watchers use through `default_backoff`): its backoffs
+//! are iterators owned by one retry loop, while the controller keeps a failure count per
+//! object between reconciles and asks for the delay of the n-th failure.
 
 use std::time::Duration;
 
