@@ -37,8 +37,6 @@ use kube_lease_manager::{LeaseCreateMode, LeaseManager, LeaseManagerError, Lease
 use tokio::sync::watch;
 
 use crate::config::Config;
-#[cfg(doc)]
-use crate::config::ReconcileConfig;
 use election::Election;
 
 /// The lease duration used when none is configured (as in client-go's leader election).
@@ -78,7 +76,7 @@ pub struct LeaderSettings {
     pub enabled: bool,
     pub lease_name: String,
     pub lease_namespace: String,
-    /// Unique per replica (see [`ReconcileConfig::instance_name`]).
+    /// Unique per replica: `ReconcileConfig::instance_name`, the same name events carry.
     pub identity: String,
     /// How long a Lease stays valid after its last renewal. Whole seconds (rounded up).
     pub lease_duration: Duration,
@@ -213,7 +211,7 @@ impl Leadership {
     }
 
     /// Resolves once the election has stopped after shutdown, with the Lease released if this
-    /// replica held it (at once for [`Leadership::always`]). Await it before exiting so the
+    /// replica held it (at once for `Leadership::always`). Await it before exiting so the
     /// standby does not wait for the Lease to expire.
     pub async fn stopped(&self) {
         let mut stopped = self.shared.stopped.subscribe();
@@ -222,7 +220,7 @@ impl Leadership {
     }
 }
 
-/// Starts leader election (or returns [`Leadership::always`] when disabled). Fails if the Lease
+/// Starts leader election (or returns `Leadership::always` when disabled). Fails if the Lease
 /// cannot be read or created (missing namespace, RBAC). The election runs in a spawned task
 /// until `shutdown` resolves; then this replica stops writing and releases the Lease, so a
 /// standby takes over at once.
