@@ -241,6 +241,24 @@ pub struct ReconcileConfig {
     pub instance: Option<String>,
 }
 
+impl ReconcileConfig {
+    /// The name of this replica, in events and as the Lease holder: `instance`, else
+    /// `$POD_NAME`, else the host name, else `pg-gitops-<pid>`. The one identity function, so
+    /// events and the Lease always name a replica the same way.
+    pub(crate) fn instance_name(&self) -> String {
+        self.instance
+            .clone()
+            .or_else(|| std::env::var("POD_NAME").ok())
+            .or_else(|| {
+                std::fs::read_to_string("/etc/hostname")
+                    .ok()
+                    .map(|h| h.trim().to_string())
+            })
+            .filter(|name| !name.is_empty())
+            .unwrap_or_else(|| format!("pg-gitops-{}", std::process::id()))
+    }
+}
+
 impl Default for ReconcileConfig {
     fn default() -> Self {
         Self {
@@ -346,146 +364,4 @@ impl<'de> Deserialize<'de> for Seconds {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn repo_config_text() -> String {
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config.toml")).unwrap()
-    }
-
-    #[test]
-    fn repo_config_toml_parses_and_keeps_every_default() {
-        let parsed = Config::from_toml_str(&repo_config_text()).unwrap();
-        // The shipped file only sets the URL; everything else must equal the code defaults,
-        // so the comments in it cannot drift from what the service really does.
-        let mut expected = Config::default();
-        expected.source.url = parsed.source.url.clone();
-        assert_eq!(parsed, expected);
-    }
-
-    #[test]
-    fn repo_config_toml_documents_every_key() {
-        let text = repo_config_text();
-        let mut with_options = Config::default();
-        let auth = &mut with_options.source.auth;
-        auth.username = Some(String::new());
-        auth.username_file = Some(PathBuf::new());
-        auth.password_file = Some(PathBuf::new());
-        auth.password_env = Some(String::new());
-        auth.token_file = Some(PathBuf::new());
-        auth.token_env = Some(String::new());
-        auth.ssh_key_file = Some(PathBuf::new());
-        auth.ssh_passphrase_file = Some(PathBuf::new());
-        auth.ssh_passphrase_env = Some(String::new());
-        auth.known_hosts_file = Some(PathBuf::new());
-        with_options.source.url = Some(String::new());
-        with_options.source.tag = Some(String::new());
-        with_options.source.commit = Some(String::new());
-        with_options.source.dir = Some(PathBuf::new());
-        let hooks = &mut with_options.server.webhooks;
-        hooks.github_secret_file = Some(PathBuf::new());
-        hooks.gitlab_token_file = Some(PathBuf::new());
-        hooks.gitea_secret_file = Some(PathBuf::new());
-        hooks.bitbucket_secret_file = Some(PathBuf::new());
-        hooks.generic_secret_file = Some(PathBuf::new());
-        with_options.reconcile.namespace = Some(String::new());
-        with_options.reconcile.instance = Some(String::new());
-        let table: toml::Table = toml::from_str(&toml::to_string(&with_options).unwrap()).unwrap();
-        let mut missing = Vec::new();
-        collect_missing(&table, "", &text, &mut missing);
-        assert!(
-            missing.is_empty(),
-            "config.toml does not document: {missing:?}"
-        );
-    }
-
-    #[test]
-    fn every_key_documented_in_config_toml_exists() {
-        // Uncomment every `# key = value` example: with deny_unknown_fields, a documented key
-        // that the code does not know (a typo, a renamed field) fails to parse.
-        let uncommented: String = repo_config_text()
-            .lines()
-            .map(|line| {
-                let example = line.strip_prefix("# ").unwrap_or(line);
-                let is_key = example.split_once(" = ").is_some_and(|(key, _)| {
-                    key.chars().all(|c| c.is_ascii_lowercase() || c == '_')
-                });
-                if is_key { example } else { line }
-            })
-            .collect::<Vec<_>>()
-            .join("\n");
-        let parsed: Result<Config, _> = toml::from_str(&uncommented);
-        assert!(parsed.is_ok(), "{}", parsed.unwrap_err());
-    }
-
-    fn collect_missing(table: &toml::Table, prefix: &str, text: &str, missing: &mut Vec<String>) {
-        for (key, value) in table {
-            let full = format!("{prefix}{key}");
-            match value {
-                toml::Value::Table(inner) => {
-                    if !text.contains(&format!("[{full}]")) {
-                        missing.push(format!("[{full}]"));
-                    }
-                    collect_missing(inner, &format!("{full}."), text, missing);
-                }
-                _ => {
-                    if !text.lines().any(|line| {
-                        line.trim_start_matches(['#', ' '])
-                            .starts_with(&format!("{key} ="))
-                    }) {
-                        missing.push(full);
-                    }
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn unknown_keys_are_rejected_in_every_table() {
-        const CLUSTER: &str = "[source]\nkind = \"cluster\"\n";
-        for text in [
-            format!("typo = 1\n{CLUSTER}"),
-            format!("{CLUSTER}branchh = \"main\""),
-            format!("{CLUSTER}[source.auth]\ntoken = \"x\""),
-            format!("{CLUSTER}[server]\nport = 80"),
-            format!("{CLUSTER}[server.webhooks]\ngithub_secret = \"x\""),
-            format!("{CLUSTER}[plan]\nx = 1"),
-            format!("{CLUSTER}[reconcile]\nx = 1"),
-            format!("{CLUSTER}[leader_election]\nx = 1"),
-        ] {
-            let err = Config::from_toml_str(&text).unwrap_err().to_string();
-            assert!(err.contains("unknown field"), "{text}: {err}");
-        }
-    }
-
-    #[test]
-    fn durations_accept_units_and_bare_seconds() {
-        let text = "[source]\nkind = \"cluster\"\npoll_interval = \"5m\"\npoll_jitter = 3\ntimeout = \"250ms\"";
-        let config = Config::from_toml_str(text).unwrap();
-        assert_eq!(config.source.poll_interval.0, Duration::from_secs(300));
-        assert_eq!(config.source.poll_jitter.0, Duration::from_secs(3));
-        assert_eq!(config.source.timeout.0, Duration::from_millis(250));
-        let err = Config::from_toml_str("[source]\nkind = \"cluster\"\ntimeout = \"5 days\"");
-        assert!(err.unwrap_err().to_string().contains("unknown unit"));
-    }
-
-    #[test]
-    fn git_source_needs_a_url_and_one_reference() {
-        let err = Config::from_toml_str("[source]\nkind = \"git\"").unwrap_err();
-        assert!(err.to_string().contains("needs source.url"));
-        let text = "[source]\nurl = \"file:///r\"\ntag = \"v1\"\ncommit = \"0123456789012345678901234567890123456789\"";
-        assert!(
-            Config::from_toml_str(text)
-                .unwrap_err()
-                .to_string()
-                .contains("exclusive")
-        );
-        let text = "[source]\nurl = \"file:///r\"\ncommit = \"abc\"";
-        assert!(
-            Config::from_toml_str(text)
-                .unwrap_err()
-                .to_string()
-                .contains("40-character")
-        );
-    }
-}
+mod tests;

@@ -6,30 +6,35 @@
 //! Nothing is kept in memory between reconciles except the caches and a failure count for
 //! backoff; a restarted process continues where the cluster says it is.
 
+mod report;
+
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::ObjectReference;
-use kube::api::{Api, Patch, PatchParams};
+use kube::api::Api;
 use kube::runtime::controller::{Action, Config as ControllerConfig, Controller};
-use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
-use kube::{Client, Resource, ResourceExt};
+use kube::{Client, ResourceExt};
 use serde_json::json;
 use tracing::{info, instrument, warn};
 
-use crate::execute::{ExecuteError, Executed, FIELD_MANAGER, execute};
+use crate::backoff::Backoff;
+use crate::config::Config;
+use crate::execute::{ExecuteError, Executed, execute};
 use crate::manifest::Manifest;
-use crate::metrics::{DatabaseState, Metrics, Outcome};
+use crate::metrics::{Metrics, Outcome};
 use crate::models::{
     GitopsPostgres, KubedbPostgres, PostgresOpsRequest, PostgresVersion, REVISION_ANNOTATION,
     SUSPEND_ANNOTATION,
 };
-use crate::plan::{Catalog, DatabasePlan, PlanSettings, plan_database};
-use crate::status::{self, Standing, StatusInput};
+use crate::plan::{Catalog, PlanSettings, plan_database};
+use crate::status::Standing;
+
+use report::{publish_step, write_status};
 
 /// Settings of the reconcile stage.
 #[derive(Debug, Clone)]
@@ -43,6 +48,18 @@ pub struct ReconcilerSettings {
     pub resync: Duration,
     /// Name of this replica in events.
     pub instance: String,
+}
+
+impl ReconcilerSettings {
+    pub fn from_config(config: &Config) -> Self {
+        Self {
+            plan: PlanSettings::from_config(config),
+            suspend_all: config.reconcile.suspend,
+            namespace: config.reconcile.namespace.clone(),
+            resync: config.reconcile.resync_interval.0,
+            instance: config.reconcile.instance_name(),
+        }
+    }
 }
 
 /// Whether this replica may write, and when it became the writer.
@@ -75,9 +92,10 @@ pub struct Context {
     standings: Mutex<HashMap<ObjectRef<GitopsPostgres>, Standing>>,
 }
 
-/// The first backoff after an API error, doubled per failure up to [`MAX_BACKOFF`].
-const FIRST_BACKOFF: Duration = Duration::from_secs(1);
+/// The per-object backoff after a failed reconcile: 1 s, doubled per failure up to
+/// [`MAX_BACKOFF`].
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
+const BACKOFF: Backoff = Backoff::new(Duration::from_secs(1), MAX_BACKOFF);
 
 /// Runs the controller until `shutdown` resolves. `on_ready` is called once the caches are
 /// filled, so `/readyz` never answers before the service has seen the cluster.
@@ -291,184 +309,24 @@ fn count_standing(ctx: &Context, key: ObjectRef<GitopsPostgres>, standing: Stand
     if standings.insert(key, standing) == Some(standing) {
         return;
     }
-    for (state, which) in [
-        (DatabaseState::InSync, Standing::Current),
-        (DatabaseState::Progressing, Standing::Progressing),
-        (DatabaseState::Stalled, Standing::Stalled),
-        (DatabaseState::Suspended, Standing::Suspended),
-    ] {
+    for which in Standing::ALL {
         ctx.metrics.set_databases(
-            state,
+            which,
             standings.values().filter(|s| **s == which).count() as u64,
         );
     }
 }
 
-/// Writes the status when it differs; emits an event when the database changes standing.
-async fn write_status(
-    ctx: &Context,
-    object: &GitopsPostgres,
-    plan: &DatabasePlan,
-    ops: &[&PostgresOpsRequest],
-    live: Option<&KubedbPostgres>,
-    suspended: bool,
-) -> Result<(), ReconcileError> {
-    let now = k8s_openapi::jiff::Timestamp::now().to_string();
-    let next = status::compute(&StatusInput {
-        object,
-        plan,
-        ops,
-        live,
-        suspended,
-        now: &now,
-    });
-    if !status::differs(object, &next) {
-        return Ok(());
-    }
-    let name = object.name_any();
-    let api: Api<GitopsPostgres> =
-        Api::namespaced(ctx.client.clone(), &object.namespace().unwrap_or_default());
-    let params = PatchParams {
-        field_manager: Some(FIELD_MANAGER.into()),
-        ..PatchParams::default()
-    };
-    api.patch_status(&name, &params, &Patch::Merge(json!({"status": next})))
-        .await
-        .map_err(|source| ReconcileError::Status {
-            name: name.clone(),
-            source,
-        })?;
-    let was_stalled = object.status.as_ref().is_some_and(|s| {
-        s.conditions
-            .iter()
-            .any(|c| c.type_ == "Stalled" && c.status == "True")
-    });
-    let standing = Standing::of(plan, suspended);
-    if standing == Standing::Stalled && !was_stalled {
-        let note = plan
-            .errors
-            .iter()
-            .map(|e| e.message.clone())
-            .collect::<Vec<_>>()
-            .join("; ");
-        publish(
-            ctx,
-            object,
-            EventType::Warning,
-            "Stalled",
-            "Reconcile",
-            note,
-            None,
-        )
-        .await;
-    }
-    Ok(())
-}
-
-async fn publish_step(
-    ctx: &Context,
-    object: &GitopsPostgres,
-    plan: &DatabasePlan,
-    executed: &Executed,
-) {
-    let left = plan.steps.len().saturating_sub(1);
-    let (reason, note, request) = match executed {
-        Executed::Provisioned => (
-            "Provisioned",
-            "created the kubedb.com Postgres".to_string(),
-            None,
-        ),
-        Executed::Patched => (
-            "Patched",
-            "patched fields that need no OpsRequest into the kubedb.com Postgres".to_string(),
-            None,
-        ),
-        Executed::Created { name } => (
-            "OpsRequestCreated",
-            format!(
-                "created {:?} {name}; {left} step(s) after it",
-                plan.steps[0].step_type
-            ),
-            Some(name),
-        ),
-        Executed::AlreadyExists { name } => (
-            "OpsRequestExists",
-            format!("{name} already exists; waiting for it"),
-            Some(name),
-        ),
-    };
-    // The OpsRequest is the event's related object. Besides pointing at it, this keeps the
-    // events of different requests apart: kube's Recorder folds events with the same reason,
-    // action, object and related object into one series and keeps only the first note.
-    let related = request.map(|name| ObjectReference {
-        api_version: Some("ops.kubedb.com/v1alpha1".into()),
-        kind: Some("PostgresOpsRequest".into()),
-        name: Some(name.clone()),
-        namespace: object.namespace(),
-        ..ObjectReference::default()
-    });
-    publish(
-        ctx,
-        object,
-        EventType::Normal,
-        reason,
-        "Execute",
-        note,
-        related,
-    )
-    .await;
-}
-
-async fn publish(
-    ctx: &Context,
-    object: &GitopsPostgres,
-    type_: EventType,
-    reason: &str,
-    action: &str,
-    note: String,
-    secondary: Option<ObjectReference>,
-) {
-    let event = Event {
-        type_,
-        reason: reason.into(),
-        note: Some(note.chars().take(1000).collect()),
-        action: action.into(),
-        secondary,
-    };
-    if let Err(error) = ctx.recorder.publish(&event, &object.object_ref(&())).await {
-        // An event is a courtesy; failing to record one must not fail the reconcile.
-        warn!(%error, reason, "could not publish an event");
-    }
-}
-
-/// Growing per-object backoff: 1 s, 2 s, 4 s ... capped at 5 min, reset by a success.
+/// Growing per-object backoff: 1 s, 2 s, 4 s ... capped at 5 min (plus jitter), reset by a
+/// success.
 fn error_policy(object: Arc<GitopsPostgres>, error: &ReconcileError, ctx: Arc<Context>) -> Action {
     let mut failures = ctx.failures.lock().expect("failure counts");
     let count = failures.entry(ObjectRef::from_obj(&*object)).or_insert(0);
     *count = count.saturating_add(1);
-    let delay = backoff(*count);
+    let delay = BACKOFF.jittered(*count);
     warn!(%error, failures = *count, retry_in = ?delay, "reconcile failed; backing off");
     Action::requeue(delay)
 }
 
-/// The delay after `failures` consecutive failures.
-pub fn backoff(failures: u32) -> Duration {
-    FIRST_BACKOFF
-        .saturating_mul(2u32.saturating_pow(failures.saturating_sub(1).min(16)))
-        .min(MAX_BACKOFF)
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_grows_and_caps() {
-        assert_eq!(backoff(1), Duration::from_secs(1));
-        assert_eq!(backoff(2), Duration::from_secs(2));
-        assert_eq!(backoff(5), Duration::from_secs(16));
-        assert_eq!(backoff(9), Duration::from_secs(256));
-        assert_eq!(backoff(10), MAX_BACKOFF);
-        assert_eq!(backoff(u32::MAX), MAX_BACKOFF);
-    }
-}
+mod tests;

@@ -25,18 +25,6 @@ pub enum ExecuteError {
     BadObject(serde_json::Error),
 }
 
-impl ExecuteError {
-    /// A stable label for metrics and events.
-    pub fn label(&self) -> &'static str {
-        match self {
-            Self::Provision { .. } => "provision",
-            Self::Patch { .. } => "patch",
-            Self::CreateOpsRequest { .. } => "create_ops_request",
-            Self::Empty(_) | Self::BadObject(_) => "internal",
-        }
-    }
-}
-
 /// What executing a step did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Executed {

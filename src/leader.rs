@@ -1,5 +1,5 @@
 //! Leader election on a `coordination.k8s.io/v1` Lease, so that with several replicas only one
-//! writes (design.md, "Execution rules"); every replica keeps its caches warm and checks
+//! writes (`docs/design.md`, "Execution rules"); every replica keeps its caches warm and checks
 //! [`Leadership::is_leader`] before each write.
 //!
 //! [`kube_lease_manager`] does the locking (server-side apply on the Lease, so two replicas
@@ -36,6 +36,7 @@ use kube::Client;
 use kube_lease_manager::{LeaseCreateMode, LeaseManager, LeaseManagerError, LeaseParams};
 use tokio::sync::watch;
 
+use crate::config::Config;
 use election::Election;
 
 /// The lease duration used when none is configured (as in client-go's leader election).
@@ -43,7 +44,7 @@ pub const DEFAULT_LEASE_DURATION: Duration = Duration::from_secs(15);
 
 /// Shortest lease duration accepted: the crate counts whole seconds and renews at least one
 /// second before the renew deadline.
-pub const MIN_LEASE_DURATION: Duration = Duration::from_secs(3);
+pub(crate) const MIN_LEASE_DURATION: Duration = Duration::from_secs(3);
 
 /// How long shutdown waits for the release of the Lease before giving up (the Lease then
 /// expires on its own).
@@ -75,22 +76,23 @@ pub struct LeaderSettings {
     pub enabled: bool,
     pub lease_name: String,
     pub lease_namespace: String,
-    /// Unique per replica: the pod name, or hostname plus pid (see [`default_identity`]).
+    /// Unique per replica: `ReconcileConfig::instance_name`, the same name events carry.
     pub identity: String,
     /// How long a Lease stays valid after its last renewal. Whole seconds (rounded up).
     pub lease_duration: Duration,
 }
 
-/// `<hostname>-<pid>`: the pod name inside Kubernetes (where the hostname is the pod name),
-/// and still unique when several replicas run on one machine.
-pub fn default_identity() -> String {
-    let hostname = std::env::var("HOSTNAME")
-        .ok()
-        .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
-        .map(|name| name.trim().to_owned())
-        .filter(|name| !name.is_empty())
-        .unwrap_or_else(|| "pg-gitops".to_owned());
-    format!("{hostname}-{}", std::process::id())
+impl LeaderSettings {
+    pub(crate) fn from_config(config: &Config) -> Self {
+        let election = &config.leader_election;
+        Self {
+            enabled: election.enabled,
+            lease_name: election.lease_name.clone(),
+            lease_namespace: election.lease_namespace.clone(),
+            identity: config.reconcile.instance_name(),
+            lease_duration: election.lease_duration.0,
+        }
+    }
 }
 
 /// The timings derived from the lease duration.
@@ -176,7 +178,7 @@ pub struct Leadership {
 
 impl Leadership {
     /// Leader election disabled: always the leader.
-    pub fn always() -> Self {
+    pub(crate) fn always() -> Self {
         Leadership {
             shared: Arc::new(Shared::new(Fence::Always, true)),
         }
@@ -209,7 +211,7 @@ impl Leadership {
     }
 
     /// Resolves once the election has stopped after shutdown, with the Lease released if this
-    /// replica held it (at once for [`Leadership::always`]). Await it before exiting so the
+    /// replica held it (at once for `Leadership::always`). Await it before exiting so the
     /// standby does not wait for the Lease to expire.
     pub async fn stopped(&self) {
         let mut stopped = self.shared.stopped.subscribe();
@@ -218,7 +220,7 @@ impl Leadership {
     }
 }
 
-/// Starts leader election (or returns [`Leadership::always`] when disabled). Fails if the Lease
+/// Starts leader election (or returns `Leadership::always` when disabled). Fails if the Lease
 /// cannot be read or created (missing namespace, RBAC). The election runs in a spawned task
 /// until `shutdown` resolves; then this replica stops writing and releases the Lease, so a
 /// standby takes over at once.

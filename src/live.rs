@@ -6,9 +6,11 @@ use std::path::{Path, PathBuf};
 use kube::api::{Api, ListParams};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+use tracing::warn;
 
 use crate::models::{KubedbPostgres, PostgresOpsRequest, PostgresVersion};
 use crate::plan::{Catalog, LiveState};
+use crate::walk;
 use crate::yaml;
 
 /// Errors from reading live objects.
@@ -43,8 +45,8 @@ pub fn read_files(paths: &[PathBuf]) -> Result<LiveState, LiveError> {
     }
     let mut state = LiveState::default();
     let mut versions = Vec::new();
-    for file in files {
-        let text = std::fs::read_to_string(&file).map_err(|source| LiveError::Read {
+    for (file, read_from) in files {
+        let text = std::fs::read_to_string(&read_from).map_err(|source| LiveError::Read {
             path: file.clone(),
             source,
         })?;
@@ -76,33 +78,35 @@ pub fn read_files(paths: &[PathBuf]) -> Result<LiveState, LiveError> {
     Ok(state)
 }
 
-fn collect(path: &Path, out: &mut Vec<PathBuf>) -> Result<(), LiveError> {
+/// A directory is walked by the one walker ([`walk`]), with the directory itself as the
+/// boundary, keeping `.yaml`, `.yml` and `.json` files; a file path is taken as it is. Each
+/// file comes with the name to report (as the user spelled it) and the path to read.
+fn collect(path: &Path, out: &mut Vec<(PathBuf, PathBuf)>) -> Result<(), LiveError> {
     let read_error = |source| LiveError::Read {
         path: path.to_path_buf(),
         source,
     };
-    if path.is_dir() {
-        let mut entries: Vec<PathBuf> = std::fs::read_dir(path)
-            .map_err(read_error)?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .collect();
-        entries.sort();
-        for entry in entries {
-            let hidden = entry
-                .file_name()
-                .is_some_and(|n| n.to_string_lossy().starts_with('.'));
-            let yaml = matches!(
-                entry.extension().and_then(|e| e.to_str()),
-                Some("yaml" | "yml" | "json")
-            );
-            if !hidden && (entry.is_dir() || yaml) {
-                collect(&entry, out)?;
-            }
-        }
-    } else {
+    if !path.is_dir() {
         std::fs::metadata(path).map_err(read_error)?;
-        out.push(path.to_path_buf());
+        out.push((path.to_path_buf(), path.to_path_buf()));
+        return Ok(());
     }
+    let walked = walk::walk(path, path, |file| {
+        matches!(
+            file.extension().and_then(|e| e.to_str()),
+            Some("yaml" | "yml" | "json")
+        )
+    })
+    .map_err(read_error)?;
+    for refused in walked.refused {
+        warn!(path = %path.join(&refused.relative).display(), reason = refused.reason, "not read");
+    }
+    out.extend(
+        walked
+            .files
+            .into_iter()
+            .map(|file| (path.join(file.relative), file.path)),
+    );
     Ok(())
 }
 
@@ -205,58 +209,4 @@ pub async fn read_cluster(client: kube::Client) -> Result<LiveState, LiveError> 
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reads_lists_and_multi_document_files_and_ignores_other_kinds() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(
-            dir.path().join("live.yaml"),
-            "apiVersion: v1\nkind: List\nitems:\n- apiVersion: kubedb.com/v1\n  kind: Postgres\n  metadata: {name: pg1, namespace: db}\n  spec: {version: \"16.4\"}\n- apiVersion: v1\n  kind: Secret\n  metadata: {name: s}\n---\napiVersion: ops.kubedb.com/v1alpha1\nkind: PostgresOpsRequest\nmetadata: {name: op1, namespace: db}\nspec: {type: Restart, databaseRef: {name: pg1}}\n",
-        )
-        .unwrap();
-        std::fs::write(
-            dir.path().join("versions.yml"),
-            "apiVersion: catalog.kubedb.com/v1alpha1\nkind: PostgresVersion\nmetadata: {name: \"16.4\"}\nspec: {version: \"16.4\"}\n",
-        )
-        .unwrap();
-        let state = read_files(&[dir.path().to_path_buf()]).unwrap();
-        assert!(
-            state
-                .databases
-                .contains_key(&("db".to_string(), "pg1".to_string()))
-        );
-        assert_eq!(state.ops_requests.len(), 1);
-        assert!(state.catalog.unwrap().get("16.4").is_some());
-    }
-
-    #[test]
-    fn without_versions_the_catalog_is_unknown() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(
-            dir.path().join("x.yaml"),
-            "apiVersion: kubedb.com/v1\nkind: Postgres\nmetadata: {name: a}\nspec: {}\n",
-        )
-        .unwrap();
-        let state = read_files(&[dir.path().to_path_buf()]).unwrap();
-        assert!(state.catalog.is_none());
-        assert!(
-            state
-                .databases
-                .contains_key(&("default".to_string(), "a".to_string()))
-        );
-    }
-
-    #[test]
-    fn broken_files_name_the_file_and_line() {
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("bad.yaml");
-        std::fs::write(&file, "a: 1\nb: [\n").unwrap();
-        let error = read_files(&[file]).unwrap_err().to_string();
-        assert!(
-            error.contains("bad.yaml:") && error.contains("invalid YAML"),
-            "{error}"
-        );
-    }
-}
+mod tests;

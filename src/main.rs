@@ -1,4 +1,5 @@
-//! `pg-gitops`: wiring only. Commands parse flags, load the config and hand off to the library.
+//! `pg-gitops`: wiring only. Commands parse flags, load the config and hand off to the library
+//! ([`pg_gitops::plan_command`] for `plan`, [`pg_gitops::run`] for `run`).
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -6,7 +7,9 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
-use pg_gitops::{live, manifest, plan, render};
+use pg_gitops::manifest::LoadOptions;
+use pg_gitops::plan::PlanSettings;
+use pg_gitops::plan_command::{self, PlanCommand};
 
 /// The plan allocates many small JSON values; mimalloc frees them far faster than glibc
 /// (measured in BENCHMARKS.md).
@@ -83,40 +86,28 @@ async fn run_command() -> anyhow::Result<ExitCode> {
     match Cli::parse().command {
         Command::Plan {
             manifests,
-            live: live_paths,
+            live,
             output,
             kubeconfig,
             default_namespace,
             volume_expansion_mode,
         } => {
-            let set = manifest::load_dir(&manifests, &manifest::LoadOptions { default_namespace });
-            for notice in &set.notices {
-                eprintln!(
-                    "notice: {}:{}: {}",
-                    notice.file.display(),
-                    notice.line,
-                    notice.message
-                );
-            }
-            let state = if live_paths.is_empty() {
-                let client = live::client(kubeconfig.as_deref()).await?;
-                live::read_cluster(client).await?
-            } else {
-                live::read_files(&live_paths)?
+            let command = PlanCommand {
+                manifests,
+                live,
+                output: match output {
+                    Output::Json => plan_command::Output::Json,
+                    Output::Text => plan_command::Output::Text {
+                        colour: std::io::stdout().is_terminal(),
+                    },
+                },
+                kubeconfig,
+                load: LoadOptions { default_namespace },
+                settings: PlanSettings {
+                    volume_expansion_mode,
+                },
             };
-            let settings = plan::PlanSettings {
-                volume_expansion_mode,
-            };
-            let report = plan::plan_all(&set, &state, &settings, None);
-            match output {
-                Output::Json => print!("{}", render::json(&report)),
-                Output::Text => {
-                    print!("{}", render::text(&report, std::io::stdout().is_terminal()))
-                }
-            }
-            return Ok(ExitCode::from(
-                u8::try_from(report.exit_code()).unwrap_or(2),
-            ));
+            return Ok(ExitCode::from(command.run().await?));
         }
         Command::Run { config } => {
             let loaded = pg_gitops::config::Config::from_file(&config)

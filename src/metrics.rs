@@ -20,11 +20,14 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
+use tokio::sync::watch;
+use tracing::info;
 
 use crate::models::OpsRequestType;
 use crate::plan::StepType;
+use crate::server::DeliveryResult;
 use crate::server::Provider;
-use crate::server::deliveries::DeliveryResult;
+use crate::status::Standing;
 
 /// The content type of the OpenMetrics text exposition format.
 pub const OPENMETRICS_CONTENT_TYPE: &str =
@@ -46,30 +49,14 @@ impl Outcome {
     }
 }
 
-/// Where a database stands, for the `databases{state}` gauge.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DatabaseState {
-    InSync,
-    Progressing,
-    Stalled,
-    Suspended,
-}
-
-impl DatabaseState {
-    pub const ALL: [DatabaseState; 4] = [
-        DatabaseState::InSync,
-        DatabaseState::Progressing,
-        DatabaseState::Stalled,
-        DatabaseState::Suspended,
-    ];
-
-    fn label(self) -> &'static str {
-        match self {
-            DatabaseState::InSync => "in_sync",
-            DatabaseState::Progressing => "progressing",
-            DatabaseState::Stalled => "stalled",
-            DatabaseState::Suspended => "suspended",
-        }
+/// The `databases{state}` label of a standing. `in_sync` rather than `current`: the metric's
+/// spelling predates the status enum and dashboards use it.
+fn standing_label(standing: Standing) -> &'static str {
+    match standing {
+        Standing::Current => "in_sync",
+        Standing::Progressing => "progressing",
+        Standing::Stalled => "stalled",
+        Standing::Suspended => "suspended",
     }
 }
 
@@ -276,11 +263,11 @@ impl Metrics {
                 },
             );
         }
-        for state in DatabaseState::ALL {
+        for standing in Standing::ALL {
             expose_at_zero(
                 &families.databases,
                 &StateLabels {
-                    state: state.label(),
+                    state: standing_label(standing),
                 },
             );
         }
@@ -329,12 +316,12 @@ impl Metrics {
     }
 
     /// How many databases are in `state` now (set after each full count, not incremented).
-    pub fn set_databases(&self, state: DatabaseState, count: u64) {
+    pub fn set_databases(&self, standing: Standing, count: u64) {
         let count = i64::try_from(count).unwrap_or(i64::MAX);
         self.families()
             .databases
             .get_or_create(&StateLabels {
-                state: state.label(),
+                state: standing_label(standing),
             })
             .set(count);
     }
@@ -372,6 +359,19 @@ impl Metrics {
                 revision: revision.to_owned(),
             })
             .set(1);
+    }
+
+    /// Keeps the `leader` gauge (and the log) in step with this replica's leadership until
+    /// the election ends.
+    pub(crate) async fn follow_leadership(self, mut leading: watch::Receiver<bool>) {
+        loop {
+            let now = *leading.borrow_and_update();
+            self.set_leader(now);
+            info!(leader = now, "leadership");
+            if leading.changed().await.is_err() {
+                return;
+            }
+        }
     }
 
     /// The whole registry as OpenMetrics text, ending in `# EOF`.

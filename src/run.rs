@@ -1,8 +1,7 @@
-//! The service: source, webhook server, sync stage and reconciler in one process, with one
+//! The service: source, webhook server, apply stage and reconciler in one process, with one
 //! shutdown signal (SIGTERM or ctrl-c) for all of them.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use axum::Router;
 use axum::routing::get;
@@ -10,18 +9,18 @@ use futures::StreamExt;
 use tokio::sync::watch;
 use tracing::{info, warn};
 
+use crate::apply::{self, ApplySettings};
 use crate::config::{Config, SourceKind};
 use crate::controller::{self, LeaderHooks, ReconcilerSettings};
 use crate::leader::{self, LeaderError, LeaderSettings};
 use crate::live::{self, LiveError};
 use crate::manifest::LoadOptions;
 use crate::metrics::{Metrics, metrics_handler};
-use crate::plan::PlanSettings;
 use crate::server::{
-    self, AppState, DeliveryLog, Readiness, ServerError, WebhookSecrets, WebhookTarget,
+    self, AppState, DeliveryLog, Readiness, ReadinessGates, ServerError, WebhookSecrets,
+    WebhookTarget,
 };
-use crate::source::{self, FetchTrigger, Reference, Snapshot, SourceError};
-use crate::sync::{self, SyncSettings};
+use crate::source::{self, FetchTrigger, Reference, SourceError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
@@ -54,46 +53,6 @@ impl Shutdown {
     }
 }
 
-/// `/readyz` turns ready once every gate has opened (caches filled, first snapshot in).
-#[derive(Clone)]
-struct ReadinessGates {
-    left: Arc<AtomicUsize>,
-    readiness: Readiness,
-}
-
-impl ReadinessGates {
-    fn new(readiness: Readiness, gates: usize) -> Self {
-        Self {
-            left: Arc::new(AtomicUsize::new(gates)),
-            readiness,
-        }
-    }
-
-    fn open(&self, gate: &str) {
-        let left = self.left.fetch_sub(1, Ordering::AcqRel) - 1;
-        info!(gate, left, "readiness gate open");
-        if left == 0 {
-            self.readiness.set_ready();
-        }
-    }
-}
-
-/// The name of this replica: `POD_NAME`, else the host name, else the process id.
-fn instance(config: &Config) -> String {
-    config
-        .reconcile
-        .instance
-        .clone()
-        .or_else(|| std::env::var("POD_NAME").ok())
-        .or_else(|| {
-            std::fs::read_to_string("/etc/hostname")
-                .ok()
-                .map(|h| h.trim().to_string())
-        })
-        .filter(|name| !name.is_empty())
-        .unwrap_or_else(|| format!("pg-gitops-{}", std::process::id()))
-}
-
 /// Runs until SIGTERM or ctrl-c, with the cluster of `KUBECONFIG` (or in-cluster).
 pub async fn run(config: Config) -> Result<(), RunError> {
     let client = live::client(None).await?;
@@ -107,27 +66,18 @@ pub async fn run_until(
     client: kube::Client,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), RunError> {
-    let load = LoadOptions {
-        default_namespace: config.plan.default_namespace.clone(),
-    };
+    let load = LoadOptions::from_config(&config);
     let secrets = WebhookSecrets::load(&config.server.webhooks)?;
     let readiness = Readiness::default();
     let shutdown = Shutdown::on(shutdown);
     let metrics = Metrics::new();
-    let election = &config.leader_election;
     let leadership = leader::start(
         client.clone(),
-        LeaderSettings {
-            enabled: election.enabled,
-            lease_name: election.lease_name.clone(),
-            lease_namespace: election.lease_namespace.clone(),
-            identity: instance(&config),
-            lease_duration: election.lease_duration.0,
-        },
+        LeaderSettings::from_config(&config),
         shutdown.clone().wait(),
     )
     .await?;
-    tokio::spawn(report_leadership(leadership.watch(), metrics.clone()));
+    tokio::spawn(metrics.clone().follow_leadership(leadership.watch()));
     let leader = LeaderHooks {
         is_leader: {
             let leadership = leadership.clone();
@@ -152,31 +102,19 @@ pub async fn run_until(
         },
     };
     if let Some(handle) = &source {
-        let snapshots = handle.snapshots.clone();
-        let settings = SyncSettings {
-            prune: config.reconcile.prune,
-        };
-        tokio::spawn(sync_stage(
+        let apply_gate = gates.clone();
+        tokio::spawn(apply::run(
             client.clone(),
-            snapshots,
-            settings,
+            handle.snapshots.clone(),
+            ApplySettings::from_config(&config),
             leader.is_leader.clone(),
-            gates.clone(),
+            move || apply_gate.open("first snapshot"),
         ));
     }
-    let settings = ReconcilerSettings {
-        plan: PlanSettings {
-            volume_expansion_mode: config.plan.volume_expansion_mode.clone(),
-        },
-        suspend_all: config.reconcile.suspend,
-        namespace: config.reconcile.namespace.clone(),
-        resync: config.reconcile.resync_interval.0,
-        instance: instance(&config),
-    };
     let controller_gate = gates.clone();
     let controller = tokio::spawn(controller::run(
         client,
-        settings,
+        ReconcilerSettings::from_config(&config),
         leader,
         metrics.clone(),
         shutdown.clone().wait(),
@@ -209,52 +147,6 @@ pub async fn run_until(
     leadership.stopped().await;
     drop(source);
     Ok(())
-}
-
-async fn report_leadership(mut leading: watch::Receiver<bool>, metrics: Metrics) {
-    loop {
-        let now = *leading.borrow_and_update();
-        metrics.set_leader(now);
-        info!(leader = now, "leadership");
-        if leading.changed().await.is_err() {
-            return;
-        }
-    }
-}
-
-/// Applies every new snapshot (only while this replica is the writer). A replica that
-/// becomes the writer later applies the latest snapshot on the next tick of the source.
-async fn sync_stage(
-    client: kube::Client,
-    mut snapshots: watch::Receiver<Option<Arc<Snapshot>>>,
-    settings: SyncSettings,
-    is_leader: Arc<dyn Fn() -> bool + Send + Sync>,
-    gates: ReadinessGates,
-) {
-    let mut first = true;
-    let mut applied_revision: Option<String> = None;
-    loop {
-        let snapshot = snapshots.borrow_and_update().clone();
-        if let Some(snapshot) = snapshot {
-            if first {
-                gates.open("first snapshot");
-                first = false;
-            }
-            if is_leader() && applied_revision.as_deref() != Some(snapshot.revision.as_str()) {
-                let report = sync::sync(&client, &snapshot, &settings).await;
-                if report.failed.is_empty() {
-                    applied_revision = Some(snapshot.revision.clone());
-                }
-            }
-        }
-        // Wake on a new snapshot, or every few seconds to retry failures and to catch up after
-        // gaining leadership.
-        let changed =
-            tokio::time::timeout(std::time::Duration::from_secs(5), snapshots.changed()).await;
-        if matches!(changed, Ok(Err(_))) {
-            return;
-        }
-    }
 }
 
 async fn shutdown_signal() {

@@ -28,6 +28,13 @@ pub enum Standing {
 }
 
 impl Standing {
+    pub const ALL: [Standing; 4] = [
+        Standing::Current,
+        Standing::Progressing,
+        Standing::Stalled,
+        Standing::Suspended,
+    ];
+
     pub fn of(plan: &DatabasePlan, suspended: bool) -> Self {
         if suspended {
             Self::Suspended

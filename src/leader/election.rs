@@ -14,6 +14,8 @@ use kube::{Api, Client};
 use kube_lease_manager::{LeaseManager, LeaseManagerError};
 use tracing::{info, warn};
 
+use crate::backoff::{Backoff, spread};
+
 use super::{
     Fence, LeaderError, LeaderSettings, RELEASE_TIMEOUT, RETRY_MAX, RETRY_MIN, Shared, Timing,
     new_lease_manager,
@@ -150,7 +152,7 @@ impl Election {
                 err @ (LeaseManagerError::NonexistentLease(_)
                 | LeaseManagerError::InconsistentState(_)),
             )) => {
-                let delay = retry.failed();
+                let delay = spread(retry.failed());
                 warn!(error = %err, retry_in = ?delay, "leader election: starting over");
                 self.library_holds = false;
                 (self.rebuild(delay), true)
@@ -158,7 +160,7 @@ impl Election {
             // API errors: retry on the same manager, which keeps its own view of whether it
             // holds the lock. The fence bounds how long that view counts.
             Step::Changed(Err(err)) => {
-                let delay = retry.failed();
+                let delay = spread(retry.failed());
                 warn!(error = %err, retry_in = ?delay, "leader election step failed");
                 (next_change(manager.clone(), delay), false)
             }
@@ -167,7 +169,7 @@ impl Election {
                 (next_change(manager.clone(), Duration::ZERO), false)
             }
             Step::Rebuilt(Err(err)) => {
-                let delay = retry.failed();
+                let delay = spread(retry.failed());
                 warn!(error = %err, retry_in = ?delay, "leader election: rereading the Lease failed");
                 (self.rebuild(delay), true)
             }
@@ -253,26 +255,22 @@ impl Election {
 }
 
 /// Delay before retrying a failed step: doubling from [`RETRY_MIN`] up to [`RETRY_MAX`].
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub(super) struct Retry {
-    next: Duration,
+    failures: u32,
 }
 
-impl Default for Retry {
-    fn default() -> Self {
-        Retry { next: RETRY_MIN }
-    }
-}
+const BACKOFF: Backoff = Backoff::new(RETRY_MIN, RETRY_MAX);
 
 impl Retry {
+    /// The delay before the next try, before jitter.
     pub(super) fn failed(&mut self) -> Duration {
-        let delay = self.next;
-        self.next = (self.next * 2).min(RETRY_MAX);
-        delay
+        self.failures = self.failures.saturating_add(1);
+        BACKOFF.delay(self.failures)
     }
 
     pub(super) fn succeeded(&mut self) {
-        self.next = RETRY_MIN;
+        self.failures = 0;
     }
 }
 

@@ -181,16 +181,6 @@ async fn the_manager_is_replaced_when_the_lease_contradicts_it() {
 }
 
 #[test]
-fn default_identity_names_the_host_and_process() {
-    let identity = default_identity();
-    assert!(
-        identity.ends_with(&format!("-{}", std::process::id())),
-        "{identity}"
-    );
-    assert!(identity.len() > format!("-{}", std::process::id()).len());
-}
-
-#[test]
 fn retries_back_off_up_to_a_cap_and_reset_on_success() {
     let mut retry = Retry::default();
     let delays: Vec<Duration> = (0..6).map(|_| retry.failed()).collect();

@@ -151,9 +151,9 @@ fn counters_count_per_label() {
 #[test]
 fn gauges_hold_the_last_value_and_the_revision_series_is_replaced() {
     let metrics = Metrics::new();
-    metrics.set_databases(DatabaseState::InSync, 5);
-    metrics.set_databases(DatabaseState::InSync, 3);
-    metrics.set_databases(DatabaseState::Suspended, 1);
+    metrics.set_databases(Standing::Current, 5);
+    metrics.set_databases(Standing::Current, 3);
+    metrics.set_databases(Standing::Suspended, 1);
     metrics.set_leader(true);
     metrics.set_snapshot_revision("aaaa111");
     metrics.set_snapshot_revision("bbbb222");

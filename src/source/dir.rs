@@ -10,7 +10,8 @@ use sha2::{Digest, Sha256};
 use tokio::sync::{mpsc, watch};
 use tracing::{debug, info, warn};
 
-use super::{FetchTrigger, Snapshot, SourceError, SourceStats, jittered};
+use super::{FetchTrigger, Snapshot, SourceError, SourceStats};
+use crate::backoff::jittered;
 use crate::config::SourceConfig;
 use crate::manifest::{LoadOptions, load_tree};
 use crate::walk::walk;

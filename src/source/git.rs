@@ -14,7 +14,8 @@ use tracing::{debug, info, warn};
 
 use super::auth::Credentials;
 use super::redact::{ParsedUrl, parse_url};
-use super::{FetchTrigger, Reference, Snapshot, SourceError, SourceStats, jittered};
+use super::{FetchTrigger, Reference, Snapshot, SourceError, SourceStats};
+use crate::backoff::{Backoff, jittered};
 use crate::config::{AuthConfig, SourceConfig};
 use crate::manifest::{LoadOptions, load_tree};
 
@@ -363,21 +364,8 @@ fn retry_or_poll_delay(failures: u32, poll_interval: Duration) -> Duration {
     if failures == 0 {
         return poll_interval;
     }
-    let backoff = RETRY_BASE.saturating_mul(1u32 << (failures - 1).min(16));
-    backoff.min(poll_interval)
+    Backoff::new(RETRY_BASE, poll_interval).delay(failures)
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn retries_back_off_up_to_the_poll_interval() {
-        let poll = Duration::from_secs(60);
-        assert_eq!(retry_or_poll_delay(0, poll), poll);
-        assert_eq!(retry_or_poll_delay(1, poll), Duration::from_secs(1));
-        assert_eq!(retry_or_poll_delay(3, poll), Duration::from_secs(4));
-        assert_eq!(retry_or_poll_delay(7, poll), poll);
-        assert_eq!(retry_or_poll_delay(u32::MAX, poll), poll);
-    }
-}
+mod tests;

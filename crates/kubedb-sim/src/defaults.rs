@@ -4,7 +4,7 @@
 //! Like the webhook it only fills what is absent, so running it again changes nothing; the
 //! simulator runs it on every change it sees, as the webhook runs on every write. Values come
 //! from kubedb/apimachinery `apis/kubedb/v1/postgres_helpers.go` and `apis/kubedb/constants.go`
-//! (see `kubedb-api.md` §1.2). Quantities are written in the canonical spelling the Go
+//! (see `docs/kubedb-api.md` §1.2). Quantities are written in the canonical spelling the Go
 //! webhook would serialise (`.500` → `500m`, `1024Mi` → `1Gi`).
 
 use serde_json::{Value, json};
@@ -81,7 +81,7 @@ pub fn default_postgres_spec(db_name: &str, spec: &Value, version: &VersionFacts
         "sslMode",
         json!(if has_tls { "verify-full" } else { "disable" }),
     );
-    // Newer KubeDB defaults to scram from PostgreSQL 18 on (`kubedb-api.md` §1.1).
+    // Newer KubeDB defaults to scram from PostgreSQL 18 on (`docs/kubedb-api.md` §1.1).
     let scram = version.major.is_some_and(|major| major >= 18);
     fill(
         &mut spec,

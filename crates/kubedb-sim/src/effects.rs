@@ -1,5 +1,5 @@
 //! What a successful PostgresOpsRequest changes in the `kubedb.com/v1` Postgres spec — the
-//! ops-manager's last step, "update the database object to the new value" (`kubedb-api.md` §3).
+//! ops-manager's last step, "update the database object to the new value" (`docs/kubedb-api.md` §3).
 //!
 //! Only the spec is touched; the caller writes it and then re-runs the defaulter, as KubeDB's
 //! mutating webhook would on that write (for example an arbiter appears when the replica count

@@ -7,7 +7,7 @@
 //! same way (quantities, the Masterminds constraints of `updateConstraints`) comes from
 //! `kubedb_semantics`.
 //!
-//! What it does, following `kubedb-api.md` §1.2, §1.4, §2.4–2.5, §3:
+//! What it does, following `docs/kubedb-api.md` §1.2, §1.4, §2.4–2.5, §3:
 //! - a new `kubedb.com/v1` Postgres gets KubeDB's webhook defaults written into its spec
 //!   ([`defaults`]; only absent fields are filled), then status `Provisioning`
 //!   (`ProvisioningStarted`), then after one provisioning step `Ready` (`Provisioned`,

@@ -1,7 +1,7 @@
 //! The ops-manager's queue: PostgresOpsRequests run one at a time per database, in creation
 //! order (`creationTimestamp`, then name), Pending → Progressing → Successful/Failed, with the
 //! database `Paused` while one runs; a Pending request superseded by a newer one of the same
-//! type ends Skipped (`kubedb-api.md` §2.4, §3).
+//! type ends Skipped (`docs/kubedb-api.md` §2.4, §3).
 
 use std::collections::{BTreeMap, BTreeSet};
 

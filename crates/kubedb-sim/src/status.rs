@@ -1,4 +1,4 @@
-//! Status conditions and phases, written the way KubeDB writes them (`kubedb-api.md` §1.4,
+//! Status conditions and phases, written the way KubeDB writes them (`docs/kubedb-api.md` §1.4,
 //! §2.4): kmapi conditions with `lastTransitionTime` and `observedGeneration`, and the
 //! database phase derived from the conditions by `PhaseFromConditionV1`.
 

@@ -1,4 +1,4 @@
-//! KubeDB's validating webhook for PostgresOpsRequest (`kubedb-api.md` §2.5), as a pure
+//! KubeDB's validating webhook for PostgresOpsRequest (`docs/kubedb-api.md` §2.5), as a pure
 //! function. KubeDB refuses such requests at admission; the simulator cannot (it is not a
 //! webhook), so it ends them `Failed` with the refusal as the condition message.
 

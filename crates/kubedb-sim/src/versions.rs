@@ -1,4 +1,4 @@
-//! PostgresVersion upgrade rules (`kubedb-api.md` §4, webhook `IsUpgradable`): the current
+//! PostgresVersion upgrade rules (`docs/kubedb-api.md` §4, webhook `IsUpgradable`): the current
 //! version's `updateConstraints` allowlist/denylist, same distribution, same base OS, no
 //! downgrade.
 //!

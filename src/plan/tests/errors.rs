@@ -120,11 +120,10 @@ fn every_error_case_blocks_the_database_and_names_the_line() {
     for case in cases() {
         let (desired, live_spec) = mutated(&case.desired, &case.live);
         let manifest = manifest(desired.clone());
-        let text = serde_yaml::to_string(
+        let text = crate::yaml::to_string(
             &json!({"apiVersion": "gitops.kubedb.com/v1alpha1", "kind": "Postgres",
             "metadata": {"name": "pg1", "namespace": "db"}, "spec": desired}),
-        )
-        .unwrap();
+        );
         let plan = plan(&manifest, Some(&live(live_spec)));
         assert!(
             plan.steps.is_empty(),

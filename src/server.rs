@@ -1,14 +1,14 @@
 //! The service's one HTTP port: webhook receivers under `/hooks/<provider>`, `/healthz`,
 //! `/readyz` and `/status/webhooks` (the last delivery per receiver, as JSON).
 
-pub mod deliveries;
+mod deliveries;
 pub mod signature;
-pub mod webhook;
+mod webhook;
 
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use axum::Json;
 use axum::Router;
@@ -16,6 +16,8 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
+
+use tracing::info;
 
 use crate::config::WebhookSecretsConfig;
 use crate::source::{FetchTrigger, Reference, Secret};
@@ -137,6 +139,30 @@ impl Readiness {
 
     pub fn is_ready(&self) -> bool {
         self.0.load(Ordering::Acquire)
+    }
+}
+
+/// `/readyz` turns ready once every gate has opened (caches filled, first snapshot in).
+#[derive(Clone)]
+pub(crate) struct ReadinessGates {
+    left: Arc<AtomicUsize>,
+    readiness: Readiness,
+}
+
+impl ReadinessGates {
+    pub(crate) fn new(readiness: Readiness, gates: usize) -> Self {
+        Self {
+            left: Arc::new(AtomicUsize::new(gates)),
+            readiness,
+        }
+    }
+
+    pub(crate) fn open(&self, gate: &str) {
+        let left = self.left.fetch_sub(1, Ordering::AcqRel) - 1;
+        info!(gate, left, "readiness gate open");
+        if left == 0 {
+            self.readiness.set_ready();
+        }
     }
 }
 

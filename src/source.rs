@@ -9,7 +9,7 @@ mod auth;
 mod dir;
 mod git;
 mod known_hosts;
-pub mod redact;
+mod redact;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -91,7 +91,7 @@ pub enum Reference {
 }
 
 impl Reference {
-    pub fn from_config(config: &SourceConfig) -> Self {
+    pub(crate) fn from_config(config: &SourceConfig) -> Self {
         if config.kind == SourceKind::Dir {
             Reference::Directory
         } else if let Some(commit) = &config.commit {
@@ -104,7 +104,7 @@ impl Reference {
     }
 
     /// Whether a push of `git_ref` (e.g. `refs/heads/main`) can change what we follow.
-    pub fn is_moved_by(&self, git_ref: &str) -> bool {
+    pub(crate) fn is_moved_by(&self, git_ref: &str) -> bool {
         match self {
             Reference::Branch(name) => git_ref.strip_prefix("refs/heads/") == Some(name.as_str()),
             Reference::Tag(name) => git_ref.strip_prefix("refs/tags/") == Some(name.as_str()),
@@ -144,7 +144,8 @@ impl FetchTrigger {
     }
 }
 
-/// Counters of the work a source did, shared with the status API and tests.
+/// Counters of the work a source did. Nothing in the service reads them yet (no status API
+/// or metric does); the integration tests check fetch-avoidance and coalescing with them.
 #[derive(Debug, Default)]
 pub struct SourceStats {
     /// Syncs started (poll, webhook, file change or the first one).
@@ -278,41 +279,5 @@ pub async fn sync_once(config: &SourceConfig, load: LoadOptions) -> Result<Snaps
         .map_err(|join_error| SourceError::Config(format!("sync task failed: {join_error}")))?
 }
 
-/// `interval` plus a pseudo-random share of `jitter`. Randomness only spreads replicas apart,
-/// so the std hasher's per-process random keys are good enough.
-fn jittered(interval: Duration, jitter: Duration) -> Duration {
-    use std::hash::{BuildHasher, RandomState};
-    if jitter.is_zero() {
-        return interval;
-    }
-    let random = RandomState::new().hash_one(std::time::Instant::now());
-    let jitter_millis = u64::try_from(jitter.as_millis()).unwrap_or(u64::MAX);
-    interval + Duration::from_millis(random % (jitter_millis + 1))
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn branch_reference_only_moves_for_its_own_branch() {
-        let main = Reference::Branch("main".into());
-        assert!(main.is_moved_by("refs/heads/main"));
-        assert!(!main.is_moved_by("refs/heads/main-2"));
-        assert!(!main.is_moved_by("refs/tags/main"));
-        assert!(Reference::Tag("v1".into()).is_moved_by("refs/tags/v1"));
-        assert!(!Reference::Commit("ab".into()).is_moved_by("refs/heads/main"));
-    }
-
-    #[test]
-    fn jitter_stays_within_bounds() {
-        for _ in 0..100 {
-            let wait = jittered(Duration::from_secs(60), Duration::from_secs(10));
-            assert!(wait >= Duration::from_secs(60) && wait <= Duration::from_secs(70));
-        }
-        assert_eq!(
-            jittered(Duration::from_secs(5), Duration::ZERO),
-            Duration::from_secs(5)
-        );
-    }
-}
+mod tests;

@@ -4,7 +4,7 @@
 mod catalog;
 mod gitops;
 mod kubedb;
-pub mod ops;
+mod ops;
 mod spec;
 
 pub use catalog::{PostgresVersion, PostgresVersionSpec, UpdateConstraints};
@@ -48,28 +48,28 @@ pub(crate) use kube_resource;
 
 /// Annotation on the live `kubedb.com` Postgres holding the declared spec it was last
 /// reconciled to; removals are seen through it.
-pub const LAST_APPLIED_ANNOTATION: &str = "gitops.kubedb.com/last-applied";
+pub(crate) const LAST_APPLIED_ANNOTATION: &str = "gitops.kubedb.com/last-applied";
 /// Annotation on the live `kubedb.com` Postgres saying a Restart is owed for restart fields
 /// that were already patched in; its value is the token the Restart is named after.
-pub const RESTART_PENDING_ANNOTATION: &str = "gitops.kubedb.com/restart-pending";
+pub(crate) const RESTART_PENDING_ANNOTATION: &str = "gitops.kubedb.com/restart-pending";
 /// Annotation on a gitops object asking for a certificate rotation: a new value asks again.
 /// The same key on the live database remembers the last rotation done.
-pub const ROTATE_CERTIFICATES_ANNOTATION: &str = "gitops.kubedb.com/rotate-certificates";
+pub(crate) const ROTATE_CERTIFICATES_ANNOTATION: &str = "gitops.kubedb.com/rotate-certificates";
 /// Annotation on a gitops object whose value feeds OpsRequest names: bump it to retry.
-pub const RETRY_ANNOTATION: &str = "gitops.kubedb.com/retry";
+pub(crate) const RETRY_ANNOTATION: &str = "gitops.kubedb.com/retry";
 /// Annotation on a gitops object: `"true"` stops reconciling it.
-pub const SUSPEND_ANNOTATION: &str = "gitops.kubedb.com/suspend";
+pub(crate) const SUSPEND_ANNOTATION: &str = "gitops.kubedb.com/suspend";
 /// Annotation carrying the Git revision on everything pg-gitops writes.
-pub const REVISION_ANNOTATION: &str = "gitops.kubedb.com/revision";
+pub(crate) const REVISION_ANNOTATION: &str = "gitops.kubedb.com/revision";
 /// Annotation on each OpsRequest: the generation of the gitops object it was made for.
-pub const GENERATION_ANNOTATION: &str = "gitops.kubedb.com/generation";
+pub(crate) const GENERATION_ANNOTATION: &str = "gitops.kubedb.com/generation";
 /// Per-database override of the VolumeExpansion mode (`Online` or `Offline`).
-pub const VOLUME_EXPANSION_MODE_ANNOTATION: &str = "gitops.kubedb.com/volume-expansion-mode";
+pub(crate) const VOLUME_EXPANSION_MODE_ANNOTATION: &str = "gitops.kubedb.com/volume-expansion-mode";
 /// Label naming the database an OpsRequest belongs to.
-pub const DATABASE_LABEL: &str = "gitops.kubedb.com/database";
+pub(crate) const DATABASE_LABEL: &str = "gitops.kubedb.com/database";
 /// Standard managed-by label and our value for it.
-pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
-pub const MANAGED_BY_VALUE: &str = "pg-gitops";
+pub(crate) const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
+pub(crate) const MANAGED_BY_VALUE: &str = "pg-gitops";
 
 #[cfg(test)]
 mod tests;

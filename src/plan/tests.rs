@@ -105,7 +105,7 @@ pub fn manifest_with(spec: Value, metadata: Value) -> Manifest {
         .unwrap()
         .extend(metadata.as_object().cloned().unwrap_or_default());
     let document = json!({"apiVersion": "gitops.kubedb.com/v1alpha1", "kind": "Postgres", "metadata": meta, "spec": spec});
-    let text = serde_yaml::to_string(&document).unwrap();
+    let text = crate::yaml::to_string(&document);
     let mut set = ManifestSet::default();
     load_text(
         Path::new("dbs/pg1.yaml"),
@@ -254,11 +254,10 @@ pub fn catalog() -> Catalog {
 /// Asserts an OpsRequest's spec fits the real `ops.kubedb.com` CRD schema.
 pub fn assert_fits_ops_schema(request: &PostgresOpsRequest) {
     use std::sync::OnceLock;
-    static SCHEMA: OnceLock<crate::manifest::Schema> = OnceLock::new();
+    static SCHEMA: OnceLock<crate::manifest::schema::Schema> = OnceLock::new();
     let schema = SCHEMA.get_or_init(|| {
-        let crd =
-            include_str!("../../../vendor/kubedb-crds/ops.kubedb.com_postgresopsrequests.yaml");
-        crate::manifest::compile_crd_spec(crd, "v1alpha1").unwrap()
+        let crd = include_str!("../../vendor/kubedb-crds/ops.kubedb.com_postgresopsrequests.yaml");
+        crate::manifest::schema::compile_crd_spec(crd, "v1alpha1").unwrap()
     });
     let mut violations = Vec::new();
     let path = [crate::yaml::PathSegment::Key("spec".into())];

@@ -1,4 +1,4 @@
-//! The sync stage (client required): each gitops Postgres of a snapshot is server-side applied
+//! The apply stage (client required): each gitops Postgres of a snapshot is server-side applied
 //! with field manager `pg-gitops` and an annotation naming the Git revision. Manifests that
 //! failed validation are not applied and are reported. Pruning is opt-in, removes only gitops
 //! objects this service applied, and never touches a `kubedb.com` Postgres: a database whose
@@ -7,27 +7,40 @@
 //! With `source.kind = "cluster"` this stage is off: Argo CD, Flux or kubectl apply instead.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
 
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
 use kube::{Client, ResourceExt};
 use serde_json::{Value, json};
+use tokio::sync::watch;
 use tracing::{info, warn};
+
+use crate::config::Config;
 
 use crate::execute::FIELD_MANAGER;
 use crate::manifest::{Manifest, ManifestError};
 use crate::models::{GitopsPostgres, MANAGED_BY_LABEL, MANAGED_BY_VALUE, REVISION_ANNOTATION};
 use crate::source::Snapshot;
 
-/// Settings of the sync stage.
+/// Settings of the apply stage.
 #[derive(Debug, Clone, Default)]
-pub struct SyncSettings {
+pub struct ApplySettings {
     /// Delete gitops objects this service applied whose manifest left Git.
     pub prune: bool,
 }
 
+impl ApplySettings {
+    pub fn from_config(config: &Config) -> Self {
+        Self {
+            prune: config.reconcile.prune,
+        }
+    }
+}
+
 /// Errors of one object; the others carry on.
 #[derive(Debug, thiserror::Error)]
-pub enum SyncError {
+pub enum ApplyError {
     #[error("applying {namespace}/{name}: {source}")]
     Apply {
         namespace: String,
@@ -44,15 +57,15 @@ pub enum SyncError {
     },
 }
 
-/// What one sync did.
+/// What one apply of a snapshot did.
 #[derive(Debug, Default)]
-pub struct SyncReport {
+pub struct ApplyReport {
     pub revision: String,
     pub applied: Vec<(String, String)>,
     pub pruned: Vec<(String, String)>,
     /// Manifests that were not applied because they are invalid.
     pub invalid: Vec<ManifestError>,
-    pub failed: Vec<SyncError>,
+    pub failed: Vec<ApplyError>,
 }
 
 /// The apply configuration of one manifest: exactly what Git declares, plus our label and
@@ -83,11 +96,11 @@ pub fn apply_object(manifest: &Manifest, revision: &str) -> Value {
 }
 
 /// Applies every valid manifest of `snapshot`, then prunes if asked.
-pub async fn sync(client: &Client, snapshot: &Snapshot, settings: &SyncSettings) -> SyncReport {
-    let mut report = SyncReport {
+pub async fn apply(client: &Client, snapshot: &Snapshot, settings: &ApplySettings) -> ApplyReport {
+    let mut report = ApplyReport {
         revision: snapshot.revision.clone(),
         invalid: snapshot.manifests.errors.clone(),
-        ..SyncReport::default()
+        ..ApplyReport::default()
     };
     for error in &report.invalid {
         warn!(file = %error.file.display(), line = error.line, message = %error.message, "manifest not applied");
@@ -107,7 +120,7 @@ pub async fn sync(client: &Client, snapshot: &Snapshot, settings: &SyncSettings)
             Ok(_) => report.applied.push((namespace, name)),
             Err(source) => {
                 warn!(%namespace, %name, error = %source, "could not apply");
-                report.failed.push(SyncError::Apply {
+                report.failed.push(ApplyError::Apply {
                     namespace,
                     name,
                     source,
@@ -119,11 +132,11 @@ pub async fn sync(client: &Client, snapshot: &Snapshot, settings: &SyncSettings)
         prune(client, snapshot, &mut report).await;
     }
     info!(revision = %report.revision, applied = report.applied.len(), invalid = report.invalid.len(),
-          failed = report.failed.len(), pruned = report.pruned.len(), "synced");
+          failed = report.failed.len(), pruned = report.pruned.len(), "applied");
     report
 }
 
-async fn prune(client: &Client, snapshot: &Snapshot, report: &mut SyncReport) {
+async fn prune(client: &Client, snapshot: &Snapshot, report: &mut ApplyReport) {
     // A snapshot with no manifest is far more often a wrong path or a bad push than a wish
     // to delete everything; refuse, as Argo CD's allowEmpty guard does.
     if snapshot.manifests.manifests.is_empty() {
@@ -148,7 +161,7 @@ async fn prune(client: &Client, snapshot: &Snapshot, report: &mut SyncReport) {
     let all: Api<GitopsPostgres> = Api::all(client.clone());
     let listed = match all.list(&ListParams::default().labels(&selector)).await {
         Ok(listed) => listed,
-        Err(error) => return report.failed.push(SyncError::List(error)),
+        Err(error) => return report.failed.push(ApplyError::List(error)),
     };
     for object in listed {
         let key = (object.namespace().unwrap_or_default(), object.name_any());
@@ -158,11 +171,45 @@ async fn prune(client: &Client, snapshot: &Snapshot, report: &mut SyncReport) {
         let api: Api<GitopsPostgres> = Api::namespaced(client.clone(), &key.0);
         match api.delete(&key.1, &DeleteParams::default()).await {
             Ok(_) => report.pruned.push(key),
-            Err(source) => report.failed.push(SyncError::Prune {
+            Err(source) => report.failed.push(ApplyError::Prune {
                 namespace: key.0,
                 name: key.1,
                 source,
             }),
+        }
+    }
+}
+
+/// Applies every new snapshot (only while this replica is the writer). A replica that
+/// becomes the writer later applies the latest snapshot on the next tick of the source.
+/// `on_first_snapshot` runs once, when the first snapshot arrives (a readiness gate).
+pub async fn run(
+    client: Client,
+    mut snapshots: watch::Receiver<Option<Arc<Snapshot>>>,
+    settings: ApplySettings,
+    is_leader: Arc<dyn Fn() -> bool + Send + Sync>,
+    on_first_snapshot: impl FnOnce() + Send + 'static,
+) {
+    let mut on_first_snapshot = Some(on_first_snapshot);
+    let mut applied_revision: Option<String> = None;
+    loop {
+        let snapshot = snapshots.borrow_and_update().clone();
+        if let Some(snapshot) = snapshot {
+            if let Some(first) = on_first_snapshot.take() {
+                first();
+            }
+            if is_leader() && applied_revision.as_deref() != Some(snapshot.revision.as_str()) {
+                let report = apply(&client, &snapshot, &settings).await;
+                if report.failed.is_empty() {
+                    applied_revision = Some(snapshot.revision.clone());
+                }
+            }
+        }
+        // Wake on a new snapshot, or every few seconds to retry failures and to catch up after
+        // gaining leadership.
+        let changed = tokio::time::timeout(Duration::from_secs(5), snapshots.changed()).await;
+        if matches!(changed, Ok(Err(_))) {
+            return;
         }
     }
 }

@@ -3,7 +3,7 @@
 //! skipped with a notice. Every problem names the file, the line and the field, and one
 //! broken document never hides the others.
 
-mod schema;
+pub(crate) mod schema;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -11,8 +11,9 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-pub use schema::{Schema, SchemaError, Violation, compile_crd_spec, gitops_spec_schema};
+pub(crate) use schema::{Violation, gitops_spec_schema};
 
+use crate::config::Config;
 use crate::models::{GitopsPostgres, MANAGED_BY_LABEL, MANAGED_BY_VALUE};
 use crate::walk;
 use crate::yaml::{self, PathSegment};
@@ -27,6 +28,14 @@ const TOP_LEVEL_KEYS: [&str; 5] = ["apiVersion", "kind", "metadata", "spec", "st
 pub struct LoadOptions {
     /// Namespace given to manifests that declare none.
     pub default_namespace: String,
+}
+
+impl LoadOptions {
+    pub(crate) fn from_config(config: &Config) -> Self {
+        Self {
+            default_namespace: config.plan.default_namespace.clone(),
+        }
+    }
 }
 
 impl Default for LoadOptions {
@@ -62,14 +71,14 @@ impl Manifest {
     }
 
     /// The line of a field in this document (or of its nearest written ancestor).
-    pub fn line_of(&self, path: &[PathSegment]) -> usize {
+    pub(crate) fn line_of(&self, path: &[PathSegment]) -> usize {
         yaml::locate(&self.source, self.document_index, path).unwrap_or(self.line)
     }
 
     /// Builds a manifest from an object read from the cluster: there is no file, so lines
     /// point at the object itself. What the API server and the sync stage added is taken out
     /// first, so the object declares what its manifest declared.
-    pub fn from_object(mut object: GitopsPostgres, origin: &str) -> Self {
+    pub(crate) fn from_object(mut object: GitopsPostgres, origin: &str) -> Self {
         let mut declared = serde_json::to_value(&object).unwrap_or(Value::Null);
         declared_form(&mut declared);
         if let Ok(spec) = serde_json::from_value(declared["spec"].clone()) {
@@ -129,7 +138,7 @@ pub fn load_dir(root: &Path, opts: &LoadOptions) -> ManifestSet {
 /// Loads every manifest under `root`, a directory inside `boundary` (a Git checkout or a
 /// watched directory). A symlink is followed only where it stays inside `boundary`; every
 /// other one is an error for its file (see [`crate::walk`]).
-pub fn load_tree(root: &Path, boundary: &Path, opts: &LoadOptions) -> ManifestSet {
+pub(crate) fn load_tree(root: &Path, boundary: &Path, opts: &LoadOptions) -> ManifestSet {
     let mut set = ManifestSet::default();
     let walked = match walk::walk(root, boundary, is_yaml) {
         Ok(walked) => walked,

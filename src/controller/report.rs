@@ -1,0 +1,152 @@
+//! What a reconcile reports back: the status of the gitops object (written only when it
+//! differs) and Kubernetes events for executed steps and changes of standing.
+
+use k8s_openapi::api::core::v1::ObjectReference;
+use kube::api::{Api, Patch, PatchParams};
+use kube::runtime::events::{Event, EventType};
+use kube::{Resource, ResourceExt};
+use serde_json::json;
+use tracing::warn;
+
+use super::{Context, ReconcileError};
+use crate::execute::{Executed, FIELD_MANAGER};
+use crate::models::{GitopsPostgres, KubedbPostgres, PostgresOpsRequest};
+use crate::plan::DatabasePlan;
+use crate::status::{self, Standing, StatusInput};
+
+/// Writes the status when it differs; emits an event when the database changes standing.
+pub(super) async fn write_status(
+    ctx: &Context,
+    object: &GitopsPostgres,
+    plan: &DatabasePlan,
+    ops: &[&PostgresOpsRequest],
+    live: Option<&KubedbPostgres>,
+    suspended: bool,
+) -> Result<(), ReconcileError> {
+    let now = k8s_openapi::jiff::Timestamp::now().to_string();
+    let next = status::compute(&StatusInput {
+        object,
+        plan,
+        ops,
+        live,
+        suspended,
+        now: &now,
+    });
+    if !status::differs(object, &next) {
+        return Ok(());
+    }
+    let name = object.name_any();
+    let api: Api<GitopsPostgres> =
+        Api::namespaced(ctx.client.clone(), &object.namespace().unwrap_or_default());
+    let params = PatchParams {
+        field_manager: Some(FIELD_MANAGER.into()),
+        ..PatchParams::default()
+    };
+    api.patch_status(&name, &params, &Patch::Merge(json!({"status": next})))
+        .await
+        .map_err(|source| ReconcileError::Status {
+            name: name.clone(),
+            source,
+        })?;
+    let was_stalled = object.status.as_ref().is_some_and(|s| {
+        s.conditions
+            .iter()
+            .any(|c| c.type_ == "Stalled" && c.status == "True")
+    });
+    let standing = Standing::of(plan, suspended);
+    if standing == Standing::Stalled && !was_stalled {
+        let note = plan
+            .errors
+            .iter()
+            .map(|e| e.message.clone())
+            .collect::<Vec<_>>()
+            .join("; ");
+        publish(
+            ctx,
+            object,
+            EventType::Warning,
+            "Stalled",
+            "Reconcile",
+            note,
+            None,
+        )
+        .await;
+    }
+    Ok(())
+}
+
+pub(super) async fn publish_step(
+    ctx: &Context,
+    object: &GitopsPostgres,
+    plan: &DatabasePlan,
+    executed: &Executed,
+) {
+    let left = plan.steps.len().saturating_sub(1);
+    let (reason, note, request) = match executed {
+        Executed::Provisioned => (
+            "Provisioned",
+            "created the kubedb.com Postgres".to_string(),
+            None,
+        ),
+        Executed::Patched => (
+            "Patched",
+            "patched fields that need no OpsRequest into the kubedb.com Postgres".to_string(),
+            None,
+        ),
+        Executed::Created { name } => (
+            "OpsRequestCreated",
+            format!(
+                "created {:?} {name}; {left} step(s) after it",
+                plan.steps[0].step_type
+            ),
+            Some(name),
+        ),
+        Executed::AlreadyExists { name } => (
+            "OpsRequestExists",
+            format!("{name} already exists; waiting for it"),
+            Some(name),
+        ),
+    };
+    // The OpsRequest is the event's related object. Besides pointing at it, this keeps the
+    // events of different requests apart: kube's Recorder folds events with the same reason,
+    // action, object and related object into one series and keeps only the first note.
+    let related = request.map(|name| ObjectReference {
+        api_version: Some("ops.kubedb.com/v1alpha1".into()),
+        kind: Some("PostgresOpsRequest".into()),
+        name: Some(name.clone()),
+        namespace: object.namespace(),
+        ..ObjectReference::default()
+    });
+    publish(
+        ctx,
+        object,
+        EventType::Normal,
+        reason,
+        "Execute",
+        note,
+        related,
+    )
+    .await;
+}
+
+async fn publish(
+    ctx: &Context,
+    object: &GitopsPostgres,
+    type_: EventType,
+    reason: &str,
+    action: &str,
+    note: String,
+    secondary: Option<ObjectReference>,
+) {
+    let event = Event {
+        type_,
+        reason: reason.into(),
+        note: Some(note.chars().take(1000).collect()),
+        action: action.into(),
+        secondary,
+    };
+    if let Err(error) = ctx.recorder.publish(&event, &object.object_ref(&())).await {
+        // An event is a courtesy; failing to record one must not fail the reconcile.
+        warn!(%error, reason, "could not publish an event");
+    }
+}
