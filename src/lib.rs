@@ -18,11 +18,7 @@ pub(crate) mod execute;
 pub mod leader;
 pub(crate) mod live;
 pub mod manifest;
-// Public only because three metric families (`git_fetch`, `webhook_deliveries`,
-// `snapshot_revision`) are registered and unit-tested but fed by nothing yet: crate-private,
-// their recorders are dead code. Feeding or removing them changes `/metrics`, so it is left
-// to its own change.
-pub mod metrics;
+pub(crate) mod metrics;
 pub mod models;
 pub mod plan;
 pub mod plan_command;

@@ -2,13 +2,13 @@
 //! OpenMetrics text by [`metrics_handler`].
 //!
 //! Every family is typed: callers pass our own enums ([`StepType`], [`OpsRequestType`],
-//! [`Provider`], ...), never free-form strings, so a label value cannot be misspelled and the
+//! [`DeliveryResult`], ...), never free-form strings, so a label value cannot be misspelled and the
 //! set of series stays bounded. Label sets that are known up front are created at zero when
 //! [`Metrics`] is built, so dashboards and alerts see `0` instead of a missing series.
 
 use std::fmt;
 use std::hash::Hash;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use axum::extract::State;
@@ -26,7 +26,7 @@ use tracing::info;
 use crate::models::OpsRequestType;
 use crate::plan::StepType;
 use crate::server::DeliveryResult;
-use crate::server::Provider;
+use crate::source::{Snapshot, SourceStats};
 use crate::status::Standing;
 
 /// The content type of the OpenMetrics text exposition format.
@@ -158,6 +158,8 @@ struct Families {
 struct Inner {
     registry: Registry,
     families: Families,
+    /// The source's counters, read at scrape time (see [`Metrics::observe_source`]).
+    source: OnceLock<Arc<SourceStats>>,
 }
 
 /// The process's metrics. Cheap to clone (one `Arc`); every clone records into the same
@@ -226,7 +228,7 @@ impl Metrics {
         );
         registry.register(
             "git_fetch",
-            "Fetches from the Git source, by result",
+            "Syncs of the source (a Git fetch or a directory reload), by result",
             families.git_fetch_total.clone(),
         );
         registry.register(
@@ -273,7 +275,11 @@ impl Metrics {
         }
 
         Metrics {
-            inner: Arc::new(Inner { registry, families }),
+            inner: Arc::new(Inner {
+                registry,
+                families,
+                source: OnceLock::new(),
+            }),
         }
     }
 
@@ -330,20 +336,39 @@ impl Metrics {
         self.families().leader.set(i64::from(is_leader));
     }
 
-    pub fn record_git_fetch(&self, outcome: Outcome) {
-        self.families()
-            .git_fetch_total
-            .get_or_create(&ResultLabels {
-                result: outcome.label(),
-            })
-            .inc();
+    /// Reads the source's own counters at every scrape. The source counts its syncs in
+    /// [`SourceStats`] (tests read them too); copying them here when scraped keeps one count
+    /// and no second bookkeeping path in the Git loop.
+    pub(crate) fn observe_source(&self, stats: Arc<SourceStats>) {
+        // A second call would mean two sources; the service has one, so the first one stays.
+        let _ = self.inner.source.set(stats);
     }
 
-    pub fn record_webhook_delivery(&self, provider: Provider, result: DeliveryResult) {
+    fn refresh_source(&self) {
+        let Some(stats) = self.inner.source.get() else {
+            return;
+        };
+        for (outcome, total) in [
+            (Outcome::Ok, SourceStats::get(&stats.succeeded)),
+            (Outcome::Error, SourceStats::get(&stats.errors)),
+        ] {
+            let counter = self
+                .families()
+                .git_fetch_total
+                .get_or_create(&ResultLabels {
+                    result: outcome.label(),
+                });
+            // Both only grow; a concurrent scrape may already have raised it.
+            counter.inc_by(total.saturating_sub(counter.get()));
+        }
+    }
+
+    /// `receiver` is the provider's name in the webhook path ([`Provider::name`](crate::server::Provider::name)).
+    pub fn record_webhook_delivery(&self, receiver: &'static str, result: DeliveryResult) {
         self.families()
             .webhook_deliveries_total
             .get_or_create(&DeliveryLabels {
-                provider: provider.name(),
+                provider: receiver,
                 result: delivery_label(result),
             })
             .inc();
@@ -374,8 +399,28 @@ impl Metrics {
         }
     }
 
+    /// Keeps `snapshot_revision` on the snapshot the source publishes, until it stops.
+    pub(crate) async fn follow_snapshots(
+        self,
+        mut snapshots: watch::Receiver<Option<Arc<Snapshot>>>,
+    ) {
+        loop {
+            let revision = snapshots
+                .borrow_and_update()
+                .as_ref()
+                .map(|snapshot| snapshot.revision.clone());
+            if let Some(revision) = revision {
+                self.set_snapshot_revision(&revision);
+            }
+            if snapshots.changed().await.is_err() {
+                return;
+            }
+        }
+    }
+
     /// The whole registry as OpenMetrics text, ending in `# EOF`.
     pub fn encode(&self) -> String {
+        self.refresh_source();
         let mut text = String::new();
         // The text encoder fails only when the writer fails (a `String` never does) or for a
         // native histogram without buckets (none is registered here).

@@ -102,6 +102,8 @@ pub async fn run_until(
         },
     };
     if let Some(handle) = &source {
+        metrics.observe_source(handle.stats.clone());
+        tokio::spawn(metrics.clone().follow_snapshots(handle.snapshots.clone()));
         let apply_gate = gates.clone();
         tokio::spawn(apply::run(
             client.clone(),
@@ -123,7 +125,12 @@ pub async fn run_until(
     let state = AppState {
         secrets: Arc::new(secrets),
         target,
-        deliveries: DeliveryLog::default(),
+        deliveries: {
+            let metrics = metrics.clone();
+            DeliveryLog::observed_by(move |receiver, result| {
+                metrics.record_webhook_delivery(receiver, result)
+            })
+        },
         readiness,
     };
     let listener = tokio::net::TcpListener::bind(config.server.listen)

@@ -144,8 +144,9 @@ impl FetchTrigger {
     }
 }
 
-/// Counters of the work a source did. Nothing in the service reads them yet (no status API
-/// or metric does); the integration tests check fetch-avoidance and coalescing with them.
+/// Counters of the work a source did. The metrics read them at every scrape
+/// (`pg_gitops_git_fetch_total`); the integration tests check fetch-avoidance and coalescing
+/// with them.
 #[derive(Debug, Default)]
 pub struct SourceStats {
     /// Syncs started (poll, webhook, file change or the first one).
@@ -156,6 +157,9 @@ pub struct SourceStats {
     pub fetches: AtomicU64,
     /// Syncs that stopped after the ref check because the remote had not moved.
     pub skipped_fetches: AtomicU64,
+    /// Syncs that ended without an error (whether or not the content changed).
+    pub succeeded: AtomicU64,
+    /// Syncs that ended in an error.
     pub errors: AtomicU64,
     pub last_error: Mutex<Option<String>>,
 }
@@ -170,9 +174,11 @@ impl SourceStats {
     }
 
     fn record_error(&self, error: Option<String>) {
-        if error.is_some() {
-            Self::bump(&self.errors);
-        }
+        Self::bump(if error.is_some() {
+            &self.errors
+        } else {
+            &self.succeeded
+        });
         *self
             .last_error
             .lock()

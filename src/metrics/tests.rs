@@ -1,3 +1,4 @@
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use axum::Router;
@@ -8,6 +9,7 @@ use http_body_util::BodyExt;
 use tower::ServiceExt;
 
 use super::*;
+use crate::server::{DeliveryLog, Provider};
 
 /// The value of the one sample line that starts with `series ` (name plus labels).
 fn sample(text: &str, series: &str) -> Option<f64> {
@@ -71,7 +73,7 @@ fn families_without_known_label_sets_appear_once_recorded() {
     assert!(!text.contains("pg_gitops_webhook_deliveries"), "{text}");
     assert!(!text.contains("pg_gitops_snapshot_revision"), "{text}");
 
-    metrics.record_webhook_delivery(Provider::Gitea, DeliveryResult::Ping);
+    metrics.record_webhook_delivery(Provider::Gitea.name(), DeliveryResult::Ping);
     metrics.set_snapshot_revision("0123abc");
     let text = metrics.encode();
     assert!(
@@ -95,10 +97,24 @@ fn counters_count_per_label() {
     metrics.record_step_executed(StepType::HorizontalScaling);
     metrics.record_step_executed(StepType::HorizontalScaling);
     metrics.record_ops_request_created(OpsRequestType::RotateAuth);
-    metrics.record_git_fetch(Outcome::Error);
-    metrics.record_webhook_delivery(Provider::GitHub, DeliveryResult::Triggered);
-    metrics.record_webhook_delivery(Provider::GitHub, DeliveryResult::Triggered);
-    metrics.record_webhook_delivery(Provider::GitLab, DeliveryResult::Unauthorized);
+    let source = Arc::new(SourceStats::default());
+    source.errors.store(1, Ordering::Relaxed);
+    metrics.observe_source(source);
+    let deliveries = {
+        let metrics = metrics.clone();
+        DeliveryLog::observed_by(move |receiver, result| {
+            metrics.record_webhook_delivery(receiver, result)
+        })
+    };
+    deliveries.record("github", DeliveryResult::Triggered, "push", None, None);
+    deliveries.record("github", DeliveryResult::Triggered, "push", None, None);
+    deliveries.record(
+        "gitlab",
+        DeliveryResult::Unauthorized,
+        "bad token",
+        None,
+        None,
+    );
 
     let text = metrics.encode();
     let expected = [
@@ -212,4 +228,41 @@ async fn handler_serves_openmetrics_text() {
         ),
         Some(1.0)
     );
+}
+
+#[tokio::test]
+async fn the_revision_follows_the_snapshots_the_source_publishes() {
+    let metrics = Metrics::new();
+    let snapshot = |revision: &str| {
+        Some(Arc::new(Snapshot {
+            revision: revision.into(),
+            root: std::path::PathBuf::new(),
+            manifests: Default::default(),
+        }))
+    };
+    let (sender, receiver) = watch::channel(snapshot("aaaa111"));
+    let follower = tokio::spawn(metrics.clone().follow_snapshots(receiver));
+    let revision_is = |revision: &str| {
+        let series = format!(r#"pg_gitops_snapshot_revision{{revision="{revision}"}}"#);
+        sample(&metrics.encode(), &series) == Some(1.0)
+    };
+    for _ in 0..100 {
+        if revision_is("aaaa111") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(revision_is("aaaa111"), "{}", metrics.encode());
+
+    sender.send_replace(snapshot("bbbb222"));
+    for _ in 0..100 {
+        if revision_is("bbbb222") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(revision_is("bbbb222"), "{}", metrics.encode());
+    assert!(!revision_is("aaaa111"));
+    drop(sender);
+    follower.await.unwrap();
 }

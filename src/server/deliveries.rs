@@ -40,11 +40,35 @@ struct Log {
     counts: BTreeMap<(&'static str, DeliveryResult), u64>,
 }
 
+/// Told of every delivery as it is recorded (the service counts them in its metrics). A
+/// callback rather than a `Metrics` field, so the server does not depend on the metrics
+/// module, which already names the server's types.
+type Observer = Arc<dyn Fn(&'static str, DeliveryResult) + Send + Sync>;
+
 /// Shared, cheap to clone.
-#[derive(Debug, Clone, Default)]
-pub struct DeliveryLog(Arc<Mutex<Log>>);
+#[derive(Clone, Default)]
+pub struct DeliveryLog {
+    log: Arc<Mutex<Log>>,
+    observer: Option<Observer>,
+}
+
+impl std::fmt::Debug for DeliveryLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DeliveryLog").finish_non_exhaustive()
+    }
+}
 
 impl DeliveryLog {
+    /// A log that also tells `observer` of each delivery.
+    pub fn observed_by(
+        observer: impl Fn(&'static str, DeliveryResult) + Send + Sync + 'static,
+    ) -> Self {
+        Self {
+            log: Arc::default(),
+            observer: Some(Arc::new(observer)),
+        }
+    }
+
     pub fn record(
         &self,
         receiver: &'static str,
@@ -64,23 +88,27 @@ impl DeliveryLog {
             git_ref,
             commit,
         };
-        let mut log = self.0.lock().unwrap_or_else(|poison| poison.into_inner());
+        let mut log = self.lock();
         *log.counts.entry((receiver, result)).or_default() += 1;
         log.last.insert(receiver, delivery);
+        drop(log);
+        if let Some(observer) = &self.observer {
+            observer(receiver, result);
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Log> {
+        self.log.lock().unwrap_or_else(|poison| poison.into_inner())
     }
 
     /// The last delivery per receiver name (`github`, `gitlab`, ...).
     pub fn last(&self) -> BTreeMap<&'static str, Delivery> {
-        self.0
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner())
-            .last
-            .clone()
+        self.lock().last.clone()
     }
 
     /// Every (receiver, result, count) seen so far, for the metrics endpoint.
     pub fn counts(&self) -> Vec<(&'static str, DeliveryResult, u64)> {
-        let log = self.0.lock().unwrap_or_else(|poison| poison.into_inner());
+        let log = self.lock();
         log.counts
             .iter()
             .map(|((receiver, result), count)| (*receiver, *result, *count))
@@ -89,7 +117,7 @@ impl DeliveryLog {
 
     /// How many deliveries `receiver` answered with `result`.
     pub fn count(&self, receiver: &str, result: DeliveryResult) -> u64 {
-        let log = self.0.lock().unwrap_or_else(|poison| poison.into_inner());
+        let log = self.lock();
         log.counts
             .iter()
             .filter(|((name, kind), _)| *name == receiver && *kind == result)
