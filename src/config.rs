@@ -318,27 +318,18 @@ impl fmt::Display for Seconds {
 impl std::str::FromStr for Seconds {
     type Err = String;
 
+    /// humantime's forms (`60s`, `5m`, `500ms`, `1h 30m`); a bare number means seconds, as
+    /// TOML integers do (`poll_jitter = 3`).
     fn from_str(text: &str) -> Result<Self, String> {
         let text = text.trim();
-        let split = text
-            .find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(text.len());
-        let (number, unit) = text.split_at(split);
-        let number: u64 = number
-            .parse()
-            .map_err(|_| format!("`{text}` is not a duration like \"60s\", \"5m\" or \"500ms\""))?;
-        let duration = match unit {
-            "ms" => Duration::from_millis(number),
-            "" | "s" => Duration::from_secs(number),
-            "m" => Duration::from_secs(number * 60),
-            "h" => Duration::from_secs(number * 3600),
-            _ => {
-                return Err(format!(
-                    "`{text}`: unknown unit `{unit}` (use ms, s, m or h)"
-                ));
-            }
-        };
-        Ok(Seconds(duration))
+        if let Ok(seconds) = text.parse::<u64>() {
+            return Ok(Seconds(Duration::from_secs(seconds)));
+        }
+        humantime::parse_duration(text)
+            .map(Seconds)
+            .map_err(|error| {
+                format!("`{text}` is not a duration like \"60s\", \"5m\" or \"500ms\": {error}")
+            })
     }
 }
 

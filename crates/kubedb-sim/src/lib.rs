@@ -125,44 +125,23 @@ impl Default for SimConfig {
 
 /// A duration flag that does not parse.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0:?} is not a duration (use forms like 200ms, 2s, 1m, 1.5s)")]
-pub struct DurationError(String);
+#[error("{text:?} is not a duration: {reason} (use forms like 200ms, 2s, 1m 30s)")]
+pub struct DurationError {
+    text: String,
+    reason: String,
+}
 
-/// Parses Go-style durations as KubeDB writes them (`200ms`, `2s`, `1.5s`, `5m`, `1m30s`,
-/// `1h`); a bare number means seconds.
+/// Parses a duration flag with humantime (`200ms`, `2s`, `5m`, `1m 30s`, `1h`); a bare
+/// number means seconds.
 pub fn parse_duration(text: &str) -> Result<Duration, DurationError> {
-    let error = || DurationError(text.to_string());
-    let mut rest = text.trim();
-    if rest.is_empty() {
-        return Err(error());
+    let text = text.trim();
+    if let Ok(seconds) = text.parse::<u64>() {
+        return Ok(Duration::from_secs(seconds));
     }
-    if let Ok(seconds) = rest.parse::<f64>() {
-        return Duration::try_from_secs_f64(seconds).map_err(|_| error());
-    }
-    let mut total = 0.0;
-    while !rest.is_empty() {
-        let number_end = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .ok_or_else(error)?;
-        let (number, after) = rest.split_at(number_end);
-        let unit_end = after
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(after.len());
-        let (unit, after) = after.split_at(unit_end);
-        let value: f64 = number.parse().map_err(|_| error())?;
-        let seconds_per_unit = match unit {
-            "ns" => 1e-9,
-            "us" | "µs" => 1e-6,
-            "ms" => 1e-3,
-            "s" => 1.0,
-            "m" => 60.0,
-            "h" => 3600.0,
-            _ => return Err(error()),
-        };
-        total += value * seconds_per_unit;
-        rest = after;
-    }
-    Duration::try_from_secs_f64(total).map_err(|_| error())
+    humantime::parse_duration(text).map_err(|error| DurationError {
+        text: text.to_string(),
+        reason: error.to_string(),
+    })
 }
 
 #[cfg(test)]
