@@ -62,7 +62,10 @@ pub(crate) fn walk(
         visited: HashSet::new(),
     };
     walker.visit_dir(&resolved_root, Path::new(""))?;
-    walker.walked.files.sort_by(|a, b| a.relative.cmp(&b.relative));
+    walker
+        .walked
+        .files
+        .sort_by(|a, b| a.relative.cmp(&b.relative));
     walker
         .walked
         .refused

@@ -83,8 +83,9 @@ pub(crate) async fn run(
             .as_ref()
             .map(|snapshot| snapshot.revision.clone());
         let (dir, root, load_options) = (source.dir.clone(), source.root.clone(), load.clone());
-        let job =
-            tokio::task::spawn_blocking(move || reload_if_changed(&dir, &root, current, &load_options));
+        let job = tokio::task::spawn_blocking(move || {
+            reload_if_changed(&dir, &root, current, &load_options)
+        });
         match job.await {
             Ok(Ok(Some(snapshot))) => {
                 info!(revision = %snapshot.revision, "directory changed; new snapshot");

@@ -23,7 +23,11 @@ fn links_out_of_the_boundary_are_refused_and_never_read() {
     let root = repo.path().join("fleet");
     std::fs::create_dir(&root).unwrap();
     std::fs::write(root.join("db.yaml"), "a: 1\n").unwrap();
-    symlink(outside.path().join("secret.yaml"), root.join("file-link.yaml")).unwrap();
+    symlink(
+        outside.path().join("secret.yaml"),
+        root.join("file-link.yaml"),
+    )
+    .unwrap();
     symlink(outside.path(), root.join("dir-link")).unwrap();
     symlink("/etc/passwd", root.join("passwd.yaml")).unwrap();
     symlink("../../../../../../etc/passwd", root.join("relative.yaml")).unwrap();
