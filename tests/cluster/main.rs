@@ -9,6 +9,7 @@
 
 mod bench;
 mod chart;
+mod chart_rbac;
 mod e2e_flow;
 mod e2e_idle;
 mod e2e_leader;

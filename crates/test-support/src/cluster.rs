@@ -1,17 +1,14 @@
-//! Shared support for integration tests that need a real Kubernetes API server.
-//!
-//! Use it from any file under `tests/` with `mod support;`:
+//! The real Kubernetes API server of the cluster tests (`tests/cluster/`, one binary):
 //!
 //! ```ignore
-//! mod support;
+//! use test_support::kinds;
 //!
 //! #[tokio::test]
 //! async fn creates_an_ops_request() {
-//!     let cluster = support::cluster().await; // &'static TestCluster, shared by the binary
-//!     let client = cluster.client();          // a fresh kube::Client for THIS test's runtime
-//!     let ns = cluster.namespace("ops").await; // a fresh namespace for this test
-//!     let api: kube::Api<kube::api::DynamicObject> =
-//!         kube::Api::namespaced_with(client, &ns, &support::ops_request());
+//!     let cluster = test_support::cluster().await; // &'static TestCluster, shared by the binary
+//!     let client = cluster.client();               // a fresh kube::Client for THIS test's runtime
+//!     let ns = cluster.namespace("ops").await;     // a fresh namespace for this test
+//!     let api = kinds::ops_api(&client, &ns);
 //!     // ...
 //! }
 //! ```
@@ -28,7 +25,6 @@
 //!   it, and every `#[tokio::test]` has its own runtime, so do not share one across tests.
 //! - [`TestCluster::kubeconfig_path`]: the kubeconfig file, e.g. for a child process
 //!   (`KUBECONFIG=...`), such as the `pg-gitops` or `kubedb-sim` binaries.
-//! - [`TestCluster::config`]: the parsed `kube::Config`, if you need to tweak it.
 //! - [`TestCluster::namespace`]: creates a fresh namespace `<prefix>-<random>` (labelled
 //!   `app.kubernetes.io/created-by=pg-gitops-tests`) and returns its name. Namespaces are not
 //!   deleted: the control plane has no namespace controller, and is thrown away at exit.
@@ -40,8 +36,7 @@
 //!   [`TestCluster::client_with_token`] takes any other token the cluster knows.
 //! - [`TestCluster::service_account`]`(namespace, name)`: a client acting as that service
 //!   account by impersonation, on ANY cluster (local or existing): the way to test RBAC rules.
-//! - [`kubedb_postgres`], [`gitops_postgres`], [`ops_request`], [`postgres_version`]:
-//!   `ApiResource`s for `Api::<DynamicObject>::{namespaced_with, all_with}`.
+//! - [`crate::kinds`]: the KubeDB kinds as `ApiResource`s and namespaced `Api`s.
 //!
 //! Teardown: `scripts/control-plane up --watch-pid <this process>` leaves a watchdog that
 //! stops kube-apiserver, then etcd, and removes the temporary directory as soon as the test
@@ -59,10 +54,10 @@ use kube::{Client, Config};
 use tokio::sync::OnceCell;
 
 /// Environment variable naming the kubeconfig of an existing cluster to test against.
-pub const KUBECONFIG_ENV: &str = "PG_GITOPS_TEST_KUBECONFIG";
+const KUBECONFIG_ENV: &str = "PG_GITOPS_TEST_KUBECONFIG";
 
 /// Names of the CRDs every cluster has once provisioned.
-pub const CRD_NAMES: [&str; 4] = [
+const CRD_NAMES: [&str; 4] = [
     "postgreses.kubedb.com",
     "postgresopsrequests.ops.kubedb.com",
     "postgreses.gitops.kubedb.com",
@@ -108,8 +103,8 @@ impl TestCluster {
             .expect("building a kube::Client from the test kubeconfig")
     }
 
-    /// The parsed configuration of the cluster.
-    pub fn config(&self) -> Config {
+    /// The parsed configuration, for clients built another way (e.g. with a tower layer).
+    pub(crate) fn config(&self) -> Config {
         self.config.clone()
     }
 
@@ -143,7 +138,7 @@ impl TestCluster {
 
     /// A new admin client that impersonates `user` with `groups` (works on any cluster whose
     /// kubeconfig user may impersonate, e.g. cluster-admin); for RBAC tests.
-    pub fn impersonating(&self, user: &str, groups: &[&str]) -> Client {
+    fn impersonating(&self, user: &str, groups: &[&str]) -> Client {
         let mut config = self.config.clone();
         config.auth_info.impersonate = Some(user.to_owned());
         config.auth_info.impersonate_groups =
@@ -205,12 +200,6 @@ impl TestCluster {
     }
 }
 
-/// The pg-gitops checkout (this crate lives in its `crates/test-support`): the tests run
-/// its `scripts/control-plane` and read its `vendor/kubedb-crds`.
-fn repo_root() -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
-}
-
 async fn provision() -> Result<TestCluster, String> {
     match std::env::var_os(KUBECONFIG_ENV) {
         Some(path) if !path.is_empty() => existing_cluster(PathBuf::from(path)).await,
@@ -234,7 +223,7 @@ async fn local_cluster() -> Result<TestCluster, String> {
         .map_err(|e| format!("creating a temporary directory: {e}"))?
         // Removed by the watchdog of `up` once this process is gone.
         .keep();
-    let script = repo_root().join("scripts/control-plane");
+    let script = crate::repo_root().join("scripts/control-plane");
     let output = Command::new(&script)
         .arg("up")
         .arg(&dir)
@@ -287,7 +276,7 @@ async fn existing_cluster(kubeconfig: PathBuf) -> Result<TestCluster, String> {
         if present.is_some() {
             continue;
         }
-        let path = repo_root().join("vendor/kubedb-crds").join(file);
+        let path = crate::repo_root().join("vendor/kubedb-crds").join(file);
         let text = std::fs::read_to_string(&path)
             .map_err(|e| format!("reading {}: {e}", path.display()))?;
         // API servers before 1.21 reject `default: ""` on string properties.

@@ -155,7 +155,7 @@ impl Db {
 
 /// The `PostgresVersion` catalog every test needs for UpdateVersion 16.4 → 17.2 (cluster-scoped,
 /// shared by the tests of a binary; an existing object is fine).
-pub async fn ensure_versions(client: &Client) {
+async fn ensure_versions(client: &Client) {
     let api: Api<DynamicObject> = Api::all_with(client.clone(), &kinds::postgres_version());
     for (version, allowlist) in [
         ("16.4", vec![">= 16.4, < 18"]),
@@ -256,7 +256,7 @@ pub fn base_config(namespace: &str, instance: &str) -> Config {
 }
 
 /// A loopback address nobody listens on (bound once and released).
-pub fn free_port() -> SocketAddr {
+fn free_port() -> SocketAddr {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     listener.local_addr().unwrap()
 }
@@ -544,7 +544,7 @@ pub async fn wait_ops_finished(client: &Client, ns: &str, name: &str) -> Value {
 }
 
 /// The OpsRequests of `db` in the timeline, ordered by the etcd revision that created them.
-pub fn created_in_order(timeline: &Timeline, ops: &[Value]) -> Vec<(u64, Value)> {
+fn created_in_order(timeline: &Timeline, ops: &[Value]) -> Vec<(u64, Value)> {
     let mut created: Vec<(u64, Value)> = ops
         .iter()
         .map(|o| {

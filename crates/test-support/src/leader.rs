@@ -11,7 +11,7 @@ use kube::{Api, Client};
 use pg_gitops::leader::{LeaderSettings, Leadership, start};
 use tokio::sync::oneshot;
 
-pub const LEASE_NAME: &str = "pg-gitops-leader";
+const LEASE_NAME: &str = "pg-gitops-leader";
 
 /// Generous bound for anything that should take well under a second (a loaded 2-core
 /// machine runs the whole test suite in parallel).
@@ -161,7 +161,7 @@ pub fn seconds_between(earlier: SystemTime, later: SystemTime) -> f64 {
 }
 
 /// The Role the election needs on Leases (the Helm chart must grant at least this).
-pub const LEASE_VERBS: [&str; 5] = ["get", "list", "watch", "create", "patch"];
+const LEASE_VERBS: [&str; 5] = ["get", "list", "watch", "create", "patch"];
 
 /// Lets service account `namespace/name` run the election in `namespace`: a Role with
 /// [`LEASE_VERBS`] on Leases and a RoleBinding named after the account.

@@ -7,6 +7,7 @@
 //! - [`sim`]: `kubedb-sim` in-process on a fresh namespace, with a timeline of its writes.
 //! - [`e2e`]: the whole service (`run_until` or the binary) against a real Git repository.
 //! - [`leader`]: leader-election replicas, a leadership sampler and Lease RBAC.
+//! - [`chart`]: the Helm chart rendered through `scripts/render-chart.py`.
 //! - [`git`]: real Git servers (bare repos, smart HTTP, sshd).
 //! - [`webhook`]: webhook deliveries as each provider sends them.
 //! - [`logs`]: a tracing capture, to prove no credential reaches a log line.
@@ -14,6 +15,7 @@
 //! A library crate rather than `mod support;` copied into each test binary: each helper exists
 //! once, and the dead-code lint sees them (a `pub` item here is used by some test).
 
+pub mod chart;
 pub mod cluster;
 pub mod e2e;
 pub mod git;
@@ -24,3 +26,9 @@ pub mod sim;
 pub mod webhook;
 
 pub use cluster::{TestCluster, cluster};
+
+/// The pg-gitops checkout (this crate lives in its `crates/test-support`): the tests run its
+/// scripts and read its `vendor/`, `charts/` and `examples/`.
+pub fn repo_root() -> std::path::PathBuf {
+    std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+}

@@ -59,7 +59,7 @@ impl SimNamespace {
         kinds::databases_api(&self.client, &self.namespace)
     }
 
-    pub fn ops_requests(&self) -> Api<DynamicObject> {
+    fn ops_requests(&self) -> Api<DynamicObject> {
         kinds::ops_api(&self.client, &self.namespace)
     }
 
@@ -307,7 +307,7 @@ impl Timeline {
     }
 
     /// Waits until the watch has delivered version `revision` (or a newer one) of the object.
-    pub async fn wait_for_version(&self, kind: &str, name: &str, revision: u64) {
+    pub(crate) async fn wait_for_version(&self, kind: &str, name: &str, revision: u64) {
         let deadline = tokio::time::Instant::now() + PATIENCE;
         while !self
             .versions(kind, name)
@@ -368,7 +368,7 @@ impl Drop for Timeline {
 }
 
 /// `metadata.resourceVersion` as the etcd revision it is.
-pub fn revision_of(object: &Value) -> u64 {
+pub(crate) fn revision_of(object: &Value) -> u64 {
     object
         .pointer("/metadata/resourceVersion")
         .and_then(Value::as_str)

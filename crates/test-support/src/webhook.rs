@@ -9,7 +9,7 @@ use pg_gitops::server::Provider;
 use pg_gitops::server::signature::sign_sha256;
 use serde_json::json;
 
-pub const OLD_SHA: &str = "6113728f27ae82c7b1a177c8d03f9e96e0adf246";
+const OLD_SHA: &str = "6113728f27ae82c7b1a177c8d03f9e96e0adf246";
 pub const NEW_SHA: &str = "59b20b8d5c6ff8d09518454d4dd8b7a30f095ab5";
 
 /// A push of `new_sha` to `branch`, as `provider` would send it.
@@ -80,7 +80,7 @@ pub fn push_body(provider: Provider, branch: &str, new_sha: &str) -> String {
 }
 
 /// Headers that mark the event, without the signature.
-pub fn event_headers(provider: Provider, ping: bool) -> Vec<(&'static str, String)> {
+fn event_headers(provider: Provider, ping: bool) -> Vec<(&'static str, String)> {
     let mut headers = vec![("content-type", "application/json".to_string())];
     match provider {
         Provider::GitHub => {

@@ -38,6 +38,10 @@ pub struct TestRepo {
 
 impl TestRepo {
     /// A bare repo `repo.git` with one commit on `main` holding `fleet/db.yaml`.
+    #[expect(
+        clippy::new_without_default,
+        reason = "it creates directories and runs git: not a default value"
+    )]
     pub fn new() -> Self {
         let temp = tempfile::tempdir().unwrap();
         let bare = temp.path().join("repo.git");

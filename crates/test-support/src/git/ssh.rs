@@ -3,7 +3,7 @@
 
 use std::io::Read;
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -133,9 +133,5 @@ impl SshServer {
         let mut fields = public.split_whitespace();
         let (key_type, key) = (fields.next().unwrap(), fields.next().unwrap());
         format!("[127.0.0.1]:{} {key_type} {key}\n", self.port)
-    }
-
-    pub fn host_key_path(&self) -> PathBuf {
-        self.dir.path().join("host_key")
     }
 }
