@@ -2,7 +2,7 @@
 //! proved SUFFICIENT (every call the service makes succeeds as the chart's ServiceAccount) and
 //! MINIMAL (deleting databases or OpsRequests and reading Secrets are forbidden), and the
 //! whole service runs with the chart's config and RBAC. The checks themselves are in
-//! `chart_rbac.rs`; rendering without a cluster is `tests/offline/chart_render.rs`.
+//! `chart_rbac.rs` and `chart_rbac_minimal.rs`; rendering without a cluster is `tests/offline/chart_render.rs`.
 //!
 //! Each test installs a release named after its own namespace, so the cluster-scoped objects
 //! (ClusterRole, ClusterRoleBinding) of parallel tests differ.
@@ -21,6 +21,7 @@ use test_support::chart::{Rendered, full_values, try_render};
 use test_support::{kinds, repo_root};
 
 use crate::chart_rbac::*;
+use crate::chart_rbac_minimal::*;
 
 /// Renders the chart for `namespace` against the cluster's Kubernetes version (as `helm
 /// install` does) and creates every object there; the CRD is validated by a server-side
@@ -256,10 +257,7 @@ async fn the_service_runs_with_the_charts_rbac_and_config() {
         .unwrap_or_else(|e| panic!("config.toml rejected: {e}\n{}", rendered.config_toml()));
     assert!(config.leader_election.enabled);
     // The one change: the container's 0.0.0.0:8080 becomes a free loopback port.
-    config.server.listen = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.local_addr().unwrap()
-    };
+    config.server.listen = test_support::free_port();
 
     let sa_name = format!("{ns}-pg-gitops");
     let sa = cluster.service_account(&ns, &sa_name);

@@ -8,11 +8,11 @@
 use std::collections::BTreeSet;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
-use test_support::kinds;
 
 use kube::api::{Patch, PatchParams, PostParams};
 use serde_json::json;
 use test_support::e2e::*;
+use test_support::kinds;
 use test_support::kinds::{databases_api, gitops_api};
 
 /// How long a simulated OpsRequest stays Progressing in these tests.
@@ -394,7 +394,7 @@ async fn cluster_mode_reconciles_objects_created_by_a_plain_client() {
     gitops
         .create(
             &PostParams::default(),
-            &test_support::sim::manifest(&kinds::gitops_postgres(), db.object(&ns)),
+            &kinds::object(&kinds::gitops_postgres(), db.object(&ns)),
         )
         .await
         .unwrap();

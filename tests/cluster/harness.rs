@@ -3,22 +3,15 @@
 //! keeps status behind the status subresource, and enforces optimistic concurrency.
 
 use std::time::Duration;
-use test_support::kinds;
 
 use k8s_openapi::api::rbac::v1::{PolicyRule, Role, RoleBinding, RoleRef, Subject};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, DynamicObject, Patch, PatchParams, PostParams};
 use kube::api::{ListParams, ObjectMeta};
-use serde_json::{Value, json};
+use serde_json::json;
+use test_support::kinds::{self, object};
 
 /// Builds an object of `ar` from a JSON manifest (apiVersion and kind are filled in).
-fn object(ar: &kube::api::ApiResource, body: Value) -> DynamicObject {
-    let mut body = body;
-    body["apiVersion"] = json!(ar.api_version);
-    body["kind"] = json!(ar.kind);
-    serde_json::from_value(body).expect("a valid object manifest")
-}
-
 /// The `kube::Error::Api` status of a failed call; panics if the call succeeded.
 fn api_error<T: std::fmt::Debug>(result: kube::Result<T>) -> Box<kube::core::Status> {
     match result {

@@ -10,6 +10,7 @@
 mod bench;
 mod chart;
 mod chart_rbac;
+mod chart_rbac_minimal;
 mod e2e_flow;
 mod e2e_idle;
 mod e2e_leader;

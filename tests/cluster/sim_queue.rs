@@ -3,13 +3,13 @@
 //! Skipped requests, and the `kubedb-sim` binary itself.
 
 use std::time::Duration;
-use test_support::kinds;
 
 use k8s_openapi::api::core::v1::Secret;
 
 use pg_gitops::sim::defaults::{VersionFacts, default_postgres_spec};
 use pg_gitops::sim::{FAIL_ANNOTATION, FAIL_MESSAGE_ANNOTATION};
 use serde_json::{Value, json};
+use test_support::kinds;
 use test_support::sim::{SimNamespace, create_version, failure_message, is_paused, wait_for};
 
 const STEP: Duration = Duration::from_millis(200);
@@ -403,7 +403,7 @@ async fn the_kubedb_sim_binary_serves_a_namespace() {
         .expect("starting kubedb-sim");
     let databases =
         kube::Api::namespaced_with(client.clone(), &namespace, &kinds::kubedb_postgres());
-    let body = test_support::sim::manifest(
+    let body = kinds::object(
         &kinds::kubedb_postgres(),
         json!({"metadata": {"name": "pg1"}, "spec": spec("16.8")}),
     );

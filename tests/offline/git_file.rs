@@ -214,11 +214,7 @@ async fn missing_refs_and_paths_are_reported_as_such() {
 #[tokio::test]
 async fn closed_port_is_network_unreachable() {
     logs::capture();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = test_support::free_port().port();
     let temp = tempfile::tempdir().unwrap();
     let config = git_config(
         format!("http://127.0.0.1:{port}/repo.git"),

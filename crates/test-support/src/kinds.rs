@@ -3,6 +3,7 @@
 
 use kube::Client;
 use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind};
+use serde_json::{Value, json};
 
 /// `kubedb.com/v1` `Postgres` (namespaced, plural `postgreses`).
 pub fn kubedb_postgres() -> ApiResource {
@@ -51,4 +52,12 @@ pub fn databases_api(client: &Client, ns: &str) -> Api<DynamicObject> {
 /// The PostgresOpsRequests of namespace `ns`.
 pub fn ops_api(client: &Client, ns: &str) -> Api<DynamicObject> {
     Api::namespaced_with(client.clone(), ns, &ops_request())
+}
+
+/// The object `body` (metadata, spec, ...) as a `DynamicObject` of kind `resource`.
+pub fn object(resource: &ApiResource, body: Value) -> DynamicObject {
+    let mut body = body;
+    body["apiVersion"] = json!(resource.api_version);
+    body["kind"] = json!(resource.kind);
+    serde_json::from_value(body).expect("a valid object manifest")
 }

@@ -32,3 +32,12 @@ pub use cluster::{TestCluster, cluster};
 pub fn repo_root() -> std::path::PathBuf {
     std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
 }
+
+/// A loopback address with a port that was free a moment ago (the listener that found it is
+/// closed again, so the caller can bind it, or rely on nothing listening there).
+pub fn free_port() -> std::net::SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("binding a loopback port");
+    listener
+        .local_addr()
+        .expect("a bound listener has an address")
+}

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use kube::Client;
-use kube::api::{Api, ApiResource, DynamicObject, PostParams};
+use kube::api::{Api, DynamicObject, PostParams};
 use kube::runtime::watcher;
 use pg_gitops::sim::{SimConfig, SimHandle, spawn};
 use serde_json::{Value, json};
@@ -73,7 +73,7 @@ impl SimNamespace {
     }
 
     pub async fn create_database(&self, name: &str, spec: Value, annotations: Value) {
-        let body = manifest(
+        let body = kinds::object(
             &kinds::kubedb_postgres(),
             json!({"metadata": {"name": name, "annotations": annotations}, "spec": spec}),
         );
@@ -87,7 +87,7 @@ impl SimNamespace {
     pub async fn create_ops(&self, name: &str, db: &str, spec: Value) {
         let mut spec = spec;
         spec["databaseRef"] = json!({"name": db});
-        let body = manifest(
+        let body = kinds::object(
             &kinds::ops_request(),
             json!({"metadata": {"name": name}, "spec": spec}),
         );
@@ -160,14 +160,6 @@ impl SimNamespace {
     }
 }
 
-/// Builds a `DynamicObject` of `resource` from JSON (apiVersion and kind filled in).
-pub fn manifest(resource: &ApiResource, body: Value) -> DynamicObject {
-    let mut body = body;
-    body["apiVersion"] = json!(resource.api_version);
-    body["kind"] = json!(resource.kind);
-    serde_json::from_value(body).expect("a valid manifest")
-}
-
 /// Polls `name` until `done` holds; fails the test after [`PATIENCE`] with the last state.
 pub async fn wait_for(
     api: &Api<DynamicObject>,
@@ -200,7 +192,7 @@ pub async fn create_version(
     denylist: &[&str],
 ) {
     let api: Api<DynamicObject> = Api::all_with(client.clone(), &kinds::postgres_version());
-    let body = manifest(
+    let body = kinds::object(
         &kinds::postgres_version(),
         json!({
             "metadata": {"name": name},

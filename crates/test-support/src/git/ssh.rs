@@ -2,7 +2,7 @@
 //! authorized_keys in a temp dir, on an unprivileged port.
 
 use std::io::Read;
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -47,14 +47,6 @@ fn current_user() -> String {
     String::from_utf8_lossy(&output.stdout).trim().to_string()
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 impl SshServer {
     /// Starts sshd accepting `client_public_key` (the contents of a `.pub` file).
     pub fn start(client_public_key: &str) -> Self {
@@ -74,7 +66,7 @@ impl SshServer {
             .output()
             .unwrap();
         let git_dir = String::from_utf8_lossy(&git_dir.stdout).trim().to_string();
-        let port = free_port();
+        let port = crate::free_port().port();
         let config = format!(
             "Port {port}\nListenAddress 127.0.0.1\nHostKey {host_key}\nAuthorizedKeysFile {dir}/authorized_keys\n\
              PidFile none\nStrictModes no\nUsePAM no\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n\
