@@ -15,6 +15,7 @@ mod e2e_flow;
 mod e2e_idle;
 mod e2e_leader;
 mod harness;
+mod harness_auth;
 mod leader_election;
 mod plan;
 mod sim_ops;
