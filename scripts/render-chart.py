@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Lint and render a Helm chart offline with the Helm v4 SDK (PyPI helm-python-sdk, pinned in
-scripts/python-deps); no helm binary and no network. Used by tests/chart.rs, handy by hand:
+scripts/python-deps); no helm binary and no network. Used by the chart tests (tests/offline/chart_render.rs, tests/cluster/chart.rs), handy by hand:
 
   scripts/render-chart.py lint charts/pg-gitops [--values JSON]
       prints the lint report as JSON: {"total_charts_linted", "messages": [{"severity",

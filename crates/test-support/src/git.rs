@@ -1,0 +1,21 @@
+//! Real Git servers for the source and webhook tests: bare repos on disk (`file://`), smart
+//! HTTP (`git http-backend` behind an axum CGI bridge with basic auth) and `sshd` on loopback.
+//! Plus a tracing capture so tests can prove no credential reaches a log line.
+
+pub mod http;
+pub mod repo;
+pub mod ssh;
+
+use std::time::{Duration, Instant};
+
+/// Polls `condition` every 10 ms until it holds or `limit` passes.
+pub async fn wait_until(limit: Duration, mut condition: impl FnMut() -> bool) -> bool {
+    let started = Instant::now();
+    while started.elapsed() < limit {
+        if condition() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    condition()
+}

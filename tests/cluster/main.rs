@@ -1,0 +1,23 @@
+//! Every test that needs the Kubernetes API server, in one binary: the binary starts one
+//! control plane (`test_support::cluster()`, about 11 s) and its tests share it, each in its
+//! own namespace. One binary per topic would start one control plane each.
+//!
+//! A test here must not assume it is alone in the cluster: it works in the namespace that
+//! `TestCluster::namespace` gives it, scopes the service and the simulator to it, and reads
+//! cluster-scoped objects (CRDs, PostgresVersions) only in ways other tests cannot disturb
+//! (see docs/testing.md, "Writing a cluster test").
+
+mod bench;
+mod chart;
+mod chart_rbac;
+mod chart_rbac_minimal;
+mod e2e_flow;
+mod e2e_idle;
+mod e2e_leader;
+mod harness;
+mod harness_auth;
+mod leader_election;
+mod plan;
+mod sim_ops;
+mod sim_queue;
+mod status;

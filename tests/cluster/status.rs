@@ -1,0 +1,101 @@
+//! Every status pg-gitops computes is accepted by the real gitops CRD and read back whole:
+//! the API server prunes undeclared fields and refuses wrong types, so this is where a status
+//! that merely serialises is proven to be wire-compatible.
+
+use kube::api::{Api, Patch, PatchParams, PostParams};
+use pg_gitops::models::{GitopsPostgres, KubedbPostgres, PostgresOpsRequest};
+use pg_gitops::plan::{DatabasePlan, PlanError, Step, StepType};
+use pg_gitops::status::{StatusInput, compute, differs};
+use serde_json::{Value, json};
+
+fn plan(steps: Vec<Step>, errors: Vec<PlanError>, waiting_for: Option<&str>) -> DatabasePlan {
+    DatabasePlan {
+        namespace: String::new(),
+        name: "pg1".into(),
+        steps,
+        errors,
+        waiting_for: waiting_for.map(str::to_string),
+        notes: vec![],
+        before: Value::Null,
+        after: Value::Null,
+    }
+}
+
+#[tokio::test]
+async fn computed_statuses_are_accepted_and_read_back_whole() {
+    let cluster = test_support::cluster().await;
+    let namespace = cluster.namespace("status").await;
+    let api: Api<GitopsPostgres> = Api::namespaced(cluster.client(), &namespace);
+    let object: GitopsPostgres = serde_json::from_value(json!({
+        "apiVersion": "gitops.kubedb.com/v1alpha1", "kind": "Postgres",
+        "metadata": {"name": "pg1"}, "spec": {"version": "16.4"}
+    }))
+    .unwrap();
+    let mut object = api.create(&PostParams::default(), &object).await.unwrap();
+    let live: KubedbPostgres = serde_json::from_value(
+        json!({"metadata": {"name": "pg1"}, "spec": {}, "status": {"phase": "Ready"}}),
+    )
+    .unwrap();
+    let ops: PostgresOpsRequest = serde_json::from_value(json!({
+        "metadata": {"name": "pg1-restart-abc123", "annotations": {"gitops.kubedb.com/generation": "1"}},
+        "spec": {"type": "Restart"}, "status": {"phase": "Progressing"}
+    }))
+    .unwrap();
+    let provision = Step {
+        step_type: StepType::Provision,
+        ops_request: None,
+        patch: Some(json!({})),
+    };
+    let failed = PlanError {
+        file: "pg1.yaml".into(),
+        line: 7,
+        message: "VolumeExpansion x ended Failed: disk".into(),
+    };
+    let cases = [
+        (
+            "progressing",
+            plan(vec![provision], vec![], None),
+            None,
+            false,
+        ),
+        (
+            "waiting",
+            plan(vec![], vec![], Some("pg1-restart-abc123")),
+            None,
+            false,
+        ),
+        ("stalled", plan(vec![], vec![failed], None), None, false),
+        ("current", plan(vec![], vec![], None), Some(&live), false),
+        ("suspended", plan(vec![], vec![], None), Some(&live), true),
+    ];
+    for (name, plan, live, suspended) in cases {
+        let status = compute(&StatusInput {
+            object: &object,
+            plan: &plan,
+            ops: &[&ops],
+            live,
+            suspended,
+            now: "2026-11-22T03:00:00Z",
+        });
+        let written = api
+            .patch_status(
+                "pg1",
+                &PatchParams::default(),
+                &Patch::Merge(json!({"status": status})),
+            )
+            .await
+            .unwrap_or_else(|e| {
+                panic!(
+                    "{name}: the API server refused the status: {e}\n{:#}",
+                    json!(status)
+                )
+            });
+        assert!(
+            !differs(&written, &status),
+            "{name}: the API server changed the status:\nsent {:#}\ngot {:#}",
+            json!(status),
+            json!(written.status)
+        );
+        object = written;
+    }
+}

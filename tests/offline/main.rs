@@ -1,0 +1,14 @@
+//! The integration tests that need no Kubernetes API server, in one binary: Git sources over
+//! file://, smart HTTP and SSH, the directory source, webhook deliveries, config checks.
+//!
+//! They share one process, so one tracing capture (`test_support::logs`): a secret asserted
+//! absent from the log is absent from every test's log lines.
+
+mod chart_render;
+mod config_keys;
+mod dir_source;
+mod git_file;
+mod git_http;
+mod git_ssh;
+mod webhook_burst;
+mod webhook_providers;
