@@ -75,7 +75,7 @@ fn fleet(dir: &Path) -> LiveState {
         std::fs::create_dir_all(&folder).expect("a temp dir");
         std::fs::write(
             folder.join(format!("db-{i:05}.yaml")),
-            serde_yaml::to_string(&document).expect("yaml"),
+            pg_gitops::yaml::to_string(&document),
         )
         .expect("write");
         if i % 20 != 19 {

@@ -28,7 +28,7 @@ pub mod server;
 pub mod source;
 pub mod status;
 pub(crate) mod walk;
-pub(crate) mod yaml;
+pub mod yaml;
 
 /// Appears in the errors of [`run::run`] and [`plan_command::PlanCommand::run`].
 pub use live::LiveError;

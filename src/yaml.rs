@@ -3,6 +3,8 @@
 //!
 //! Values come from `serde_yaml` (YAML 1.2 scalars: `yes` stays a string). Positions come from
 //! a second, event-level pass with `saphyr-parser`, because `serde_yaml` values carry no marks.
+//! `serde_yaml` is deprecated: it is used nowhere else (tests, benches and the test-support
+//! crate read YAML through this module too), so replacing it touches this one file.
 //! Positions of fields are looked up only when an error needs one, so the happy path pays
 //! for one extra scan per multi-document file and nothing more.
 

@@ -43,7 +43,8 @@ async fn install(client: &Client, values: &Value, release: &str, namespace: &str
         } else {
             text.clone()
         };
-        let crd: DynamicObject = serde_yaml::from_str(&text).unwrap();
+        let crd: DynamicObject =
+            serde_json::from_value(pg_gitops::yaml::parse_value(&text).unwrap()).unwrap();
         let (ar, _) = kube::discovery::pinned_kind(
             client,
             &GroupVersionKind::gvk("apiextensions.k8s.io", "v1", "CustomResourceDefinition"),
@@ -236,8 +237,8 @@ async fn the_service_runs_with_the_charts_rbac_and_config() {
     let versions_ar = kinds::postgres_version();
     let versions: Api<DynamicObject> = Api::all_with(admin.clone(), &versions_ar);
     let text = std::fs::read_to_string(repo_root().join("examples/live/versions.yaml")).unwrap();
-    for doc in serde_yaml::Deserializer::from_str(&text) {
-        let version: DynamicObject = serde::Deserialize::deserialize(doc).unwrap();
+    for document in pg_gitops::yaml::parse_documents(&text).unwrap() {
+        let version: DynamicObject = serde_json::from_value(document.value).unwrap();
         match versions.create(&PostParams::default(), &version).await {
             Ok(_) => {}
             Err(kube::Error::Api(status)) if status.code == 409 => {}

@@ -43,7 +43,7 @@ fn plan(namespace: &str, spec: Value, annotations: Value) -> DatabasePlan {
     let mut set = ManifestSet::default();
     load_text(
         Path::new("pg1.yaml"),
-        Arc::from(serde_yaml::to_string(&document).unwrap()),
+        Arc::from(pg_gitops::yaml::to_string(&document)),
         &LoadOptions::default(),
         &mut set,
     );
@@ -164,7 +164,7 @@ async fn provision_and_patch_steps_apply_on_the_api_server() {
     let mut set = ManifestSet::default();
     load_text(
         Path::new("fresh.yaml"),
-        Arc::from(serde_yaml::to_string(&document).unwrap()),
+        Arc::from(pg_gitops::yaml::to_string(&document)),
         &LoadOptions::default(),
         &mut set,
     );
@@ -189,7 +189,7 @@ async fn provision_and_patch_steps_apply_on_the_api_server() {
     let mut set = ManifestSet::default();
     load_text(
         Path::new("fresh.yaml"),
-        Arc::from(serde_yaml::to_string(&document).unwrap()),
+        Arc::from(pg_gitops::yaml::to_string(&document)),
         &LoadOptions::default(),
         &mut set,
     );

@@ -18,7 +18,7 @@ use test_support::repo_root;
 #[test]
 fn chart_yaml_app_version_is_the_crate_version() {
     let text = std::fs::read_to_string(repo_root().join(CHART).join("Chart.yaml")).unwrap();
-    let chart: Value = serde_yaml::from_str(&text).expect("Chart.yaml is YAML");
+    let chart: Value = pg_gitops::yaml::parse_value(&text).expect("Chart.yaml is YAML");
     assert_eq!(chart["apiVersion"], "v2");
     assert_eq!(chart["name"], "pg-gitops");
     assert_eq!(chart["appVersion"], env!("CARGO_PKG_VERSION"));

@@ -28,13 +28,10 @@ impl Rendered {
             if path.ends_with("NOTES.txt") {
                 continue;
             }
-            for doc in serde_yaml::Deserializer::from_str(text) {
-                let value: Value = serde::Deserialize::deserialize(doc)
-                    .unwrap_or_else(|e| panic!("{path} renders invalid YAML: {e}\n{text}"));
-                if !value.is_null() {
-                    objects.push(value);
-                }
-            }
+            // Empty documents (a template switched off) are dropped by the parser.
+            let documents = pg_gitops::yaml::parse_documents(text)
+                .unwrap_or_else(|e| panic!("{path} renders invalid YAML: {e}\n{text}"));
+            objects.extend(documents.into_iter().map(|document| document.value));
         }
         objects
     }

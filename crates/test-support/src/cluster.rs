@@ -285,8 +285,10 @@ async fn existing_cluster(kubeconfig: PathBuf) -> Result<TestCluster, String> {
         } else {
             text
         };
-        let crd: CustomResourceDefinition =
-            serde_yaml::from_str(&text).map_err(|e| format!("parsing {}: {e}", path.display()))?;
+        let crd: CustomResourceDefinition = pg_gitops::yaml::parse_value(&text)
+            .map_err(|e| e.to_string())
+            .and_then(|value| serde_json::from_value(value).map_err(|e| e.to_string()))
+            .map_err(|e| format!("parsing {}: {e}", path.display()))?;
         match crds.create(&PostParams::default(), &crd).await {
             Ok(_) => {}
             Err(kube::Error::Api(status)) if status.code == 409 => {}

@@ -122,7 +122,7 @@ impl Db {
                 .unwrap()
                 .remove("annotations");
         }
-        serde_yaml::to_string(&object).unwrap()
+        pg_gitops::yaml::to_string(&object)
     }
 
     /// Asserts that the live `kubedb.com` Postgres carries every value this manifest declares.
