@@ -70,10 +70,28 @@ async fn main() -> ExitCode {
     match run_command().await {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("error: {error:#}");
+            eprintln!("error: {}", say_each_cause_once(&error));
             ExitCode::from(2)
         }
     }
+}
+
+/// The error and its causes, each said once. Our errors, like kube's and std's, often put
+/// their source in their own message as well as returning it as `source()`, so printing the
+/// whole chain (`{:#}`) would repeat it; a cause already in the text is left out.
+fn say_each_cause_once(error: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in error.chain() {
+        let message = cause.to_string();
+        if text.contains(&message) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&message);
+    }
+    text
 }
 
 async fn run_command() -> anyhow::Result<ExitCode> {

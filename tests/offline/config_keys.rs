@@ -21,8 +21,27 @@ fn unknown_config_keys_stop_the_service_at_start() {
         .unwrap();
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        stderr.contains("unknown field `poll_intervall`"),
-        "{stderr}"
+    assert_eq!(
+        stderr.matches("unknown field `poll_intervall`").count(),
+        1,
+        "the cause is said once: {stderr}"
+    );
+}
+
+#[test]
+fn a_missing_config_file_is_named_and_its_cause_said_once() {
+    let temp = tempfile::tempdir().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_pg-gitops"))
+        .args(["run", "--config"])
+        .arg(temp.path().join("missing.toml"))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("missing.toml"), "{stderr}");
+    assert_eq!(
+        stderr.matches("No such file or directory").count(),
+        1,
+        "the cause is said once: {stderr}"
     );
 }
