@@ -75,6 +75,9 @@ pub struct GitOpsInfo {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GitOpsOperation {
     pub name: String,
-    #[serde(default)]
+    /// The request's phase; left out while it has none yet (KubeDB leaves a new request
+    /// without a phase for a moment, and a 1.20 API server reads `""` as null and refuses
+    /// the whole status write with 422).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub status: String,
 }

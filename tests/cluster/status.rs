@@ -98,4 +98,48 @@ async fn computed_statuses_are_accepted_and_read_back_whole() {
         );
         object = written;
     }
+
+    // Real KubeDB, like kubedb-sim, leaves a new OpsRequest without a phase for a moment. Its
+    // entry in the status must still be accepted (1.20 reads an empty string as null and
+    // refused the whole write with 422, and the reconcile backed off).
+    let just_created: PostgresOpsRequest = serde_json::from_value(json!({
+        "metadata": {"name": "pg1-restart-def456", "annotations": {"gitops.kubedb.com/generation": "1"}},
+        "spec": {"type": "Restart"}
+    }))
+    .unwrap();
+    // A fresh object: a merge patch keeps fields of the earlier cases' statuses (`phase`).
+    let mut fresh = object.clone();
+    fresh.metadata = kube::api::ObjectMeta {
+        name: Some("pg2".into()),
+        ..Default::default()
+    };
+    fresh.status = None;
+    let object = api.create(&PostParams::default(), &fresh).await.unwrap();
+    let status = compute(&StatusInput {
+        object: &object,
+        plan: &plan(vec![], vec![], Some("pg1-restart-def456")),
+        ops: &[&just_created],
+        live: None,
+        suspended: false,
+        now: "2026-11-22T03:00:00Z",
+    });
+    let written = api
+        .patch_status(
+            "pg2",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"status": status})),
+        )
+        .await
+        .unwrap_or_else(|e| {
+            panic!(
+                "a request without a phase: the API server refused the status: {e}\n{:#}",
+                json!(status)
+            )
+        });
+    assert!(
+        !differs(&written, &status),
+        "the API server changed the status:\nsent {:#}\ngot {:#}",
+        json!(status),
+        json!(written.status)
+    );
 }
