@@ -14,7 +14,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use pg_gitops::config::{Seconds, SourceConfig, SourceKind};
+use pg_gitops::config::SourceConfig;
 use pg_gitops::manifest::LoadOptions;
 use pg_gitops::server::{
     self, AppState, DeliveryLog, Provider, Readiness, WebhookSecrets, WebhookTarget,
@@ -119,18 +119,9 @@ async fn measure(label: &str, repo: &TestRepo, config: SourceConfig) -> Vec<Dura
     samples
 }
 
+/// Only the webhook may trigger a sync during the measurement.
 fn base_config(url: String, work_dir: std::path::PathBuf) -> SourceConfig {
-    SourceConfig {
-        kind: SourceKind::Git,
-        url: Some(url),
-        work_dir,
-        path: "fleet".into(),
-        // Only the webhook may trigger a sync during the measurement.
-        poll_interval: Seconds(Duration::from_secs(3600)),
-        poll_jitter: Seconds(Duration::ZERO),
-        timeout: Seconds(Duration::from_secs(20)),
-        ..SourceConfig::default()
-    }
+    test_support::git::source_config(url, work_dir, Duration::from_secs(20))
 }
 
 async fn webhook_to_snapshot_latency_over_file_and_smart_http() {

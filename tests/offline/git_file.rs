@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use pg_gitops::config::{Seconds, SourceConfig, SourceKind};
+use pg_gitops::config::{Seconds, SourceConfig};
 use pg_gitops::manifest::LoadOptions;
 use pg_gitops::source::{self, SourceError, SourceStats};
 use test_support::git::repo::{TestRepo, git};
@@ -11,16 +11,7 @@ use test_support::git::wait_until;
 use test_support::logs;
 
 fn git_config(url: String, work_dir: std::path::PathBuf) -> SourceConfig {
-    SourceConfig {
-        kind: SourceKind::Git,
-        url: Some(url),
-        work_dir,
-        path: "fleet".into(),
-        poll_interval: Seconds(Duration::from_secs(3600)),
-        poll_jitter: Seconds(Duration::ZERO),
-        timeout: Seconds(Duration::from_secs(10)),
-        ..SourceConfig::default()
-    }
+    test_support::git::source_config(url, work_dir, Duration::from_secs(10))
 }
 
 #[tokio::test]

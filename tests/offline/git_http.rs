@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use pg_gitops::config::{Seconds, SourceConfig, SourceKind};
+use pg_gitops::config::SourceConfig;
 use pg_gitops::manifest::LoadOptions;
 use pg_gitops::source::{self, SourceError};
 use test_support::git::http::HttpGitServer;
@@ -16,16 +16,7 @@ const PASSWORD: &str = "pw-83b2c6d0-never-log-me";
 const WRONG_PASSWORD: &str = "wrong-pw-5e7a-never-log-me";
 
 fn http_config(url: String, work_dir: std::path::PathBuf) -> SourceConfig {
-    SourceConfig {
-        kind: SourceKind::Git,
-        url: Some(url),
-        work_dir,
-        path: "fleet".into(),
-        poll_interval: Seconds(Duration::from_secs(3600)),
-        poll_jitter: Seconds(Duration::ZERO),
-        timeout: Seconds(Duration::from_secs(10)),
-        ..SourceConfig::default()
-    }
+    test_support::git::source_config(url, work_dir, Duration::from_secs(10))
 }
 
 fn assert_clean(text: &str) {

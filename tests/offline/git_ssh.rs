@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use pg_gitops::config::{Seconds, SourceConfig, SourceKind};
+use pg_gitops::config::SourceConfig;
 use pg_gitops::manifest::LoadOptions;
 use pg_gitops::source::{self, SourceError};
 use test_support::git::repo::TestRepo;
@@ -41,16 +41,11 @@ fn setup() -> Setup {
 fn ssh_config(setup: &Setup, known_hosts: &str, work: &str) -> SourceConfig {
     let known_hosts_file = setup.repo.temp.path().join(format!("known_hosts-{work}"));
     std::fs::write(&known_hosts_file, known_hosts).unwrap();
-    let mut config = SourceConfig {
-        kind: SourceKind::Git,
-        url: Some(setup.server.url(&setup.repo.bare)),
-        work_dir: setup.repo.work_dir(work),
-        path: "fleet".into(),
-        poll_interval: Seconds(Duration::from_secs(3600)),
-        poll_jitter: Seconds(Duration::ZERO),
-        timeout: Seconds(Duration::from_secs(20)),
-        ..SourceConfig::default()
-    };
+    let mut config = test_support::git::source_config(
+        setup.server.url(&setup.repo.bare),
+        setup.repo.work_dir(work),
+        Duration::from_secs(20),
+    );
     config.auth.ssh_key_file = Some(setup.key.clone());
     config.auth.ssh_passphrase_file = Some(setup.passphrase_file.clone());
     config.auth.known_hosts_file = Some(known_hosts_file);

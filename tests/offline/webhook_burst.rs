@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::http::StatusCode;
-use pg_gitops::config::{Seconds, SourceConfig, SourceKind};
 use pg_gitops::manifest::LoadOptions;
 use pg_gitops::server::{
     self, AppState, DeliveryLog, Provider, Readiness, WebhookSecrets, WebhookTarget,
@@ -35,16 +34,11 @@ async fn a_burst_of_100_deliveries_causes_at_most_two_syncs() {
     .await;
     let token_file = repo.temp.path().join("token");
     std::fs::write(&token_file, TOKEN).unwrap();
-    let mut config = SourceConfig {
-        kind: SourceKind::Git,
-        url: Some(server.url()),
-        work_dir: repo.work_dir("clone"),
-        path: "fleet".into(),
-        poll_interval: Seconds(Duration::from_secs(3600)),
-        poll_jitter: Seconds(Duration::ZERO),
-        timeout: Seconds(Duration::from_secs(20)),
-        ..SourceConfig::default()
-    };
+    let mut config = test_support::git::source_config(
+        server.url(),
+        repo.work_dir("clone"),
+        Duration::from_secs(20),
+    );
     config.auth.token_file = Some(token_file);
     let mut handle = source::start(&config, LoadOptions::default()).unwrap();
     let first = repo.head();

@@ -19,3 +19,24 @@ pub async fn wait_until(limit: Duration, mut condition: impl FnMut() -> bool) ->
     }
     condition()
 }
+
+/// A `git` source for `url` reading `fleet/` (where [`repo::TestRepo`] commits), cloned into
+/// `work_dir`, that syncs only when triggered: the poll is an hour away and has no jitter, so
+/// a test sees exactly the syncs it caused.
+pub fn source_config(
+    url: String,
+    work_dir: std::path::PathBuf,
+    timeout: Duration,
+) -> pg_gitops::config::SourceConfig {
+    use pg_gitops::config::{Seconds, SourceConfig, SourceKind};
+    SourceConfig {
+        kind: SourceKind::Git,
+        url: Some(url),
+        work_dir,
+        path: "fleet".into(),
+        poll_interval: Seconds(Duration::from_secs(3600)),
+        poll_jitter: Seconds(Duration::ZERO),
+        timeout: Seconds(timeout),
+        ..SourceConfig::default()
+    }
+}
