@@ -14,7 +14,6 @@ use std::time::Duration;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
-use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
@@ -28,6 +27,13 @@ use crate::plan::StepType;
 use crate::server::DeliveryResult;
 use crate::source::{Snapshot, SourceStats};
 use crate::status::Standing;
+
+mod labels;
+
+use labels::{
+    ALL_STEP_TYPES, DeliveryLabels, ResultLabels, RevisionLabels, StateLabels, TypeLabels,
+    delivery_label, standing_label, step_label,
+};
 
 /// The content type of the OpenMetrics text exposition format.
 pub const OPENMETRICS_CONTENT_TYPE: &str =
@@ -47,85 +53,6 @@ impl Outcome {
             Outcome::Error => "error",
         }
     }
-}
-
-/// The `databases{state}` label of a standing. `in_sync` rather than `current`: the metric's
-/// spelling predates the status enum and dashboards use it.
-fn standing_label(standing: Standing) -> &'static str {
-    match standing {
-        Standing::Current => "in_sync",
-        Standing::Progressing => "progressing",
-        Standing::Stalled => "stalled",
-        Standing::Suspended => "suspended",
-    }
-}
-
-/// The step types in the spelling the planner and KubeDB use. An exhaustive match, so a new
-/// step type does not compile until it has a label.
-fn step_label(step: StepType) -> &'static str {
-    match step {
-        StepType::Provision => "Provision",
-        StepType::Patch => "Patch",
-        StepType::HorizontalScaling => "HorizontalScaling",
-        StepType::VolumeExpansion => "VolumeExpansion",
-        StepType::VerticalScaling => "VerticalScaling",
-        StepType::UpdateVersion => "UpdateVersion",
-        StepType::Reconfigure => "Reconfigure",
-        StepType::ReconfigureTLS => "ReconfigureTLS",
-        StepType::RotateAuth => "RotateAuth",
-        StepType::Restart => "Restart",
-    }
-}
-
-const ALL_STEP_TYPES: [StepType; 10] = [
-    StepType::Provision,
-    StepType::Patch,
-    StepType::HorizontalScaling,
-    StepType::VolumeExpansion,
-    StepType::VerticalScaling,
-    StepType::UpdateVersion,
-    StepType::Reconfigure,
-    StepType::ReconfigureTLS,
-    StepType::RotateAuth,
-    StepType::Restart,
-];
-
-/// Same spelling as the status API (`serde(rename_all = "snake_case")` on [`DeliveryResult`]).
-fn delivery_label(result: DeliveryResult) -> &'static str {
-    match result {
-        DeliveryResult::Triggered => "triggered",
-        DeliveryResult::IgnoredRef => "ignored_ref",
-        DeliveryResult::IgnoredEvent => "ignored_event",
-        DeliveryResult::Ping => "ping",
-        DeliveryResult::Unauthorized => "unauthorized",
-        DeliveryResult::BadRequest => "bad_request",
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
-struct ResultLabels {
-    result: &'static str,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
-struct TypeLabels {
-    r#type: &'static str,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
-struct StateLabels {
-    state: &'static str,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
-struct DeliveryLabels {
-    provider: &'static str,
-    result: &'static str,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
-struct RevisionLabels {
-    revision: String,
 }
 
 /// Reconcile durations run from a cache-only no-op (milliseconds) to an API round trip under
