@@ -110,7 +110,11 @@ impl Sampler {
         let thread = std::thread::spawn(move || {
             let mut timeline = Timeline::default();
             let mut last = vec![false; replicas.len()];
-            while !stop_flag.load(Ordering::Relaxed) {
+            loop {
+                // Read before sampling, so the last sample is taken after `finish` was called:
+                // a change the test waited for is then always on the timeline, however late
+                // this thread was scheduled (a busy machine once lost "B took over" here).
+                let stopping = stop_flag.load(Ordering::Relaxed);
                 let now: Vec<bool> = replicas.iter().map(Leadership::is_leader).collect();
                 let (at, wall) = (Instant::now(), SystemTime::now());
                 for (replica, (&leader, was)) in now.iter().zip(last.iter_mut()).enumerate() {
@@ -126,6 +130,9 @@ impl Sampler {
                 }
                 timeline.overlaps += usize::from(now.iter().filter(|&&leader| leader).count() > 1);
                 timeline.samples += 1;
+                if stopping {
+                    break;
+                }
                 std::thread::sleep(Duration::from_millis(1));
             }
             timeline
