@@ -78,7 +78,12 @@ async fn serve_webhooks(handle: &SourceHandle) -> std::net::SocketAddr {
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    tokio::spawn(server::serve(listener, router, std::future::pending()));
+    tokio::spawn(server::serve(
+        listener,
+        router,
+        server::ConnectionLimits::default(),
+        std::future::pending(),
+    ));
     addr
 }
 

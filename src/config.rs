@@ -76,6 +76,17 @@ impl Config {
                 "source.commit must be a full 40-character commit SHA".into(),
             ));
         }
+        let server = &self.server;
+        if server.max_connections == 0 {
+            return Err(ConfigError::Invalid(
+                "server.max_connections must be at least 1".into(),
+            ));
+        }
+        if server.header_read_timeout.0.is_zero() || server.request_timeout.0.is_zero() {
+            return Err(ConfigError::Invalid(
+                "server.header_read_timeout and server.request_timeout must be above zero".into(),
+            ));
+        }
         if source.poll_interval.0.is_zero() {
             return Err(ConfigError::Invalid(
                 "source.poll_interval must be above zero".into(),
@@ -186,6 +197,12 @@ pub struct AuthConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct ServerConfig {
     pub listen: SocketAddr,
+    /// Time a client has to send a request's whole header (slowloris defence).
+    pub header_read_timeout: Seconds,
+    /// Time one request may take, its body included.
+    pub request_timeout: Seconds,
+    /// Connections served at once; more wait in the listen backlog.
+    pub max_connections: usize,
     pub webhooks: WebhookSecretsConfig,
 }
 
@@ -193,6 +210,12 @@ impl Default for ServerConfig {
     fn default() -> Self {
         Self {
             listen: SocketAddr::from(([0, 0, 0, 0], 8080)),
+            // Forges deliver a webhook in one write; a second is already generous.
+            header_read_timeout: Seconds(Duration::from_secs(10)),
+            request_timeout: Seconds(Duration::from_secs(30)),
+            // Webhooks, probes and scrapes are a handful at a time; this leaves room for a
+            // burst of deliveries while bounding what slow clients can hold.
+            max_connections: 256,
             webhooks: Default::default(),
         }
     }

@@ -17,8 +17,8 @@ use crate::live::{self, LiveError};
 use crate::manifest::LoadOptions;
 use crate::metrics::{Metrics, metrics_handler};
 use crate::server::{
-    self, AppState, DeliveryLog, Readiness, ReadinessGates, ServerError, WebhookSecrets,
-    WebhookTarget,
+    self, AppState, ConnectionLimits, DeliveryLog, Readiness, ReadinessGates, ServerError,
+    WebhookSecrets, WebhookTarget,
 };
 use crate::source::{self, FetchTrigger, Reference, SourceError};
 
@@ -145,7 +145,13 @@ pub async fn run_until(
             .route("/metrics", get(metrics_handler))
             .with_state(metrics),
     );
-    server::serve(listener, router, shutdown.clone().wait()).await?;
+    server::serve(
+        listener,
+        router,
+        ConnectionLimits::from_config(&config.server),
+        shutdown.clone().wait(),
+    )
+    .await;
     info!("shutting down");
     if let Err(error) = controller.await {
         warn!(%error, "the controller task ended abnormally");

@@ -2,6 +2,7 @@
 //! `/readyz` and `/status/webhooks` (the last delivery per receiver, as JSON).
 
 mod deliveries;
+mod listen;
 pub mod signature;
 mod webhook;
 
@@ -23,6 +24,7 @@ use crate::config::WebhookSecretsConfig;
 use crate::source::{FetchTrigger, Reference, Secret};
 
 pub use deliveries::{Delivery, DeliveryLog, DeliveryResult};
+pub use listen::{ConnectionLimits, serve};
 pub use webhook::Provider;
 
 /// Larger bodies get 413 before any signature work. GitHub caps payloads at 25 MB but a push
@@ -47,8 +49,6 @@ pub enum ServerError {
         addr: SocketAddr,
         source: std::io::Error,
     },
-    #[error("HTTP server failed: {0}")]
-    Serve(std::io::Error),
 }
 
 /// Webhook secrets per receiver; a receiver without one is not mounted.
@@ -209,16 +209,4 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
 
 async fn webhook_status(State(state): State<AppState>) -> impl IntoResponse {
     Json(state.deliveries.last())
-}
-
-/// Serves `router` on `listener` until `shutdown` resolves.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    router: Router,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> Result<(), ServerError> {
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await
-        .map_err(ServerError::Serve)
 }
