@@ -75,6 +75,7 @@ async fn serve_webhooks(handle: &SourceHandle) -> std::net::SocketAddr {
         },
         deliveries: DeliveryLog::default(),
         readiness: Readiness::default(),
+        liveness: Default::default(),
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

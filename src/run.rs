@@ -17,8 +17,8 @@ use crate::live::{self, LiveError};
 use crate::manifest::LoadOptions;
 use crate::metrics::{Metrics, metrics_handler};
 use crate::server::{
-    self, AppState, ConnectionLimits, DeliveryLog, Readiness, ReadinessGates, ServerError,
-    WebhookSecrets, WebhookTarget,
+    self, AppState, ConnectionLimits, DeliveryLog, Liveness, Readiness, ReadinessGates,
+    ServerError, WebhookSecrets, WebhookTarget,
 };
 use crate::source::{self, FetchTrigger, Reference, SourceError};
 
@@ -69,6 +69,7 @@ pub async fn run_until(
     let load = LoadOptions::from_config(&config);
     let secrets = WebhookSecrets::load(&config.server.webhooks)?;
     let readiness = Readiness::default();
+    let liveness = Liveness::default();
     let shutdown = Shutdown::on(shutdown);
     let metrics = Metrics::new();
     let leadership = leader::start(
@@ -102,16 +103,18 @@ pub async fn run_until(
         },
     };
     if let Some(handle) = &source {
+        liveness.watch("source", handle.task());
         metrics.observe_source(handle.stats.clone());
         tokio::spawn(metrics.clone().follow_snapshots(handle.snapshots.clone()));
         let apply_gate = gates.clone();
-        tokio::spawn(apply::run(
+        let apply = tokio::spawn(apply::run(
             client.clone(),
             handle.snapshots.clone(),
             ApplySettings::from_config(&config),
             leader.is_leader.clone(),
             move || apply_gate.open("first snapshot"),
         ));
+        liveness.watch("apply", &apply);
     }
     let controller_gate = gates.clone();
     let controller = tokio::spawn(controller::run(
@@ -122,6 +125,7 @@ pub async fn run_until(
         shutdown.clone().wait(),
         move || controller_gate.open("caches filled"),
     ));
+    liveness.watch("controller", &controller);
     let state = AppState {
         secrets: Arc::new(secrets),
         target,
@@ -132,6 +136,7 @@ pub async fn run_until(
             })
         },
         readiness,
+        liveness,
     };
     let listener = tokio::net::TcpListener::bind(config.server.listen)
         .await

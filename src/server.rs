@@ -3,6 +3,7 @@
 
 mod deliveries;
 mod listen;
+mod liveness;
 pub mod signature;
 mod webhook;
 
@@ -25,6 +26,7 @@ use crate::source::{FetchTrigger, Reference, Secret};
 
 pub use deliveries::{Delivery, DeliveryLog, DeliveryResult};
 pub use listen::{ConnectionLimits, serve};
+pub use liveness::Liveness;
 pub use webhook::Provider;
 
 /// Larger bodies get 413 before any signature work. GitHub caps payloads at 25 MB but a push
@@ -173,6 +175,7 @@ pub struct AppState {
     pub target: WebhookTarget,
     pub deliveries: DeliveryLog,
     pub readiness: Readiness,
+    pub liveness: Liveness,
 }
 
 /// Builds the HTTP router. Receivers without a secret are left out, so their paths answer 404
@@ -190,10 +193,20 @@ pub fn router(state: AppState) -> Router {
     }
     hooks
         .layer(DefaultBodyLimit::max(MAX_WEBHOOK_BODY))
-        .route("/healthz", get(|| async { "ok" }))
+        .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/status/webhooks", get(webhook_status))
         .with_state(state)
+}
+
+async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
+    match state.liveness.stopped_stage() {
+        None => (StatusCode::OK, "ok".to_string()),
+        Some(stage) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("the {stage} task has stopped"),
+        ),
+    }
 }
 
 async fn readyz(State(state): State<AppState>) -> impl IntoResponse {

@@ -203,6 +203,11 @@ pub struct SourceHandle {
 }
 
 impl SourceHandle {
+    /// The background task, for the liveness check.
+    pub(crate) fn task(&self) -> &JoinHandle<()> {
+        &self.task
+    }
+
     /// Waits until a snapshot satisfying `accept` is published.
     pub async fn wait_for(&mut self, accept: impl Fn(&Snapshot) -> bool) -> Arc<Snapshot> {
         let found = self

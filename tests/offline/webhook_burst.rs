@@ -61,6 +61,7 @@ async fn a_burst_of_100_deliveries_causes_at_most_two_syncs() {
         },
         deliveries: DeliveryLog::default(),
         readiness: Readiness::default(),
+        liveness: Default::default(),
     });
     let pushed = repo.commit("fleet/db.yaml", "revision: 2\n", "second");
     let deliveries = (0..100).map(|n| {

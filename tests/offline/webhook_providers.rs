@@ -46,6 +46,7 @@ fn fixture(providers: &[Provider]) -> Fixture {
         },
         deliveries: deliveries.clone(),
         readiness: readiness.clone(),
+        liveness: Default::default(),
     });
     Fixture {
         router,
