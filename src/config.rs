@@ -32,6 +32,24 @@ pub struct Config {
     pub plan: PlanConfig,
     pub reconcile: ReconcileConfig,
     pub leader_election: LeaderElectionConfig,
+    pub log: LogConfig,
+}
+
+/// `[log]`
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    pub format: LogFormat,
+}
+
+/// How log lines are written: for people, or one JSON object per line for a log pipeline
+/// (as Flux's `--log-encoding=json` and Argo CD's `--logformat json` offer).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
 }
 
 impl Config {

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use kube::api::Api;
 use kube::runtime::controller::{Action, Config as ControllerConfig, Controller};
 use kube::runtime::events::{Recorder, Reporter};
@@ -125,6 +125,21 @@ pub async fn run(
             ),
         }
     };
+    // kube-runtime's applier holds its runner until the store is ready, and stops polling the
+    // watches once shutdown begins: a shutdown that arrives before the caches filled would
+    // wait forever for a readiness that can no longer come. Nothing has been reconciled then,
+    // so that shutdown ends the controller at once.
+    let shutdown = shutdown.shared();
+    let (caches_filled, caches_filled_rx) = tokio::sync::watch::channel(false);
+    let before_ready = {
+        let shutdown = shutdown.clone();
+        async move {
+            shutdown.await;
+            if *caches_filled_rx.borrow() {
+                std::future::pending::<()>().await;
+            }
+        }
+    };
     let (gitops_api, databases_api, ops_api) = scoped(client.clone());
     let config = watcher::Config::default();
     let (gitops, gitops_writer) = reflector::store();
@@ -209,17 +224,21 @@ pub async fn run(
             ready
         };
         if let (true, true, true) = futures::future::join3(gitops, dbs, ops).await {
+            let _ = caches_filled.send(true);
             on_ready();
         }
     });
-    controller
+    let drained = controller
         .run(reconcile, error_policy, context)
         .for_each(|result| async move {
             if let Err(error) = result {
                 warn!(%error, "reconcile failed");
             }
-        })
-        .await;
+        });
+    tokio::select! {
+        () = drained => {}
+        () = before_ready => info!("shutdown before the caches filled; nothing to drain"),
+    }
 }
 
 /// The gitops object of a `kubedb.com` Postgres has the same namespace and name.

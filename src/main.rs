@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
+use pg_gitops::config::LogFormat;
 use pg_gitops::manifest::LoadOptions;
 use pg_gitops::plan::PlanSettings;
 use pg_gitops::plan_command::{self, PlanCommand};
@@ -23,6 +24,9 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
     about = "GitOps reconciler for KubeDB PostgreSQL"
 )]
 struct Cli {
+    /// Log lines as text or JSON (default: `[log] format` of the config, else text).
+    #[arg(long, global = true, env = "PG_GITOPS_LOG_FORMAT", value_enum)]
+    log_format: Option<LogFormat>,
     #[command(subcommand)]
     command: Command,
 }
@@ -95,13 +99,8 @@ fn say_each_cause_once(error: &anyhow::Error) -> String {
 }
 
 async fn run_command() -> anyhow::Result<ExitCode> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .init();
-    match Cli::parse().command {
+    let cli = Cli::parse();
+    match cli.command {
         Command::Plan {
             manifests,
             live,
@@ -110,6 +109,7 @@ async fn run_command() -> anyhow::Result<ExitCode> {
             default_namespace,
             volume_expansion_mode,
         } => {
+            init_logging(cli.log_format.unwrap_or_default());
             let command = PlanCommand {
                 manifests,
                 live,
@@ -130,8 +130,22 @@ async fn run_command() -> anyhow::Result<ExitCode> {
         Command::Run { config } => {
             let loaded = pg_gitops::config::Config::from_file(&config)
                 .with_context(|| format!("loading {}", config.display()))?;
+            init_logging(cli.log_format.unwrap_or(loaded.log.format));
             pg_gitops::run::run(loaded).await.context("pg-gitops run")?;
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Logs to stderr at `RUST_LOG`'s level (default info), as text or one JSON object per line.
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => logs.init(),
+        LogFormat::Json => logs.json().init(),
+    }
 }

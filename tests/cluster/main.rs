@@ -17,6 +17,7 @@ mod e2e_leader;
 mod harness;
 mod harness_auth;
 mod leader_election;
+mod logs;
 mod plan;
 mod sim_ops;
 mod sim_queue;
