@@ -10,5 +10,6 @@ mod dir_source;
 mod git_file;
 mod git_http;
 mod git_ssh;
+mod version;
 mod webhook_burst;
 mod webhook_providers;
