@@ -12,6 +12,7 @@
 
 pub(crate) mod apply;
 pub(crate) mod backoff;
+pub mod build_info;
 pub mod config;
 pub(crate) mod controller;
 pub(crate) mod execute;

@@ -21,6 +21,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[command(
     name = "pg-gitops",
     version,
+    long_version = pg_gitops::build_info::LONG_VERSION,
     about = "GitOps reconciler for KubeDB PostgreSQL"
 )]
 struct Cli {

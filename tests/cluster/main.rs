@@ -16,6 +16,7 @@ mod e2e_idle;
 mod e2e_leader;
 mod harness;
 mod harness_auth;
+mod image;
 mod leader_election;
 mod logs;
 mod plan;

@@ -11,5 +11,6 @@ mod git_file;
 mod git_http;
 mod git_ssh;
 mod server_limits;
+mod version;
 mod webhook_burst;
 mod webhook_providers;
