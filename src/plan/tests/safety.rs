@@ -63,11 +63,27 @@ fn assert_no_tool_metadata(plan: &DatabasePlan) {
     for step in &plan.steps {
         let Some(patch) = &step.patch else { continue };
         let metadata = &patch["metadata"];
-        assert_eq!(tool_keys(&metadata["labels"]), Vec::<String>::new(), "{patch:#}");
-        assert_eq!(tool_keys(&metadata["annotations"]), Vec::<String>::new(), "{patch:#}");
+        assert_eq!(
+            tool_keys(&metadata["labels"]),
+            Vec::<String>::new(),
+            "{patch:#}"
+        );
+        assert_eq!(
+            tool_keys(&metadata["annotations"]),
+            Vec::<String>::new(),
+            "{patch:#}"
+        );
         if let Some(record) = written_record(metadata) {
-            assert_eq!(tool_keys(&record["labels"]), Vec::<String>::new(), "{record:#}");
-            assert_eq!(tool_keys(&record["annotations"]), Vec::<String>::new(), "{record:#}");
+            assert_eq!(
+                tool_keys(&record["labels"]),
+                Vec::<String>::new(),
+                "{record:#}"
+            );
+            assert_eq!(
+                tool_keys(&record["annotations"]),
+                Vec::<String>::new(),
+                "{record:#}"
+            );
         }
     }
 }
@@ -173,11 +189,12 @@ fn record_live(record: &str) -> KubedbPostgres {
 
 #[test]
 fn a_bare_spec_record_still_shows_removals() {
-    let recorded = set(desired_spec(), "/configuration", json!({"secretName": "cfg"}));
-    for record in [
-        recorded.to_string(),
-        json!({"spec": recorded}).to_string(),
-    ] {
+    let recorded = set(
+        desired_spec(),
+        "/configuration",
+        json!({"secretName": "cfg"}),
+    );
+    for record in [recorded.to_string(), json!({"spec": recorded}).to_string()] {
         let plan = plan(&manifest(desired_spec()), Some(&record_live(&record)));
         assert_eq!(plan.errors, vec![], "{record}");
         assert_eq!(types(&plan), vec![StepType::Reconfigure], "{record}");
@@ -203,7 +220,10 @@ fn an_unreadable_record_is_an_error_naming_it_and_is_never_overwritten() {
         assert!(plan.steps.is_empty(), "{record}: {:#?}", plan.steps);
         assert_eq!(plan.errors.len(), 1, "{record}: {:?}", plan.errors);
         let message = &plan.errors[0].message;
-        assert!(message.contains(LAST_APPLIED_ANNOTATION), "{record}: {message}");
+        assert!(
+            message.contains(LAST_APPLIED_ANNOTATION),
+            "{record}: {message}"
+        );
         assert_eq!(plan.errors[0].file, "dbs/pg1.yaml");
     }
     // The other databases of the snapshot are still planned.
@@ -235,7 +255,11 @@ fn an_explicit_null_plans_as_the_field_removed() {
     let tls = json!({"issuerRef": {"kind": "Issuer", "name": "pg-ca"}});
     let monitor = json!({"agent": "prometheus.io/builtin"});
     let recorded = set(
-        set(set(desired_spec(), "/tls", tls.clone()), "/sslMode", json!("require")),
+        set(
+            set(desired_spec(), "/tls", tls.clone()),
+            "/sslMode",
+            json!("require"),
+        ),
         "/monitor",
         monitor.clone(),
     );
@@ -298,7 +322,10 @@ fn removing_init_keeps_it() {
     assert_eq!(alone.errors, vec![]);
     for step in &alone.steps {
         assert!(
-            step.patch.as_ref().and_then(|p| p.pointer("/spec/init")).is_none(),
+            step.patch
+                .as_ref()
+                .and_then(|p| p.pointer("/spec/init"))
+                .is_none(),
             "{step:#?}"
         );
     }

@@ -40,12 +40,28 @@ fn tool_keys(map: &Value) -> Vec<String> {
 /// Asserts the database, and the record on it, carry no key a GitOps tool owns.
 fn assert_no_tool_metadata(live: &Value) {
     let metadata = &live["metadata"];
-    assert_eq!(tool_keys(&metadata["labels"]), Vec::<String>::new(), "{metadata:#}");
-    assert_eq!(tool_keys(&metadata["annotations"]), Vec::<String>::new(), "{metadata:#}");
+    assert_eq!(
+        tool_keys(&metadata["labels"]),
+        Vec::<String>::new(),
+        "{metadata:#}"
+    );
+    assert_eq!(
+        tool_keys(&metadata["annotations"]),
+        Vec::<String>::new(),
+        "{metadata:#}"
+    );
     let record: Value =
         serde_json::from_str(metadata["annotations"][RECORD].as_str().expect("a record")).unwrap();
-    assert_eq!(tool_keys(&record["labels"]), Vec::<String>::new(), "{record:#}");
-    assert_eq!(tool_keys(&record["annotations"]), Vec::<String>::new(), "{record:#}");
+    assert_eq!(
+        tool_keys(&record["labels"]),
+        Vec::<String>::new(),
+        "{record:#}"
+    );
+    assert_eq!(
+        tool_keys(&record["annotations"]),
+        Vec::<String>::new(),
+        "{record:#}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -129,16 +145,18 @@ async fn an_unreadable_record_stalls_its_database_and_is_kept_a_missing_one_is_w
 
     annotate(&databases, "recorded", json!({RECORD: "not json"})).await;
     let stalled = wait_gitops(&client, &ns, "recorded", "Stalled on the record", |o| {
-        condition(o, "Stalled").is_some_and(|(status, _, message)| {
-            status == "True" && message.contains(RECORD)
-        })
+        condition(o, "Stalled")
+            .is_some_and(|(status, _, message)| status == "True" && message.contains(RECORD))
     })
     .await;
     assert_eq!(condition(&stalled, "Ready").unwrap().0, "False");
     // Resyncs and watch events come and go; the record is never overwritten.
     tokio::time::sleep(Duration::from_secs(3)).await;
     let live = to_value(&databases.get("recorded").await.unwrap());
-    assert_eq!(live["metadata"]["annotations"][RECORD], "not json", "{live:#}");
+    assert_eq!(
+        live["metadata"]["annotations"][RECORD], "not json",
+        "{live:#}"
+    );
 
     // Deleting it is how a user accepts the loss: the service writes a fresh record, as
     // bookkeeping, not as a step (no Patched event, no OpsRequest).
