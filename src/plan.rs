@@ -140,9 +140,27 @@ pub fn plan_database(
         .cloned()
         .unwrap_or_default();
     let mut plan = DatabasePlan::new(namespace.clone(), name.clone());
+    let file = manifest.file.display().to_string();
+    // A record that cannot be read stops this database: read as "nothing declared" it would
+    // lose every removal, and the next write of the record would make that permanent.
+    let record = match live.map(KubedbPostgres::last_applied).transpose() {
+        Ok(record) => record.flatten(),
+        Err(error) => {
+            plan.errors.push(PlanError {
+                file,
+                line: manifest.line,
+                message: format!(
+                    "{error} (on the kubedb.com Postgres {namespace}/{name}); nothing is planned \
+                     or written for this database until it is repaired: write it as the declared \
+                     spec or as {{spec, labels, annotations}}, or delete it to accept that fields \
+                     removed from Git before are not seen as removed"
+                ),
+            });
+            return plan;
+        }
+    };
     // Serialised and parsed once: every comparison below reads these.
     let live_spec = live.map(|l| serde_json::to_value(&l.spec).unwrap_or(Value::Null));
-    let record = live.and_then(KubedbPostgres::last_applied);
     plan.after = Value::Object(declared.clone());
     plan.before = live_spec.as_ref().map_or(Value::Null, |spec| {
         before_view(&plan.after, spec, record.as_ref())
@@ -151,7 +169,6 @@ pub fn plan_database(
     let (findings, notes) =
         checks::check(&desired.spec, &plan.after, live, record.as_ref(), catalog);
     plan.notes = notes;
-    let file = manifest.file.display().to_string();
     let error_at = |finding: &Finding| PlanError {
         file: file.clone(),
         line: manifest.line_of(&finding.path),
