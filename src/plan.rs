@@ -397,17 +397,10 @@ fn before_view(
 ) -> Value {
     let mut before = compare::project(declared, Some(live_spec));
     if let (Some(record), Some(map)) = (record, before.as_object_mut()) {
-        // Removing replicas, storage, version, resources or the auth secret changes nothing.
-        let kept_when_removed = [
-            "version",
-            "replicas",
-            "storage",
-            "storageType",
-            "podTemplate",
-            "authSecret",
-        ];
+        // Removing replicas, storage, version, resources, the auth secret or init changes
+        // nothing.
         for key in record.spec.keys().filter(|k| {
-            declared.get(k.as_str()).is_none() && !kept_when_removed.contains(&k.as_str())
+            declared.get(k.as_str()).is_none() && !patch::KEPT_WHEN_REMOVED.contains(&k.as_str())
         }) {
             if let Some(value) = live_spec.get(key).filter(|v| !compare::is_empty(v)) {
                 map.insert(key.clone(), value.clone());

@@ -46,9 +46,19 @@ pub const RESTART_FIELDS: [&str; 8] = [
     "enforceFsGroup",
 ];
 
-/// Fields never removed by a patch when they leave Git: they hold container resources and
-/// the auth secret, which KubeDB needs and which removing from Git must leave alone.
-const KEPT_WHEN_REMOVED: [&str; 2] = ["podTemplate", "authSecret"];
+/// Fields that stay as they are live when they leave Git: sizes, the version and container
+/// resources (removing them from Git must not reset them), the auth secret KubeDB needs, and
+/// `init`, which KubeDB refuses to change once the database is initialised (a patch nulling
+/// it would fail, and being first, block every other change of the database).
+pub const KEPT_WHEN_REMOVED: [&str; 7] = [
+    "version",
+    "replicas",
+    "storage",
+    "storageType",
+    "podTemplate",
+    "authSecret",
+    "init",
+];
 
 /// The outcome of comparing the patchable fields.
 pub struct PatchPlan {
