@@ -342,15 +342,11 @@ pub fn plan_database(
     }
     ordered.sort_by_key(|(order, _)| *order);
     plan.steps = ordered.into_iter().map(|(_, step)| step).collect();
-    if plan.steps.is_empty()
-        && let Some(closing) =
-            patch::closing_patch(desired, &declared, live, record.as_ref(), rotate_token)
-    {
-        plan.steps.push(Step {
-            step_type: StepType::Patch,
-            ops_request: None,
-            patch: Some(closing),
-        });
+    // pg-gitops' own annotations are bookkeeping, not a step: a database whose only
+    // difference is its record is in sync. The service writes them once no step is left.
+    if plan.steps.is_empty() {
+        plan.bookkeeping =
+            patch::bookkeeping_patch(desired, &declared, live, record.as_ref(), rotate_token);
     }
     plan
 }

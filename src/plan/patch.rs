@@ -262,9 +262,11 @@ pub fn record_json(record: &LastApplied) -> String {
     serde_json::to_string(record).expect("a record serialises")
 }
 
-/// The closing patch once every step is done: the whole record, the owed Restart cleared,
-/// a finished certificate rotation remembered. `None` when the live object already says so.
-pub fn closing_patch(
+/// The bookkeeping once every step is done: the whole record, the owed Restart cleared, a
+/// finished certificate rotation remembered. `None` when the live object already says so.
+/// The record is compared as written, so one in other spellings (`10Gi`, `10737418240`) is
+/// rewritten once; that is no step (see `DatabasePlan::bookkeeping`).
+pub fn bookkeeping_patch(
     desired: &GitopsPostgres,
     declared: &Map<String, Value>,
     live: &KubedbPostgres,
