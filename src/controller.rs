@@ -24,7 +24,7 @@ use tracing::{info, instrument, warn};
 
 use crate::backoff::Backoff;
 use crate::config::Config;
-use crate::execute::{ExecuteError, Executed, execute};
+use crate::execute::{ExecuteError, Executed, execute, write_bookkeeping};
 use crate::manifest::Manifest;
 use crate::metrics::{Metrics, Outcome};
 use crate::models::{
@@ -298,11 +298,16 @@ async fn reconcile_inner(
         revision.as_deref(),
     );
 
-    if !suspended
-        && plan.errors.is_empty()
-        && plan.waiting_for.is_none()
-        && let Some(step) = plan.steps.first()
+    let may_write = !suspended && plan.errors.is_empty() && plan.waiting_for.is_none();
+    if may_write
+        && plan.steps.is_empty()
+        && let Some(patch) = &plan.bookkeeping
     {
+        // The record (and markers) once no step is left: no event, no step, no metric.
+        write_bookkeeping(&ctx.client, &namespace, &name, patch).await?;
+        info!("brought pg-gitops' own annotations on the database up to date");
+    }
+    if may_write && let Some(step) = plan.steps.first() {
         let executed = execute(&ctx.client, &namespace, &name, step).await?;
         info!(step = ?step.step_type, ?executed, "executed the first step");
         ctx.metrics.record_step_executed(step.step_type);

@@ -3,6 +3,7 @@
 
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube::{Client, Error as KubeError};
+use serde_json::Value;
 
 use crate::models::{KubedbPostgres, PostgresOpsRequest};
 use crate::plan::{Step, StepType};
@@ -72,17 +73,7 @@ pub async fn execute(
             }
         }
         (StepType::Patch, _, Some(patch)) => {
-            let api: Api<KubedbPostgres> = Api::namespaced(client.clone(), namespace);
-            let params = PatchParams {
-                field_manager: Some(FIELD_MANAGER.into()),
-                ..PatchParams::default()
-            };
-            api.patch(name, &params, &Patch::Merge(patch))
-                .await
-                .map_err(|source| ExecuteError::Patch {
-                    name: name.into(),
-                    source,
-                })?;
+            merge_patch(client, namespace, name, patch).await?;
             Ok(Executed::Patched)
         }
         (_, Some(request), _) => {
@@ -101,4 +92,35 @@ pub async fn execute(
         }
         (kind, None, _) => Err(ExecuteError::Empty(kind)),
     }
+}
+
+/// Writes a plan's bookkeeping (pg-gitops' own annotations on the database). Not a step:
+/// nothing of the database changes, so no event and no step metric.
+pub async fn write_bookkeeping(
+    client: &Client,
+    namespace: &str,
+    name: &str,
+    patch: &Value,
+) -> Result<(), ExecuteError> {
+    merge_patch(client, namespace, name, patch).await
+}
+
+async fn merge_patch(
+    client: &Client,
+    namespace: &str,
+    name: &str,
+    patch: &Value,
+) -> Result<(), ExecuteError> {
+    let api: Api<KubedbPostgres> = Api::namespaced(client.clone(), namespace);
+    let params = PatchParams {
+        field_manager: Some(FIELD_MANAGER.into()),
+        ..PatchParams::default()
+    };
+    api.patch(name, &params, &Patch::Merge(patch))
+        .await
+        .map_err(|source| ExecuteError::Patch {
+            name: name.into(),
+            source,
+        })?;
+    Ok(())
 }

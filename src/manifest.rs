@@ -14,7 +14,7 @@ use serde_json::Value;
 pub(crate) use schema::{Violation, gitops_spec_schema};
 
 use crate::config::Config;
-use crate::models::{GitopsPostgres, MANAGED_BY_LABEL, MANAGED_BY_VALUE};
+use crate::models::{GitopsPostgres, MANAGED_BY_LABEL, MANAGED_BY_VALUE, drop_nulls};
 use crate::walk;
 use crate::yaml::{self, PathSegment};
 
@@ -340,9 +340,12 @@ fn build_manifest(
     }
 }
 
-/// The declared form of a gitops Postgres: no schema defaults in the spec, and not the label
-/// the sync stage puts on every object it applies.
+/// The declared form of a gitops Postgres: no `null` (the API server drops them, so the
+/// service never sees `tls: null` as anything but `tls` left out, and `plan` must agree), no
+/// schema defaults in the spec, and not the label the sync stage puts on every object it
+/// applies.
 fn declared_form(document: &mut Value) {
+    drop_nulls(document);
     if let Some(spec) = document.get_mut("spec") {
         gitops_spec_schema().strip_defaults(spec);
     }

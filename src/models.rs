@@ -9,12 +9,14 @@ mod spec;
 
 pub use catalog::{PostgresVersion, PostgresVersionSpec, UpdateConstraints};
 pub use gitops::{GitOpsInfo, GitOpsInfoList, GitOpsOperation, GitopsPostgres, GitopsStatus};
-pub use kubedb::{Condition, DatabaseStatus, KubedbPostgres, LastApplied};
+pub use kubedb::{Condition, DatabaseStatus, KubedbPostgres, LastApplied, LastAppliedError};
 pub use ops::{OpsPhase, OpsRequestStatus, OpsRequestType, PostgresOpsRequest};
 pub use spec::{
     AuthSecret, Configuration, Container, LocalObjectReference, PodTemplate, PodTemplateSpec,
     PostgresSpec, ResourceRequirements, StorageSpec,
 };
+
+use serde_json::Value;
 
 /// `metadata` of every object, from k8s-openapi so kube's `Api<T>` works with our types.
 pub use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -45,6 +47,19 @@ macro_rules! kube_resource {
     };
 }
 pub(crate) use kube_resource;
+
+/// Removes every `null` member of an object, at any depth: the API server stores none (a
+/// `null` it is sent means "not set"), so a value read this way says what the server will.
+pub(crate) fn drop_nulls(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            map.retain(|_, v| !v.is_null());
+            map.values_mut().for_each(drop_nulls);
+        }
+        Value::Array(items) => items.iter_mut().for_each(drop_nulls),
+        _ => {}
+    }
+}
 
 /// Annotation on the live `kubedb.com` Postgres holding the declared spec it was last
 /// reconciled to; removals are seen through it.

@@ -3,6 +3,7 @@
 
 mod checks;
 pub mod compare;
+mod metadata;
 mod ops;
 mod patch;
 mod report;
@@ -139,9 +140,27 @@ pub fn plan_database(
         .cloned()
         .unwrap_or_default();
     let mut plan = DatabasePlan::new(namespace.clone(), name.clone());
+    let file = manifest.file.display().to_string();
+    // A record that cannot be read stops this database: read as "nothing declared" it would
+    // lose every removal, and the next write of the record would make that permanent.
+    let record = match live.map(KubedbPostgres::last_applied).transpose() {
+        Ok(record) => record.flatten(),
+        Err(error) => {
+            plan.errors.push(PlanError {
+                file,
+                line: manifest.line,
+                message: format!(
+                    "{error} (on the kubedb.com Postgres {namespace}/{name}); nothing is planned \
+                     or written for this database until it is repaired: write it as the declared \
+                     spec or as {{spec, labels, annotations}}, or delete it to accept that fields \
+                     removed from Git before are not seen as removed"
+                ),
+            });
+            return plan;
+        }
+    };
     // Serialised and parsed once: every comparison below reads these.
     let live_spec = live.map(|l| serde_json::to_value(&l.spec).unwrap_or(Value::Null));
-    let record = live.and_then(KubedbPostgres::last_applied);
     plan.after = Value::Object(declared.clone());
     plan.before = live_spec.as_ref().map_or(Value::Null, |spec| {
         before_view(&plan.after, spec, record.as_ref())
@@ -150,7 +169,6 @@ pub fn plan_database(
     let (findings, notes) =
         checks::check(&desired.spec, &plan.after, live, record.as_ref(), catalog);
     plan.notes = notes;
-    let file = manifest.file.display().to_string();
     let error_at = |finding: &Finding| PlanError {
         file: file.clone(),
         line: manifest.line_of(&finding.path),
@@ -324,15 +342,11 @@ pub fn plan_database(
     }
     ordered.sort_by_key(|(order, _)| *order);
     plan.steps = ordered.into_iter().map(|(_, step)| step).collect();
-    if plan.steps.is_empty()
-        && let Some(closing) =
-            patch::closing_patch(desired, &declared, live, record.as_ref(), rotate_token)
-    {
-        plan.steps.push(Step {
-            step_type: StepType::Patch,
-            ops_request: None,
-            patch: Some(closing),
-        });
+    // pg-gitops' own annotations are bookkeeping, not a step: a database whose only
+    // difference is its record is in sync. The service writes them once no step is left.
+    if plan.steps.is_empty() {
+        plan.bookkeeping =
+            patch::bookkeeping_patch(desired, &declared, live, record.as_ref(), rotate_token);
     }
     plan
 }
@@ -379,17 +393,10 @@ fn before_view(
 ) -> Value {
     let mut before = compare::project(declared, Some(live_spec));
     if let (Some(record), Some(map)) = (record, before.as_object_mut()) {
-        // Removing replicas, storage, version, resources or the auth secret changes nothing.
-        let kept_when_removed = [
-            "version",
-            "replicas",
-            "storage",
-            "storageType",
-            "podTemplate",
-            "authSecret",
-        ];
+        // Removing replicas, storage, version, resources, the auth secret or init changes
+        // nothing.
         for key in record.spec.keys().filter(|k| {
-            declared.get(k.as_str()).is_none() && !kept_when_removed.contains(&k.as_str())
+            declared.get(k.as_str()).is_none() && !patch::KEPT_WHEN_REMOVED.contains(&k.as_str())
         }) {
             if let Some(value) = live_spec.get(key).filter(|v| !compare::is_empty(v)) {
                 map.insert(key.clone(), value.clone());

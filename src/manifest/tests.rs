@@ -168,3 +168,25 @@ fn a_missing_directory_is_an_error_not_a_panic() {
             .contains("cannot read the manifest directory")
     );
 }
+
+/// The API server drops nulls from what it stores, so `tls: null` is the field left out: the
+/// declared form says so too, and the preview agrees with what the service does.
+#[test]
+fn explicit_nulls_are_not_declared() {
+    let mut set = ManifestSet::default();
+    load_text(
+        Path::new("nulls.yaml"),
+        Arc::from(
+            "apiVersion: gitops.kubedb.com/v1alpha1\nkind: Postgres\nmetadata:\n  name: nulls\n  labels: null\nspec:\n  version: \"16.4\"\n  tls: null\n  monitor: ~\n  podTemplate:\n    spec:\n      nodeSelector: null\n",
+        ),
+        &LoadOptions::default(),
+        &mut set,
+    );
+    assert_eq!(set.errors, vec![]);
+    let manifest = &set.manifests[0];
+    assert_eq!(
+        manifest.declared["spec"],
+        serde_json::json!({"version": "16.4", "podTemplate": {"spec": {}}})
+    );
+    assert!(manifest.declared["metadata"].get("labels").is_none());
+}

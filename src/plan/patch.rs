@@ -10,11 +10,11 @@
 //! show in the diff and the Restart must survive a crash between the two steps.
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
 
 use serde_json::{Map, Value, json};
 
 use super::compare::{canonical, covers, find_by, is_empty};
+use super::metadata::{map_patch, user_annotations, user_labels};
 use super::ops::token;
 use crate::models::{
     GitopsPostgres, KubedbPostgres, LAST_APPLIED_ANNOTATION, LastApplied, ObjectMeta,
@@ -46,12 +46,19 @@ pub const RESTART_FIELDS: [&str; 8] = [
     "enforceFsGroup",
 ];
 
-/// Fields never removed by a patch when they leave Git: they hold container resources and
-/// the auth secret, which KubeDB needs and which removing from Git must leave alone.
-const KEPT_WHEN_REMOVED: [&str; 2] = ["podTemplate", "authSecret"];
-
-/// Annotation prefixes that belong to tools, not to the database.
-const CONTROL_PREFIXES: [&str; 2] = ["gitops.kubedb.com/", "kubectl.kubernetes.io/"];
+/// Fields that stay as they are live when they leave Git: sizes, the version and container
+/// resources (removing them from Git must not reset them), the auth secret KubeDB needs, and
+/// `init`, which KubeDB refuses to change once the database is initialised (a patch nulling
+/// it would fail, and being first, block every other change of the database).
+pub const KEPT_WHEN_REMOVED: [&str; 7] = [
+    "version",
+    "replicas",
+    "storage",
+    "storageType",
+    "podTemplate",
+    "authSecret",
+    "init",
+];
 
 /// The outcome of comparing the patchable fields.
 pub struct PatchPlan {
@@ -65,19 +72,9 @@ pub struct PatchPlan {
 pub fn full_record(desired: &GitopsPostgres, declared: &Map<String, Value>) -> LastApplied {
     LastApplied {
         spec: declared.clone(),
-        labels: desired.metadata.labels.clone().unwrap_or_default(),
+        labels: user_labels(&desired.metadata),
         annotations: user_annotations(&desired.metadata),
     }
-}
-
-fn user_annotations(metadata: &ObjectMeta) -> BTreeMap<String, String> {
-    metadata
-        .annotations
-        .iter()
-        .flatten()
-        .filter(|(k, _)| !CONTROL_PREFIXES.iter().any(|p| k.starts_with(p)))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect()
 }
 
 /// The part of a declared field a patch may carry: resources belong to VerticalScaling and
@@ -195,7 +192,7 @@ pub fn plan_patch(
             restart_changed |= RESTART_FIELDS.contains(&key.as_str());
         }
     }
-    let wanted_labels = desired.metadata.labels.clone().unwrap_or_default();
+    let wanted_labels = user_labels(&desired.metadata);
     let labels = map_patch(
         &wanted_labels,
         live.metadata.labels.as_ref(),
@@ -260,34 +257,16 @@ pub fn plan_patch(
     }
 }
 
-/// Changed keys set, removed keys (declared before, still live) nulled.
-fn map_patch(
-    wanted: &BTreeMap<String, String>,
-    live: Option<&BTreeMap<String, String>>,
-    recorded: Option<&BTreeMap<String, String>>,
-) -> Map<String, Value> {
-    let mut out = Map::new();
-    for (key, value) in wanted {
-        if live.and_then(|l| l.get(key)) != Some(value) {
-            out.insert(key.clone(), json!(value));
-        }
-    }
-    for key in recorded.into_iter().flat_map(BTreeMap::keys) {
-        if !wanted.contains_key(key) && live.is_some_and(|l| l.contains_key(key)) {
-            out.insert(key.clone(), Value::Null);
-        }
-    }
-    out
-}
-
 /// The annotation value of a record.
 pub fn record_json(record: &LastApplied) -> String {
     serde_json::to_string(record).expect("a record serialises")
 }
 
-/// The closing patch once every step is done: the whole record, the owed Restart cleared,
-/// a finished certificate rotation remembered. `None` when the live object already says so.
-pub fn closing_patch(
+/// The bookkeeping once every step is done: the whole record, the owed Restart cleared, a
+/// finished certificate rotation remembered. `None` when the live object already says so.
+/// The record is compared as written, so one in other spellings (`10Gi`, `10737418240`) is
+/// rewritten once; that is no step (see `DatabasePlan::bookkeeping`).
+pub fn bookkeeping_patch(
     desired: &GitopsPostgres,
     declared: &Map<String, Value>,
     live: &KubedbPostgres,
@@ -299,7 +278,7 @@ pub fn closing_patch(
     // Compared in place: building the record costs a copy of the spec, needed only to write it.
     let current = live_record.is_some_and(|r| {
         r.spec == *declared
-            && r.labels == desired.metadata.labels.clone().unwrap_or_default()
+            && r.labels == user_labels(&desired.metadata)
             && r.annotations == user_annotations(&desired.metadata)
     });
     if !current {
@@ -322,7 +301,8 @@ pub fn closing_patch(
     (!annotations.is_empty()).then(|| json!({"metadata": {"annotations": annotations}}))
 }
 
-/// The `kubedb.com` Postgres a Provision step creates: the desired spec as written, with the
+/// The `kubedb.com` Postgres a Provision step creates: the desired spec as written, the
+/// user's labels and annotations (never a GitOps tool's: see the `metadata` module), and the
 /// record of it.
 pub fn provision_object(
     desired: &GitopsPostgres,
@@ -337,13 +317,14 @@ pub fn provision_object(
     if let Some(revision) = revision {
         annotations.insert(REVISION_ANNOTATION.into(), revision.into());
     }
+    let labels = user_labels(&desired.metadata);
     KubedbPostgres {
         api_version: "kubedb.com/v1".into(),
         kind: "Postgres".into(),
         metadata: ObjectMeta {
             name: desired.metadata.name.clone(),
             namespace: desired.metadata.namespace.clone(),
-            labels: desired.metadata.labels.clone(),
+            labels: (!labels.is_empty()).then_some(labels),
             annotations: Some(annotations),
             ..ObjectMeta::default()
         },

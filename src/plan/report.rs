@@ -67,6 +67,12 @@ pub struct DatabasePlan {
     pub waiting_for: Option<String>,
     /// Things worth knowing that are not errors (a skipped version check, say).
     pub notes: Vec<String>,
+    /// A JSON merge patch of pg-gitops' own annotations on the live database (the
+    /// last-applied record, the owed-Restart marker, the last certificate rotation), when they
+    /// lag behind and no step is left. Not a step: nothing of the database changes, so it
+    /// counts for no exit code and is not in the JSON output; the service writes it.
+    #[serde(skip)]
+    pub bookkeeping: Option<Value>,
     /// Declared fields as they are live (`null` when the database does not exist yet).
     #[serde(skip)]
     pub before: Value,
@@ -84,6 +90,7 @@ impl DatabasePlan {
             errors: Vec::new(),
             waiting_for: None,
             notes: Vec::new(),
+            bookkeeping: None,
             before: Value::Null,
             after: Value::Null,
         }

@@ -1,8 +1,10 @@
 //! Plan tests: fixtures shaped like real KubeDB objects (the live side carries the defaults
 //! KubeDB's webhook writes), and table-driven cases per row of the field → step table.
 
+mod bookkeeping;
 mod errors;
 mod flow;
+mod safety;
 mod table;
 
 use std::path::Path;

@@ -16,6 +16,7 @@ fn report() -> PlanReport {
             errors: vec![],
             waiting_for: None,
             notes: vec!["version check skipped".into()],
+            bookkeeping: None,
             before: json!({"deletionPolicy": "Delete", "replicas": 3}),
             after: json!({"deletionPolicy": "Halt", "replicas": 3}),
         }],

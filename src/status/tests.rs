@@ -20,6 +20,7 @@ fn plan() -> DatabasePlan {
         errors: vec![],
         waiting_for: None,
         notes: vec![],
+        bookkeeping: None,
         before: Value::Null,
         after: Value::Null,
     }

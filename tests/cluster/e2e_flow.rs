@@ -5,6 +5,8 @@
 //!
 //!     cargo test --test e2e_flow
 
+mod safety;
+
 use std::collections::BTreeSet;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;

@@ -16,6 +16,7 @@ fn plan(steps: Vec<Step>, errors: Vec<PlanError>, waiting_for: Option<&str>) -> 
         errors,
         waiting_for: waiting_for.map(str::to_string),
         notes: vec![],
+        bookkeeping: None,
         before: Value::Null,
         after: Value::Null,
     }

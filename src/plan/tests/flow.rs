@@ -217,9 +217,11 @@ fn removing_sizes_versions_and_resources_changes_nothing() {
     let recorded = desired_spec();
     let live = live_recorded(live_spec(), recorded);
     let plan = plan(&manifest(spec), Some(&live));
-    // Only the record moves forward: no OpsRequest, no spec change.
-    assert_eq!(types(&plan), vec![StepType::Patch]);
-    assert!(plan.steps[0].patch.as_ref().unwrap().get("spec").is_none());
+    // Nothing changes, so no step; only the record moves forward, as bookkeeping.
+    assert_eq!(types(&plan), vec![]);
+    let bookkeeping = plan.bookkeeping.as_ref().expect("the record to write");
+    assert!(bookkeeping.get("spec").is_none());
+    assert!(bookkeeping["metadata"]["annotations"][LAST_APPLIED_ANNOTATION].is_string());
 }
 
 #[test]
@@ -254,11 +256,11 @@ fn the_owed_restart_survives_the_patch_and_is_cleared_once_done() {
     assert_eq!(types(&second), vec![StepType::Restart]);
     assert_eq!(ops_name(&second, 0), restart_name);
 
-    // Once it succeeded: a closing patch clears the marker and writes the whole record.
+    // Once it succeeded: no step; the bookkeeping clears the marker.
     let done = ops_request(&restart_name, "Restart", "Successful");
     let third = plan_with_ops(&manifest, Some(&patched), &[&done]);
-    assert_eq!(types(&third), vec![StepType::Patch]);
-    let annotations = &third.steps[0].patch.as_ref().unwrap()["metadata"]["annotations"];
+    assert_eq!(types(&third), vec![]);
+    let annotations = &third.bookkeeping.as_ref().unwrap()["metadata"]["annotations"];
     assert_eq!(annotations[RESTART_PENDING_ANNOTATION], Value::Null);
     assert!(
         annotations
