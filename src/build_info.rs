@@ -11,7 +11,7 @@ pub const COMMIT: &str = env!("PG_GITOPS_GIT_COMMIT");
 /// The build date, YYYY-MM-DD in UTC (`SOURCE_DATE_EPOCH` when set).
 pub const BUILD_DATE: &str = env!("PG_GITOPS_BUILD_DATE");
 
-/// `pg-gitops --version` after the program name: `0.1.0 (commit 38ff41a, built 2026-12-03)`.
+/// `pg-gitops --version` after the program name: `0.2.0 (commit 38ff41a, built 2026-12-03)`.
 pub const LONG_VERSION: &str = concat!(
     env!("CARGO_PKG_VERSION"),
     " (commit ",

@@ -69,7 +69,10 @@ fn packaged_chart_carries_the_crd_unchanged() {
     let out =
         render_script(&["package", CHART]).unwrap_or_else(|e| panic!("packaging failed: {e}"));
     let packaged: Value = serde_json::from_str(&out).expect("render-chart.py prints JSON");
-    assert_eq!(packaged["archive"], "pg-gitops-0.1.0.tgz");
+    assert_eq!(
+        packaged["archive"],
+        format!("pg-gitops-{}.tgz", env!("CARGO_PKG_VERSION"))
+    );
     let vendored = std::fs::read_to_string(
         repo_root().join("vendor/kubedb-crds/gitops.kubedb.com_postgreses.yaml"),
     )
@@ -152,7 +155,10 @@ fn default_values_render_a_secure_single_writer() {
     let containers = pod["containers"].as_array().unwrap();
     assert_eq!(containers.len(), 1);
     let c = &containers[0];
-    assert_eq!(c["image"], "ghcr.io/pg-gitops/pg-gitops:0.1.0");
+    assert_eq!(
+        c["image"],
+        format!("ghcr.io/pg-gitops/pg-gitops:{}", env!("CARGO_PKG_VERSION"))
+    );
     assert_eq!(c["command"], json!(["pg-gitops"]));
     assert_eq!(
         c["args"],
