@@ -1,6 +1,6 @@
 # The pg-gitops image for people with Docker (or Podman/BuildKit):
 #
-#   docker build -t ghcr.io/pg-gitops/pg-gitops:0.1.0 .
+#   docker build -t ghcr.io/pg-gitops/pg-gitops:0.2.0 .
 #
 # Equivalent to `scripts/image`, which builds the image the project tests (offline, from
 # Debian's packages, `FROM scratch` with buildah): the same binary built on Debian 12, the same
