@@ -103,7 +103,16 @@ fn packaged_chart_carries_the_crd_unchanged() {
 
 #[test]
 fn lint_is_clean_for_default_ha_and_full_values() {
-    for values in [json!({}), ha_values(), full_values()] {
+    let mut opt_ins = full_values();
+    for key in [
+        "prometheusRule",
+        "grafanaDashboard",
+        "networkPolicy",
+        "serviceMonitor",
+    ] {
+        opt_ins[key] = json!({ "enabled": true });
+    }
+    for values in [json!({}), ha_values(), full_values(), opt_ins] {
         let out = render_script(&["lint", CHART, "--values", &values.to_string()])
             .unwrap_or_else(|e| panic!("lint failed to run: {e}"));
         let report: Value = serde_json::from_str(&out).expect("lint prints JSON");
