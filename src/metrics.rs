@@ -22,6 +22,7 @@ use prometheus_client::registry::Registry;
 use tokio::sync::watch;
 use tracing::info;
 
+use crate::build_info;
 use crate::models::OpsRequestType;
 use crate::plan::StepType;
 use crate::server::DeliveryResult;
@@ -31,8 +32,8 @@ use crate::status::Standing;
 mod labels;
 
 use labels::{
-    ALL_STEP_TYPES, DeliveryLabels, ResultLabels, RevisionLabels, StateLabels, TypeLabels,
-    delivery_label, standing_label, step_label,
+    ALL_STEP_TYPES, BuildInfoLabels, DeliveryLabels, ResultLabels, RevisionLabels, StateLabels,
+    TypeLabels, delivery_label, standing_label, step_label,
 };
 
 /// The content type of the OpenMetrics text exposition format.
@@ -80,6 +81,9 @@ struct Families {
     git_fetch_total: Family<ResultLabels, Counter>,
     webhook_deliveries_total: Family<DeliveryLabels, Counter>,
     snapshot_revision: Family<RevisionLabels, Gauge>,
+    git_last_success_timestamp_seconds: Gauge,
+    invalid_manifests: Gauge,
+    build_info: Family<BuildInfoLabels, Gauge>,
 }
 
 struct Inner {
@@ -121,6 +125,9 @@ impl Metrics {
             git_fetch_total: Family::default(),
             webhook_deliveries_total: Family::default(),
             snapshot_revision: Family::default(),
+            git_last_success_timestamp_seconds: Gauge::default(),
+            invalid_manifests: Gauge::default(),
+            build_info: Family::default(),
         };
         // Counter names are registered without `_total`: the OpenMetrics encoder appends it.
         registry.register(
@@ -168,6 +175,30 @@ impl Metrics {
             "The Git revision of the snapshot in use (one series, value 1)",
             families.snapshot_revision.clone(),
         );
+        registry.register(
+            "git_last_success_timestamp_seconds",
+            "When the source last synced without an error (Unix seconds; 0 before the first \
+             success and with source.kind = cluster)",
+            families.git_last_success_timestamp_seconds.clone(),
+        );
+        registry.register(
+            "invalid_manifests",
+            "Manifests of the snapshot in use that could not be read (broken YAML, invalid \
+             documents, unreadable files)",
+            families.invalid_manifests.clone(),
+        );
+        registry.register(
+            "build_info",
+            "The running build: version and Git commit as labels, value 1",
+            families.build_info.clone(),
+        );
+        families
+            .build_info
+            .get_or_create(&BuildInfoLabels {
+                version: build_info::VERSION,
+                commit: build_info::COMMIT,
+            })
+            .set(1);
 
         for outcome in [Outcome::Ok, Outcome::Error] {
             let labels = ResultLabels {
@@ -288,6 +319,10 @@ impl Metrics {
             // Both only grow; a concurrent scrape may already have raised it.
             counter.inc_by(total.saturating_sub(counter.get()));
         }
+        let last_success = SourceStats::get(&stats.last_success_unix);
+        self.families()
+            .git_last_success_timestamp_seconds
+            .set(i64::try_from(last_success).unwrap_or(i64::MAX));
     }
 
     /// `receiver` is the provider's name in the webhook path ([`Provider::name`](crate::server::Provider::name)).
@@ -326,18 +361,27 @@ impl Metrics {
         }
     }
 
-    /// Keeps `snapshot_revision` on the snapshot the source publishes, until it stops.
+    /// How many manifests of the snapshot in use could not be read.
+    pub fn set_invalid_manifests(&self, count: usize) {
+        self.families()
+            .invalid_manifests
+            .set(i64::try_from(count).unwrap_or(i64::MAX));
+    }
+
+    /// Keeps `snapshot_revision` and `invalid_manifests` on the snapshot the source
+    /// publishes, until it stops.
     pub(crate) async fn follow_snapshots(
         self,
         mut snapshots: watch::Receiver<Option<Arc<Snapshot>>>,
     ) {
         loop {
-            let revision = snapshots
+            let seen = snapshots
                 .borrow_and_update()
                 .as_ref()
-                .map(|snapshot| snapshot.revision.clone());
-            if let Some(revision) = revision {
+                .map(|snapshot| (snapshot.revision.clone(), snapshot.manifests.errors.len()));
+            if let Some((revision, invalid)) = seen {
                 self.set_snapshot_revision(&revision);
+                self.set_invalid_manifests(invalid);
             }
             if snapshots.changed().await.is_err() {
                 return;

@@ -161,6 +161,8 @@ pub struct SourceStats {
     pub succeeded: AtomicU64,
     /// Syncs that ended in an error.
     pub errors: AtomicU64,
+    /// When the last sync ended without an error, in seconds since the Unix epoch (0: never).
+    pub last_success_unix: AtomicU64,
     pub last_error: Mutex<Option<String>>,
 }
 
@@ -173,12 +175,18 @@ impl SourceStats {
         counter.fetch_add(1, Ordering::Relaxed);
     }
 
-    fn record_error(&self, error: Option<String>) {
+    pub(crate) fn record_error(&self, error: Option<String>) {
         Self::bump(if error.is_some() {
             &self.errors
         } else {
             &self.succeeded
         });
+        if error.is_none() {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |since| since.as_secs());
+            self.last_success_unix.store(now, Ordering::Relaxed);
+        }
         *self
             .last_error
             .lock()

@@ -86,3 +86,9 @@ pub(super) struct DeliveryLabels {
 pub(super) struct RevisionLabels {
     pub(super) revision: String,
 }
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+pub(super) struct BuildInfoLabels {
+    pub(super) version: &'static str,
+    pub(super) commit: &'static str,
+}

@@ -29,6 +29,9 @@ fn every_family_is_exposed_with_its_type_before_anything_is_recorded() {
         ("pg_gitops_databases", "gauge"),
         ("pg_gitops_leader", "gauge"),
         ("pg_gitops_git_fetch", "counter"),
+        ("pg_gitops_git_last_success_timestamp_seconds", "gauge"),
+        ("pg_gitops_invalid_manifests", "gauge"),
+        ("pg_gitops_build_info", "gauge"),
     ] {
         assert!(
             text.contains(&format!("# TYPE {family} {kind}\n")),
@@ -39,6 +42,12 @@ fn every_family_is_exposed_with_its_type_before_anything_is_recorded() {
         text.ends_with("# EOF\n"),
         "OpenMetrics text ends with # EOF"
     );
+    let build = format!(
+        r#"pg_gitops_build_info{{version="{}",commit="{}"}}"#,
+        crate::build_info::VERSION,
+        crate::build_info::COMMIT
+    );
+    assert_eq!(sample(&text, &build), Some(1.0), "{text}");
     // Known label sets start at zero rather than being absent.
     assert_eq!(
         sample(&text, r#"pg_gitops_reconcile_total{result="error"}"#),
@@ -263,6 +272,80 @@ async fn the_revision_follows_the_snapshots_the_source_publishes() {
     }
     assert!(revision_is("bbbb222"), "{}", metrics.encode());
     assert!(!revision_is("aaaa111"));
+    drop(sender);
+    follower.await.unwrap();
+}
+
+#[test]
+fn the_last_success_timestamp_is_read_from_the_source_at_scrape_time() {
+    let metrics = Metrics::new();
+    let source = Arc::new(SourceStats::default());
+    metrics.observe_source(source.clone());
+    let text = metrics.encode();
+    assert_eq!(
+        sample(&text, "pg_gitops_git_last_success_timestamp_seconds"),
+        Some(0.0)
+    );
+    source.record_error(Some("fetch failed".into()));
+    assert_eq!(
+        sample(
+            &metrics.encode(),
+            "pg_gitops_git_last_success_timestamp_seconds"
+        ),
+        Some(0.0),
+        "an error is no success"
+    );
+    let before = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    source.record_error(None);
+    let at = sample(
+        &metrics.encode(),
+        "pg_gitops_git_last_success_timestamp_seconds",
+    )
+    .unwrap();
+    assert!(
+        at >= before.floor() && at <= before + 5.0,
+        "{at} vs {before}"
+    );
+}
+
+#[tokio::test]
+async fn invalid_manifests_follow_the_snapshot_in_use() {
+    let metrics = Metrics::new();
+    let snapshot = |revision: &str, broken: usize| {
+        let mut manifests = crate::manifest::ManifestSet::default();
+        for line in 0..broken {
+            manifests.errors.push(crate::manifest::ManifestError {
+                file: "broken.yaml".into(),
+                line,
+                message: "invalid YAML".into(),
+                database: None,
+            });
+        }
+        Some(Arc::new(Snapshot {
+            revision: revision.into(),
+            root: std::path::PathBuf::new(),
+            manifests,
+        }))
+    };
+    let invalid = || sample(&metrics.encode(), "pg_gitops_invalid_manifests");
+    assert_eq!(invalid(), Some(0.0));
+    let (sender, receiver) = watch::channel(snapshot("aaaa111", 2));
+    let follower = tokio::spawn(metrics.clone().follow_snapshots(receiver));
+    for expected in [2.0, 0.0] {
+        if expected == 0.0 {
+            sender.send_replace(snapshot("bbbb222", 0));
+        }
+        for _ in 0..100 {
+            if invalid() == Some(expected) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(invalid(), Some(expected), "{}", metrics.encode());
+    }
     drop(sender);
     follower.await.unwrap();
 }

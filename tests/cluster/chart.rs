@@ -188,8 +188,24 @@ async fn ha_install_with_prune_and_a_separate_lease_namespace() {
     let lease_ns = cluster.namespace("chart-lease").await;
     let mut values = full_values();
     values["leaderElection"]["namespace"] = json!(lease_ns);
+    // The opt-in NetworkPolicy and the default topology spread of two replicas are accepted
+    // by the API server as rendered.
+    values["networkPolicy"] =
+        json!({ "enabled": true, "apiServer": { "cidrs": ["127.0.0.1/32"] } });
     let rendered = install(&admin, &values, &ns, &ns).await;
     assert_eq!(rendered.one("Deployment")["spec"]["replicas"], 2);
+    assert_eq!(
+        rendered.one("Deployment")["spec"]["template"]["spec"]["topologySpreadConstraints"]
+            .as_array()
+            .map(Vec::len),
+        Some(2)
+    );
+    assert_eq!(
+        rendered.one("NetworkPolicy")["spec"]["egress"]
+            .as_array()
+            .map(Vec::len),
+        Some(3)
+    );
     let role = rendered.one("Role");
     assert_eq!(role["metadata"]["namespace"], lease_ns.as_str());
     let config = pg_gitops::config::Config::from_toml_str(&rendered.config_toml()).unwrap();

@@ -19,6 +19,7 @@ mod harness_auth;
 mod image;
 mod leader_election;
 mod logs;
+mod metrics_exported;
 mod plan;
 mod sim_ops;
 mod sim_queue;

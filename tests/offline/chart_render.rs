@@ -103,7 +103,16 @@ fn packaged_chart_carries_the_crd_unchanged() {
 
 #[test]
 fn lint_is_clean_for_default_ha_and_full_values() {
-    for values in [json!({}), ha_values(), full_values()] {
+    let mut opt_ins = full_values();
+    for key in [
+        "prometheusRule",
+        "grafanaDashboard",
+        "networkPolicy",
+        "serviceMonitor",
+    ] {
+        opt_ins[key] = json!({ "enabled": true });
+    }
+    for values in [json!({}), ha_values(), full_values(), opt_ins] {
         let out = render_script(&["lint", CHART, "--values", &values.to_string()])
             .unwrap_or_else(|e| panic!("lint failed to run: {e}"));
         let report: Value = serde_json::from_str(&out).expect("lint prints JSON");
@@ -241,7 +250,20 @@ fn refuses_unsafe_or_contradictory_values_with_a_clear_message() {
         ),
         (
             json!({ "config": { "sorce": { "kind": "dir" } } }),
-            "invalid propertyName 'sorce'",
+            "additional properties 'sorce' not allowed",
+        ),
+        // Keys inside a section too: the service would refuse them at start (crash loop).
+        (
+            json!({ "config": { "source": { "poll_intervall": "5m" } } }),
+            "at '/config/source': additional properties 'poll_intervall' not allowed",
+        ),
+        (
+            json!({ "config": { "reconcile": { "resync": "5m" } } }),
+            "at '/config/reconcile': additional properties 'resync' not allowed",
+        ),
+        (
+            json!({ "config": { "log": { "format": "yaml" } } }),
+            "at '/config/log/format': value must be one of 'text', 'json'",
         ),
         (
             json!({ "git": { "url": "https://x/y.git", "auth": { "method": "token" } } }),
@@ -408,6 +430,213 @@ fn pod_disruption_budget_api_version_follows_the_cluster_version() {
             "Kubernetes {kube_version}"
         );
     }
+}
+
+#[test]
+fn schema_knows_exactly_the_config_keys_of_the_service() {
+    let text = std::fs::read_to_string(repo_root().join(CHART).join("values.schema.json")).unwrap();
+    let schema: Value = serde_json::from_str(&text).unwrap();
+    let config = &schema["properties"]["config"];
+    assert_eq!(config["additionalProperties"], false);
+    // Every field of the service's Config, as it (de)serializes them.
+    let real = serde_json::to_value(pg_gitops::config::Config::default()).unwrap();
+    let keys = |v: &Value| -> Vec<String> {
+        let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+        k.sort();
+        k
+    };
+    assert_eq!(keys(&config["properties"]), keys(&real), "config sections");
+    for (section, fields) in real.as_object().unwrap() {
+        let declared = &config["properties"][section];
+        assert_eq!(declared["additionalProperties"], false, "config.{section}");
+        assert_eq!(
+            keys(&declared["properties"]),
+            keys(fields),
+            "keys of config.{section} in values.schema.json"
+        );
+    }
+    // Every key the schema allows renders a config.toml the service accepts.
+    let values = json!({ "config": {
+        "source": { "poll_interval": 30, "poll_jitter": "5s", "depth": 1, "timeout": "2m",
+                    "dir_debounce": "1s" },
+        "server": { "header_read_timeout": "10s", "request_timeout": "30s", "max_connections": 64 },
+        "plan": { "default_namespace": "dbs", "volume_expansion_mode": "Online" },
+        "reconcile": { "suspend": false, "namespace": "dbs", "resync_interval": "10m",
+                       "instance": "a" },
+        "log": { "format": "json" }
+    } });
+    let r = render(&values, "pg-gitops", "ops");
+    let parsed = pg_gitops::config::Config::from_toml_str(&r.config_toml())
+        .unwrap_or_else(|e| panic!("config.toml rejected: {e}\n{}", r.config_toml()));
+    assert_eq!(parsed.log.format, pg_gitops::config::LogFormat::Json);
+    assert_eq!(parsed.server.max_connections, 64);
+}
+
+#[test]
+fn replicas_are_spread_over_nodes_and_zones_only_when_there_are_several() {
+    let pod = |values: Value| {
+        render(&values, "pg-gitops", "ops").one("Deployment")["spec"]["template"]["spec"].clone()
+    };
+    assert_eq!(pod(json!({}))["topologySpreadConstraints"], Value::Null);
+    let spread = pod(ha_values())["topologySpreadConstraints"].clone();
+    let keys: Vec<&str> = spread
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["topologyKey"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        keys,
+        ["kubernetes.io/hostname", "topology.kubernetes.io/zone"]
+    );
+    let deployment = render(&ha_values(), "pg-gitops", "ops").one("Deployment");
+    for constraint in spread.as_array().unwrap() {
+        assert_eq!(constraint["maxSkew"], 1);
+        assert_eq!(constraint["whenUnsatisfiable"], "ScheduleAnyway");
+        assert_eq!(
+            constraint["labelSelector"]["matchLabels"],
+            deployment["spec"]["selector"]["matchLabels"]
+        );
+    }
+    // Given constraints replace the default.
+    let own = json!([{ "maxSkew": 2, "topologyKey": "rack", "whenUnsatisfiable": "DoNotSchedule",
+                       "labelSelector": { "matchLabels": { "app": "x" } } }]);
+    let mut values = ha_values();
+    values["topologySpreadConstraints"] = own.clone();
+    assert_eq!(pod(values)["topologySpreadConstraints"], own);
+}
+
+#[test]
+fn network_policy_allows_the_http_port_in_and_api_server_dns_and_git_out() {
+    let r = render(&json!({}), "pg-gitops", "ops");
+    assert!(!r.kinds().contains(&"NetworkPolicy".to_owned()));
+    let values = json!({
+        "networkPolicy": {
+            "enabled": true,
+            "apiServer": { "cidrs": ["10.96.0.1/32", "172.18.0.2/32"] },
+            "ingressFrom": [{ "namespaceSelector": { "matchLabels": { "name": "monitoring" } } }]
+        },
+        "git": { "url": "https://git.example.com/fleet.git" }
+    });
+    let r = render(&values, "pg-gitops", "ops");
+    let policy = r.one("NetworkPolicy");
+    let deployment = r.one("Deployment");
+    assert_eq!(
+        policy["spec"]["podSelector"]["matchLabels"],
+        deployment["spec"]["selector"]["matchLabels"]
+    );
+    assert_eq!(policy["spec"]["policyTypes"], json!(["Ingress", "Egress"]));
+    let ingress = policy["spec"]["ingress"].as_array().unwrap();
+    assert_eq!(ingress.len(), 1);
+    // The named port is the container's one port (webhooks, /metrics, probes).
+    assert_eq!(
+        ingress[0]["ports"],
+        json!([{ "protocol": "TCP", "port": "http" }])
+    );
+    assert_eq!(
+        deployment["spec"]["template"]["spec"]["containers"][0]["ports"][0]["name"],
+        "http"
+    );
+    assert_eq!(
+        ingress[0]["from"],
+        json!([{ "namespaceSelector": { "matchLabels": { "name": "monitoring" } } }])
+    );
+    let egress = policy["spec"]["egress"].as_array().unwrap();
+    let ports = |rule: &Value| -> Vec<(String, i64)> {
+        rule["ports"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| {
+                (
+                    p["protocol"].as_str().unwrap().to_owned(),
+                    p["port"].as_i64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    let tcp = |ports: &[i64]| -> Vec<(String, i64)> {
+        ports.iter().map(|p| ("TCP".to_owned(), *p)).collect()
+    };
+    assert_eq!(ports(&egress[0]), tcp(&[443, 6443]), "API server");
+    assert_eq!(
+        egress[0]["to"],
+        json!([{ "ipBlock": { "cidr": "10.96.0.1/32" } }, { "ipBlock": { "cidr": "172.18.0.2/32" } }])
+    );
+    assert_eq!(
+        ports(&egress[1]),
+        [("UDP".to_owned(), 53), ("TCP".to_owned(), 53)],
+        "DNS"
+    );
+    assert_eq!(ports(&egress[2]), tcp(&[443, 22]), "Git");
+    assert_eq!(egress.len(), 3);
+    // Without a Git URL (source.kind = cluster) there is no Git egress.
+    let mut cluster = values.clone();
+    cluster["git"] = json!({});
+    assert_eq!(
+        render(&cluster, "pg-gitops", "ops").one("NetworkPolicy")["spec"]["egress"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+}
+
+#[test]
+fn a_changed_webhook_or_git_secret_changes_the_pod_template() {
+    let annotations = |values: &Value| {
+        render(values, "pg-gitops", "ops").one("Deployment")["spec"]["template"]["metadata"]
+            ["annotations"]
+            .clone()
+    };
+    // Nothing to watch by default.
+    assert_eq!(annotations(&json!({}))["checksum/secrets"], Value::Null);
+    let full = annotations(&full_values());
+    let checksum = full["checksum/secrets"].as_str().expect("checksum/secrets");
+    assert_eq!(checksum.len(), 64, "{checksum}");
+    let mut other = full_values();
+    other["webhook"]["existingSecret"] = json!("fleet-webhooks-v2");
+    assert_ne!(
+        annotations(&other)["checksum/secrets"],
+        full["checksum/secrets"]
+    );
+    // The config checksum still rolls the pods on a config change.
+    let mut changed = full_values();
+    changed["config"]["source"]["poll_interval"] = json!("45s");
+    assert_ne!(
+        annotations(&changed)["checksum/config"],
+        full["checksum/config"]
+    );
+}
+
+#[test]
+fn grafana_dashboard_ships_in_a_configmap_when_enabled() {
+    let r = render(&json!({}), "pg-gitops", "ops");
+    assert_eq!(r.kinds().iter().filter(|k| *k == "ConfigMap").count(), 1);
+    let r = render(
+        &json!({ "grafanaDashboard": { "enabled": true, "annotations": { "grafana_folder": "Databases" } } }),
+        "pg-gitops",
+        "ops",
+    );
+    let dashboard = r
+        .objects()
+        .into_iter()
+        .find(|o| o["kind"] == "ConfigMap" && o["metadata"]["name"] == "pg-gitops-dashboard")
+        .expect("the dashboard ConfigMap");
+    assert_eq!(dashboard["metadata"]["labels"]["grafana_dashboard"], "1");
+    assert_eq!(
+        dashboard["metadata"]["annotations"]["grafana_folder"],
+        "Databases"
+    );
+    let shipped: Value =
+        serde_json::from_str(dashboard["data"]["pg-gitops.json"].as_str().unwrap()).unwrap();
+    let file: Value = serde_json::from_str(
+        &std::fs::read_to_string(repo_root().join(CHART).join("dashboards/pg-gitops.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(shipped, file);
+    assert_eq!(shipped["uid"], "pg-gitops");
 }
 
 fn env(container: &Value, name: &str) -> Option<String> {

@@ -4,6 +4,7 @@
 //! They share one process, so one tracing capture (`test_support::logs`): a secret asserted
 //! absent from the log is absent from every test's log lines.
 
+mod alert_rules;
 mod chart_render;
 mod config_keys;
 mod dir_source;

@@ -197,7 +197,8 @@ config.toml's structure.
 {{- $_ := set $webhooks (get $keys $provider) (printf "%s/%s" $dir $provider) }}
 {{- end }}
 {{- end }}
-{{- $server := dict "listen" (printf "0.0.0.0:%d" (int .Values.service.port)) }}
+{{- $server := get $config "server" | default dict }}
+{{- $_ := set $server "listen" (printf "0.0.0.0:%d" (int .Values.service.port)) }}
 {{- if $webhooks }}
 {{- $_ := set $server "webhooks" $webhooks }}
 {{- end }}
@@ -256,3 +257,31 @@ Argument: dict "table" <map> "path" <dotted path of the table, "" at the top>.
 # repository's config.toml. Edit the release's values, not this ConfigMap.
 {{- include "pg-gitops.tomlTable" (dict "table" (include "pg-gitops.configDict" . | fromYaml) "path" "") }}
 {{ end }}
+
+{{/*
+The window of the PgGitopsSourceNotSyncing alert: prometheusRule.sourceStaleAfter, or
+prometheusRule.sourceStalePolls poll intervals (config.source.poll_interval, default 60s) as
+seconds. A poll interval Helm cannot read (e.g. "1m 30s") needs sourceStaleAfter.
+*/}}
+{{- define "pg-gitops.sourceStaleAfter" -}}
+{{- $rule := .Values.prometheusRule -}}
+{{- if $rule.sourceStaleAfter -}}
+{{- $rule.sourceStaleAfter -}}
+{{- else -}}
+{{- $poll := "60s" -}}
+{{- with .Values.config.source }}{{ with .poll_interval }}{{ $poll = toString . }}{{ end }}{{ end -}}
+{{- $seconds := 0 -}}
+{{- if regexMatch "^[0-9]+$" $poll -}}
+{{- $seconds = atoi $poll -}}
+{{- else if regexMatch "^[0-9]+s$" $poll -}}
+{{- $seconds = atoi (trimSuffix "s" $poll) -}}
+{{- else if regexMatch "^[0-9]+m$" $poll -}}
+{{- $seconds = mul (atoi (trimSuffix "m" $poll)) 60 -}}
+{{- else if regexMatch "^[0-9]+h$" $poll -}}
+{{- $seconds = mul (atoi (trimSuffix "h" $poll)) 3600 -}}
+{{- else -}}
+{{- fail (printf "config.source.poll_interval %q is not a plain number of seconds, minutes or hours: set prometheusRule.sourceStaleAfter (a Prometheus duration such as 10m)" $poll) -}}
+{{- end -}}
+{{- printf "%ds" (mul $seconds (int $rule.sourceStalePolls)) -}}
+{{- end -}}
+{{- end }}
