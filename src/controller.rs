@@ -7,6 +7,7 @@
 //! backoff; a restarted process continues where the cluster says it is.
 
 mod report;
+mod standings;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -35,6 +36,7 @@ use crate::plan::{Catalog, PlanSettings, plan_database};
 use crate::status::Standing;
 
 use report::{publish_step, write_status};
+use standings::Standings;
 
 /// Settings of the reconcile stage.
 #[derive(Debug, Clone)]
@@ -86,10 +88,10 @@ pub struct Context {
     settings: ReconcilerSettings,
     is_leader: Arc<dyn Fn() -> bool + Send + Sync>,
     recorder: Recorder,
-    failures: Mutex<HashMap<ObjectRef<GitopsPostgres>, u32>>,
+    /// Failed reconciles in a row per database, for its backoff.
+    failures: Arc<Mutex<HashMap<ObjectRef<GitopsPostgres>, u32>>>,
     metrics: Metrics,
-    /// The last standing of each database, for the `databases{state}` gauge.
-    standings: Mutex<HashMap<ObjectRef<GitopsPostgres>, Standing>>,
+    standings: Arc<Mutex<Standings>>,
 }
 
 /// The per-object backoff after a failed reconcile: 1 s, doubled per failure up to
@@ -144,11 +146,43 @@ pub async fn run(
     let config = watcher::Config::default();
     let (gitops, gitops_writer) = reflector::store();
     let (gitops_listed, mut gitops_listed_rx) = tokio::sync::watch::channel(false);
+    let standings = Arc::new(Mutex::new(Standings::default()));
+    let failures = Arc::new(Mutex::new(HashMap::new()));
+    // Reconciles never see a deletion (applied objects only): forget a deleted database here,
+    // and after a re-list every database no longer listed.
+    let forget = {
+        let (standings, failures, metrics, listed) = (
+            standings.clone(),
+            failures.clone(),
+            metrics.clone(),
+            gitops.clone(),
+        );
+        move |deleted: Option<&GitopsPostgres>| {
+            let mut standings = standings.lock().expect("standings");
+            let mut failures = failures.lock().expect("failure counts");
+            let changed = match deleted {
+                Some(object) => {
+                    let key = ObjectRef::from_obj(object);
+                    failures.remove(&key);
+                    standings.forget(&key)
+                }
+                None => {
+                    failures.retain(|key, _| listed.get(key).is_some());
+                    standings.retain(|key| listed.get(key).is_some())
+                }
+            };
+            if changed {
+                publish_standings(&metrics, &standings);
+            }
+        }
+    };
     let gitops_events = reflector::reflector(gitops_writer, watcher(gitops_api, config.clone()))
         .inspect(move |event| match event {
             Ok(watcher::Event::InitDone) => {
+                forget(None);
                 let _ = gitops_listed.send(true);
             }
+            Ok(watcher::Event::Delete(object)) => forget(Some(object)),
             Err(error) => warn!(%error, "watching gitops Postgres objects"),
             _ => {}
         })
@@ -188,9 +222,9 @@ pub async fn run(
         settings,
         is_leader: leader.is_leader,
         recorder,
-        failures: Mutex::new(HashMap::new()),
+        failures,
         metrics,
-        standings: Mutex::new(HashMap::new()),
+        standings,
     });
     // Our own reflector for the main kind too, so readiness waits on caches we can observe.
     let controller = Controller::for_stream(gitops_events, gitops.clone())
@@ -330,14 +364,14 @@ async fn reconcile_inner(
 /// Keeps the `databases{state}` gauge equal to the standings last computed.
 fn count_standing(ctx: &Context, key: ObjectRef<GitopsPostgres>, standing: Standing) {
     let mut standings = ctx.standings.lock().expect("standings");
-    if standings.insert(key, standing) == Some(standing) {
-        return;
+    if standings.set(key, standing) {
+        publish_standings(&ctx.metrics, &standings);
     }
+}
+
+fn publish_standings(metrics: &Metrics, standings: &Standings) {
     for which in Standing::ALL {
-        ctx.metrics.set_databases(
-            which,
-            standings.values().filter(|s| **s == which).count() as u64,
-        );
+        metrics.set_databases(which, standings.count(which));
     }
 }
 

@@ -220,3 +220,47 @@ async fn dashboard_and_alerts_name_only_metrics_the_service_exports() {
     service.stop().await;
     sim.stop().await;
 }
+
+/// The `databases{state}` gauge forgets a deleted database: it counted it forever before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_databases_gauge_forgets_a_deleted_database() {
+    use kube::api::{Api, DeleteParams, PostParams};
+    use pg_gitops::models::GitopsPostgres;
+
+    let sim = sim_namespace("gauge-forgets", Duration::from_millis(100)).await;
+    let (client, ns) = (sim.client.clone(), sim.namespace.clone());
+    let service = Service::start(base_config(&ns, "gauge-forgets"), client.clone());
+    service.ready().await;
+    let api: Api<GitopsPostgres> = Api::namespaced(client.clone(), &ns);
+    let db = Db::new("brief");
+    let object: GitopsPostgres = serde_json::from_value(db.object(&ns)).unwrap();
+    api.create(&PostParams::default(), &object).await.unwrap();
+
+    let counted = |body: &str| {
+        ["in_sync", "progressing", "stalled", "suspended"]
+            .iter()
+            .filter_map(|state| sample(body, &format!(r#"pg_gitops_databases{{state="{state}"}}"#)))
+            .sum::<f64>()
+    };
+    let wait_for = |want: f64| {
+        let service = &service;
+        async move {
+            let deadline = tokio::time::Instant::now() + PATIENCE;
+            loop {
+                let (_, body) = scrape(service).await;
+                if counted(&body) == want {
+                    return;
+                }
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "the gauge never counted {want} databases:\n{body}"
+                );
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    };
+    wait_for(1.0).await;
+    api.delete("brief", &DeleteParams::default()).await.unwrap();
+    wait_for(0.0).await;
+    service.stop().await;
+}
