@@ -51,7 +51,8 @@ impl Standings {
             .filter(|key| !exists(key))
             .cloned()
             .collect();
-        gone.iter().fold(false, |any, key| self.forget(key) || any)
+        // Not `any`: every key must be forgotten, not only the first.
+        gone.iter().filter(|key| self.forget(key)).count() > 0
     }
 
     pub(crate) fn count(&self, standing: Standing) -> u64 {
