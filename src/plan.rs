@@ -166,8 +166,9 @@ pub fn plan_database(
         before_view(&plan.after, spec, record.as_ref())
     });
 
-    let (findings, notes) =
+    let (mut findings, notes) =
         checks::check(&desired.spec, &plan.after, live, record.as_ref(), catalog);
+    findings.extend(checks::check_metadata(&desired.metadata));
     plan.notes = notes;
     let error_at = |finding: &Finding| PlanError {
         file: file.clone(),

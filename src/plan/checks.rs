@@ -8,7 +8,10 @@ use serde_json::Value;
 
 use super::compare::covers;
 use super::version::{VersionCheck, check_target, check_upgrade};
-use crate::models::{KubedbPostgres, LastApplied, PostgresSpec, PostgresVersion};
+use crate::models::{
+    KubedbPostgres, LastApplied, ObjectMeta, PostgresSpec, PostgresVersion,
+    VOLUME_EXPANSION_MODE_ANNOTATION,
+};
 use crate::yaml::PathSegment;
 use kubedb_semantics::quantity::compare_json_quantities;
 
@@ -95,6 +98,28 @@ pub fn check(
         check_immutable(desired, declared, live, &mut findings);
     }
     (findings, notes)
+}
+
+/// Checks the gitops object's own annotations that shape the plan.
+pub fn check_metadata(metadata: &ObjectMeta) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    let annotations = metadata.annotations.as_ref();
+    // KubeDB's CRD takes exactly `Online` or `Offline` (case-sensitive): any other value
+    // would make a VolumeExpansion the API server refuses. Checked whether or not the disk
+    // grows now, so a wrong value is found when it is written, not on the day it is used.
+    if let Some(mode) = annotations
+        .and_then(|a| a.get(VOLUME_EXPANSION_MODE_ANNOTATION))
+        .filter(|m| !matches!(m.as_str(), "Online" | "Offline"))
+    {
+        findings.push(finding(
+            &["metadata", "annotations", VOLUME_EXPANSION_MODE_ANNOTATION],
+            format!(
+                "annotation {VOLUME_EXPANSION_MODE_ANNOTATION} is {mode:?}; it must be Online or \
+                 Offline (exactly, as KubeDB's VolumeExpansion mode is spelt)"
+            ),
+        ));
+    }
+    findings
 }
 
 fn check_containers(desired: &PostgresSpec, findings: &mut Vec<Finding>) {

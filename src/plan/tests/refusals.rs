@@ -1,0 +1,79 @@
+//! Changes KubeDB (or Kubernetes) would refuse are errors for their database, naming the
+//! field and the value to fix, and are never planned as OpsRequests or patches.
+
+use serde_json::json;
+
+use super::*;
+use crate::models::VOLUME_EXPANSION_MODE_ANNOTATION;
+
+/// The 1-based line of the first line of the manifest of `spec`/`metadata` holding `needle`.
+fn line_of(spec: &Value, metadata: Value, needle: &str) -> usize {
+    let mut meta = json!({"name": "pg1", "namespace": "db"});
+    meta.as_object_mut()
+        .unwrap()
+        .extend(metadata.as_object().cloned().unwrap_or_default());
+    let text = crate::yaml::to_string(&json!({"apiVersion": "gitops.kubedb.com/v1alpha1",
+        "kind": "Postgres", "metadata": meta, "spec": spec}));
+    text.lines()
+        .position(|l| l.contains(needle))
+        .map(|i| i + 1)
+        .unwrap_or_else(|| panic!("{needle:?} not in\n{text}"))
+}
+
+/// The only error of a plan that planned nothing.
+fn only_error(plan: &DatabasePlan) -> &PlanError {
+    assert!(
+        plan.steps.is_empty(),
+        "nothing may be planned: {:?}",
+        types(plan)
+    );
+    assert_eq!(plan.errors.len(), 1, "{:?}", plan.errors);
+    &plan.errors[0]
+}
+
+/// The CRD's enum is `Online | Offline`: `offline` would make a VolumeExpansion the API
+/// server refuses, so the annotation is checked before anything is planned.
+#[test]
+fn a_volume_expansion_mode_other_than_online_or_offline_is_an_error() {
+    let spec = set(
+        desired_spec(),
+        "/storage/resources/requests/storage",
+        json!("20Gi"),
+    );
+    for mode in ["offline", "ONLINE", "", "Offline "] {
+        let metadata = json!({"annotations": {VOLUME_EXPANSION_MODE_ANNOTATION: mode}});
+        let manifest = manifest_with(spec.clone(), metadata.clone());
+        let planned = plan(&manifest, Some(&live(live_spec())));
+        let error = only_error(&planned);
+        assert!(
+            error.message.contains(VOLUME_EXPANSION_MODE_ANNOTATION)
+                && error.message.contains(&format!("{mode:?}"))
+                && error.message.contains("Online or Offline"),
+            "{mode:?}: {}",
+            error.message
+        );
+        assert_eq!(error.file, "dbs/pg1.yaml");
+        assert_eq!(
+            error.line,
+            line_of(&spec, metadata, VOLUME_EXPANSION_MODE_ANNOTATION),
+            "{mode:?}"
+        );
+    }
+    // Also when nothing would expand: a wrong annotation is found at once, not on the day
+    // the disk grows.
+    let metadata = json!({"annotations": {VOLUME_EXPANSION_MODE_ANNOTATION: "offline"}});
+    let provision = plan(&manifest_with(desired_spec(), metadata), None);
+    assert!(only_error(&provision).message.contains("\"offline\""));
+    for mode in ["Online", "Offline"] {
+        let metadata = json!({"annotations": {VOLUME_EXPANSION_MODE_ANNOTATION: mode}});
+        let planned = plan(
+            &manifest_with(spec.clone(), metadata),
+            Some(&live(live_spec())),
+        );
+        assert_eq!(planned.errors, vec![], "{mode}");
+        assert_eq!(
+            ops_spec(&planned, 0)["volumeExpansion"]["mode"],
+            json!(mode)
+        );
+    }
+}
