@@ -183,6 +183,18 @@ fn check_tls_consistency(
         )),
         _ => {}
     }
+    // A database without TLS runs with sslMode disable (KubeDB's default), and KubeDB refuses
+    // tls together with disable: adding TLS without declaring a mode would be refused.
+    let live_disabled =
+        live.is_some_and(|l| l.spec.tls.is_none() && l.spec.ssl_mode.as_deref() == Some("disable"));
+    if declares_tls && ssl_mode.is_none() && live_disabled {
+        findings.push(finding(
+            &["spec", "tls"],
+            "adding spec.tls while the live sslMode is disable, which KubeDB refuses with TLS: \
+             declare spec.sslMode: verify-full (KubeDB's default with TLS), or verify-ca, \
+             require, prefer or allow",
+        ));
+    }
     if desired.client_auth_mode.as_deref() == Some("cert")
         && (!tls_after || ssl_mode == Some("disable"))
     {

@@ -77,3 +77,38 @@ fn a_volume_expansion_mode_other_than_online_or_offline_is_an_error() {
         );
     }
 }
+
+/// KubeDB refuses `tls` with `sslMode: disable`, and a database without TLS runs with
+/// `disable`: adding TLS must say which sslMode to use, or the request is refused.
+#[test]
+fn adding_tls_while_the_live_ssl_mode_is_disable_needs_a_declared_ssl_mode() {
+    let tls =
+        json!({"issuerRef": {"apiGroup": "cert-manager.io", "kind": "Issuer", "name": "pg-ca"}});
+    let spec = set(desired_spec(), "/tls", tls.clone());
+    let live_db = live(live_spec());
+    assert_eq!(live_db.spec.ssl_mode.as_deref(), Some("disable"));
+    let refused = plan(&manifest(spec.clone()), Some(&live_db));
+    let error = only_error(&refused);
+    assert!(
+        error.message.contains("live sslMode is disable")
+            && error.message.contains("declare spec.sslMode")
+            && error.message.contains("verify-full"),
+        "{}",
+        error.message
+    );
+    assert_eq!(error.line, line_of(&spec, json!({}), "tls:"));
+    // Declared, it is carried in the request; a new database gets KubeDB's own default.
+    let declared = plan(
+        &manifest(set(spec.clone(), "/sslMode", json!("verify-full"))),
+        Some(&live_db),
+    );
+    assert_eq!(declared.errors, vec![]);
+    assert_eq!(types(&declared), vec![StepType::ReconfigureTLS]);
+    assert_eq!(
+        ops_spec(&declared, 0)["tls"]["sslMode"],
+        json!("verify-full")
+    );
+    let provision = plan(&manifest(spec), None);
+    assert_eq!(provision.errors, vec![]);
+    assert_eq!(types(&provision), vec![StepType::Provision]);
+}
