@@ -183,6 +183,18 @@ fn check_tls_consistency(
         )),
         _ => {}
     }
+    // Without TLS KubeDB refuses clientAuthMode cert: removing TLS from a database that
+    // authenticates by certificate needs the mode it is to use instead.
+    let removing =
+        removed && declared.get("tls").is_none() && live.is_some_and(|l| l.spec.tls.is_some());
+    let live_auth = live.and_then(|l| l.spec.client_auth_mode.as_deref());
+    if removing && desired.client_auth_mode.is_none() && live_auth == Some("cert") {
+        findings.push(finding(
+            &["spec"],
+            "removing spec.tls while the live clientAuthMode is cert, which KubeDB refuses \
+             without TLS: declare spec.clientAuthMode: md5 or scram",
+        ));
+    }
     // A database without TLS runs with sslMode disable (KubeDB's default), and KubeDB refuses
     // tls together with disable: adding TLS without declaring a mode would be refused.
     let live_disabled =

@@ -214,7 +214,13 @@ pub fn reconfigure_tls(inputs: &Inputs<'_>, rotate_requested: bool) -> Block {
     let desired = inputs.desired;
     let live = &inputs.live.spec;
     if inputs.removed("tls") && live.tls.as_ref().is_some_and(|t| !is_empty(t)) {
-        return Some(json!({"remove": true}));
+        // KubeDB's remove guide names the clientAuthMode to use without TLS (`cert` is
+        // refused then; the checks stop a live `cert` that Git does not replace).
+        let mut block = json!({"remove": true});
+        if let Some(mode) = &desired.client_auth_mode {
+            block["clientAuthMode"] = json!(mode);
+        }
+        return Some(block);
     }
     let mut block = Map::new();
     if let Some(tls) = desired

@@ -112,3 +112,45 @@ fn adding_tls_while_the_live_ssl_mode_is_disable_needs_a_declared_ssl_mode() {
     assert_eq!(provision.errors, vec![]);
     assert_eq!(types(&provision), vec![StepType::Provision]);
 }
+
+/// KubeDB's guide removes TLS with `tls: {remove: true, clientAuthMode: md5}`, and refuses
+/// `cert` without TLS: the declared mode goes into the request, and a live `cert` that Git
+/// does not replace is an error naming it.
+#[test]
+fn removing_tls_carries_the_declared_client_auth_mode() {
+    let tls = json!({"issuerRef": {"kind": "Issuer", "name": "pg-ca"}});
+    let with_tls = |spec: Value| {
+        set(
+            set(
+                set(spec, "/tls", tls.clone()),
+                "/sslMode",
+                json!("verify-full"),
+            ),
+            "/clientAuthMode",
+            json!("cert"),
+        )
+    };
+    let live_db = live_recorded(with_tls(live_spec()), with_tls(desired_spec()));
+    let without_tls = set(desired_spec(), "/sslMode", json!("disable"));
+    let carried = plan(
+        &manifest(set(without_tls.clone(), "/clientAuthMode", json!("md5"))),
+        Some(&live_db),
+    );
+    assert_eq!(carried.errors, vec![]);
+    assert_eq!(types(&carried), vec![StepType::ReconfigureTLS]);
+    assert_eq!(
+        ops_spec(&carried, 0)["tls"],
+        json!({"remove": true, "clientAuthMode": "md5"})
+    );
+    assert_fits_ops_schema(carried.steps[0].ops_request.as_ref().unwrap());
+    let refused = plan(&manifest(without_tls), Some(&live_db));
+    let error = only_error(&refused);
+    assert!(
+        error.message.contains("live clientAuthMode is cert")
+            && error
+                .message
+                .contains("declare spec.clientAuthMode: md5 or scram"),
+        "{}",
+        error.message
+    );
+}
