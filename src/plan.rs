@@ -7,6 +7,7 @@ mod metadata;
 mod ops;
 mod patch;
 mod report;
+mod resources;
 mod steps;
 mod version;
 

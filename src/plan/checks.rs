@@ -78,6 +78,7 @@ pub fn check(
         ));
     }
     check_containers(desired, &mut findings);
+    findings.extend(super::resources::check(desired, live.map(|l| &l.spec)));
     check_inline_config(desired, &mut findings);
     check_tls_consistency(desired, declared, live, record, &mut findings);
     let version_check = match (desired.version.as_deref(), live) {
@@ -305,7 +306,7 @@ fn check_storage(storage: &Value, live: &KubedbPostgres, findings: &mut Vec<Find
     }
 }
 
-fn show(value: &Value) -> String {
+pub(super) fn show(value: &Value) -> String {
     value
         .as_str()
         .map_or_else(|| value.to_string(), str::to_string)

@@ -154,3 +154,85 @@ fn removing_tls_carries_the_declared_client_auth_mode() {
         error.message
     );
 }
+
+/// Declared values laid over live ones must never give request > limit (Kubernetes refuses
+/// the pods, and with them the VerticalScaling): the error names the live value to match.
+#[test]
+fn resources_never_planned_with_a_request_above_the_limit() {
+    let postgres = "/podTemplate/spec/containers/0/resources";
+    let coordinator = "/podTemplate/spec/containers/1";
+    // (case, desired change, text of the error (None: planned), text on the error's line)
+    let table: Vec<(&str, Value, Option<&str>, &str)> = vec![
+        (
+            "request above the live limit",
+            set(
+                desired_spec(),
+                &format!("{postgres}/requests/memory"),
+                json!("2Gi"),
+            ),
+            Some(
+                "requests.memory 2Gi of container postgres is above its live limits.memory 1Gi; declare limits.memory too",
+            ),
+            "memory: 2Gi",
+        ),
+        (
+            "limit below the live request",
+            set(
+                desired_spec(),
+                coordinator,
+                json!({"name": "pg-coordinator", "resources": {"limits": {"memory": "128Mi"}}}),
+            ),
+            Some(
+                "limits.memory 128Mi of container pg-coordinator is below its live requests.memory 256Mi; declare requests.memory too",
+            ),
+            "memory: 128Mi",
+        ),
+        (
+            "both declared the wrong way round",
+            set(
+                set(
+                    desired_spec(),
+                    &format!("{postgres}/requests/cpu"),
+                    json!("2"),
+                ),
+                &format!("{postgres}/limits/cpu"),
+                json!("1"),
+            ),
+            Some("requests.cpu 2 of container postgres is above its limits.cpu 1"),
+            "cpu: '2'",
+        ),
+        (
+            "the paired value declared too",
+            set(
+                set(
+                    desired_spec(),
+                    &format!("{postgres}/requests/memory"),
+                    json!("2Gi"),
+                ),
+                &format!("{postgres}/limits/memory"),
+                json!("2Gi"),
+            ),
+            None,
+            "",
+        ),
+    ];
+    for (name, spec, message, needle) in table {
+        let planned = plan(&manifest(spec.clone()), Some(&live(live_spec())));
+        match message {
+            Some(message) => {
+                let error = only_error(&planned);
+                assert!(error.message.contains(message), "{name}: {}", error.message);
+                assert_eq!(error.line, line_of(&spec, json!({}), needle), "{name}");
+            }
+            None => {
+                assert_eq!(planned.errors, vec![], "{name}");
+                assert_eq!(types(&planned), vec![StepType::VerticalScaling], "{name}");
+                assert_eq!(
+                    ops_spec(&planned, 0)["verticalScaling"]["postgres"]["resources"]["limits"],
+                    json!({"memory": "2Gi"}),
+                    "{name}"
+                );
+            }
+        }
+    }
+}
