@@ -34,6 +34,14 @@ pub fn resize(
     if covers(&wanted_json, current_json.as_ref()) {
         return None;
     }
+    Some(merge(wanted, current))
+}
+
+/// The live resources with the declared requests/limits laid over them.
+pub fn merge(
+    wanted: &ResourceRequirements,
+    current: Option<&ResourceRequirements>,
+) -> ResourceRequirements {
     let mut merged = current.cloned().unwrap_or_default();
     for (target, source) in [
         (&mut merged.requests, &wanted.requests),
@@ -45,7 +53,7 @@ pub fn resize(
                 .extend(source.clone());
         }
     }
-    Some(sendable(merged))
+    sendable(merged)
 }
 
 /// The request schema takes integers or strings; a fractional number copied from the live

@@ -63,7 +63,7 @@ pub fn volume_expansion(inputs: &Inputs<'_>, mode: &str) -> Block {
 }
 
 /// The containers VerticalScaling resizes, with their block keys.
-const SCALED_CONTAINERS: [(&str, &str); 2] =
+pub const SCALED_CONTAINERS: [(&str, &str); 2] =
     [("postgres", "postgres"), ("pg-coordinator", "coordinator")];
 
 /// VerticalScaling of the database, coordinator and exporter containers.

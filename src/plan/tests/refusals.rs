@@ -236,3 +236,63 @@ fn resources_never_planned_with_a_request_above_the_limit() {
         }
     }
 }
+
+/// KubeDB has no OpsRequest for containers other than postgres, pg-coordinator and the
+/// exporter, and its webhook lets podTemplate change: a sidecar's resources are patched in
+/// (laid over its live ones), not dropped.
+#[test]
+fn sidecar_resources_are_patched_in() {
+    let sidecar = |resources: Value| json!({"name": "log-shipper", "image": "shipper:1", "resources": resources});
+    let live_db = live(set(
+        live_spec(),
+        "/podTemplate/spec/containers/2",
+        sidecar(json!({"requests": {"cpu": "50m"}, "limits": {"cpu": "200m"}})),
+    ));
+    let spec = set(
+        desired_spec(),
+        "/podTemplate/spec/containers/1",
+        json!({"name": "log-shipper", "resources": {"requests": {"cpu": "100m"}}}),
+    );
+    let planned = plan(&manifest(spec.clone()), Some(&live_db));
+    assert_eq!(planned.errors, vec![]);
+    assert_eq!(types(&planned), vec![StepType::Patch]);
+    let patch = planned.steps[0].patch.as_ref().unwrap();
+    let containers = patch["spec"]["podTemplate"]["spec"]["containers"]
+        .as_array()
+        .unwrap();
+    let shipped = containers.iter().find(|c| c["name"] == "log-shipper");
+    assert_eq!(
+        shipped,
+        Some(&sidecar(
+            json!({"requests": {"cpu": "100m"}, "limits": {"cpu": "200m"}})
+        )),
+        "{patch:#}"
+    );
+    // The database's own containers keep their live resources: those go by VerticalScaling.
+    assert_eq!(
+        containers[0],
+        live_spec()["podTemplate"]["spec"]["containers"][0]
+    );
+    // Once applied, the database is in sync.
+    let applied = live(set(
+        live_spec(),
+        "/podTemplate/spec/containers/2",
+        sidecar(json!({"requests": {"cpu": "0.1"}, "limits": {"cpu": "200m"}})),
+    ));
+    assert_eq!(
+        types(&plan(&manifest(spec.clone()), Some(&applied))),
+        vec![]
+    );
+    // A sidecar limit below its live request is refused like any other.
+    let below = set(
+        spec,
+        "/podTemplate/spec/containers/1/resources",
+        json!({"limits": {"cpu": "10m"}}),
+    );
+    let refused = plan(&manifest(below), Some(&live_db));
+    assert!(
+        only_error(&refused)
+            .message
+            .contains("container log-shipper")
+    );
+}
