@@ -80,6 +80,7 @@ pub fn check(
     check_containers(desired, &mut findings);
     findings.extend(super::resources::check(desired, live.map(|l| &l.spec)));
     check_inline_config(desired, &mut findings);
+    check_sync_replicas(desired, live, &mut findings);
     check_tls_consistency(desired, declared, live, record, &mut findings);
     let version_check = match (desired.version.as_deref(), live) {
         (Some(target), None) => check_target(target, catalog),
@@ -157,6 +158,56 @@ fn check_inline_config(desired: &PostgresSpec, findings: &mut Vec<Finding>) {
             "KubeDB accepts only the key `user.conf` in configuration.inline",
         ));
     }
+}
+
+/// KubeDB's synchronous replication makes every commit wait for `numSyncReplicas` standbys
+/// (default 1): it must be below `replicas`, or at most the number of `standbyNames` when
+/// those are listed, or commits wait for standbys that do not exist. Checked on the result
+/// of the change (declared, else live), so scaling down below the live value is caught too.
+fn check_sync_replicas(
+    desired: &PostgresSpec,
+    live: Option<&KubedbPostgres>,
+    findings: &mut Vec<Finding>,
+) {
+    const KEY: &str = "synchronousReplicationConfig";
+    let declared = desired.other.get(KEY).filter(|c| !c.is_null());
+    if desired.replicas.is_none() && declared.is_none() {
+        return;
+    }
+    let Some(config) = declared.or_else(|| live.and_then(|l| l.spec.other.get(KEY))) else {
+        return;
+    };
+    let wanted = config.get("numSyncReplicas").and_then(Value::as_i64);
+    let count = wanted.unwrap_or(1);
+    let replicas = desired
+        .replicas
+        .or_else(|| live.and_then(|l| l.spec.replicas))
+        .unwrap_or(1);
+    let names = config
+        .get("standbyNames")
+        .and_then(Value::as_array)
+        .filter(|n| !n.is_empty());
+    let origin = if declared.is_some() { "" } else { " (live)" };
+    let message = match names {
+        _ if count < 1 => format!("numSyncReplicas {count}{origin} must be at least 1"),
+        Some(names) if count > names.len() as i64 => format!(
+            "numSyncReplicas {count}{origin} must be at most the {} standbyNames listed: \
+             every commit waits for that many of them",
+            names.len()
+        ),
+        None if count >= i64::from(replicas) => format!(
+            "numSyncReplicas {count}{origin} must be below replicas {replicas}: every commit \
+             waits for that many standbys, and there are {}",
+            replicas - 1
+        ),
+        _ => return,
+    };
+    let at: &[&str] = match (declared, wanted) {
+        (None, _) => &["spec", "replicas"],
+        (Some(_), Some(_)) => &["spec", KEY, "numSyncReplicas"],
+        (Some(_), None) => &["spec", KEY],
+    };
+    findings.push(finding(at, message));
 }
 
 /// `tls` and `sslMode` must agree (KubeDB's validating webhook refuses the rest).

@@ -296,3 +296,58 @@ fn sidecar_resources_are_patched_in() {
             .contains("container log-shipper")
     );
 }
+
+/// KubeDB needs `numSyncReplicas` below `replicas` (at most the number of `standbyNames`
+/// when those are given), whichever side changes: a commit would wait for standbys that
+/// do not exist.
+#[test]
+fn num_sync_replicas_must_stay_below_replicas() {
+    let sync = |n: i64| json!({"mode": "Any", "numSyncReplicas": n});
+    let live_sync = live(set(live_spec(), "/synchronousReplicationConfig", sync(2)));
+    // (case, desired spec, live database, text of the error (None: planned), text on its line)
+    let table: Vec<(&str, Value, &KubedbPostgres, Option<&str>, &str)> = vec![
+        (
+            "declared equal to replicas",
+            set(desired_spec(), "/synchronousReplicationConfig", sync(3)),
+            &live_sync,
+            Some("numSyncReplicas 3 must be below replicas 3"),
+            "numSyncReplicas:",
+        ),
+        (
+            "scaling down to the live numSyncReplicas",
+            set(desired_spec(), "/replicas", json!(2)),
+            &live_sync,
+            Some("numSyncReplicas 2 (live) must be below replicas 2"),
+            "replicas: 2",
+        ),
+        (
+            "more than the standby names",
+            set(
+                desired_spec(),
+                "/synchronousReplicationConfig",
+                json!({"mode": "First", "numSyncReplicas": 2, "standbyNames": ["pg1-1"]}),
+            ),
+            &live_sync,
+            Some("numSyncReplicas 2 must be at most the 1 standbyNames"),
+            "numSyncReplicas:",
+        ),
+        (
+            "below replicas",
+            set(desired_spec(), "/replicas", json!(5)),
+            &live_sync,
+            None,
+            "",
+        ),
+    ];
+    for (name, spec, live_db, message, needle) in table {
+        let planned = plan(&manifest(spec.clone()), Some(live_db));
+        match message {
+            Some(message) => {
+                let error = only_error(&planned);
+                assert!(error.message.contains(message), "{name}: {}", error.message);
+                assert_eq!(error.line, line_of(&spec, json!({}), needle), "{name}");
+            }
+            None => assert_eq!(planned.errors, vec![], "{name}"),
+        }
+    }
+}
