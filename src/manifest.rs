@@ -3,6 +3,7 @@
 //! skipped with a notice. Every problem names the file, the line and the field, and one
 //! broken document never hides the others.
 
+mod kinds;
 pub(crate) mod schema;
 
 use std::collections::BTreeMap;
@@ -199,6 +200,20 @@ pub fn load_text(file: &Path, text: Arc<str>, opts: &LoadOptions, set: &mut Mani
     for document in documents {
         let api_version = document.value["apiVersion"].as_str().unwrap_or_default();
         let kind = document.value["kind"].as_str().unwrap_or_default();
+        if kinds::is_misspelt_kind(api_version, kind) {
+            let line = yaml::locate(&text, document.index, &[PathSegment::Key("kind".into())])
+                .unwrap_or(document.line);
+            set.errors.push(ManifestError {
+                file: file.to_path_buf(),
+                line,
+                message: format!(
+                    "kind: {kind:?} is not a kind of {api_version} that pg-gitops reads \
+                     (expected Postgres); the document is not applied"
+                ),
+                database: identify(&document.value, opts),
+            });
+            continue;
+        }
         if api_version != GITOPS_API_VERSION || kind != "Postgres" {
             set.notices.push(Notice {
                 file: file.to_path_buf(),
@@ -246,6 +261,18 @@ pub fn load_text(file: &Path, text: Arc<str>, opts: &LoadOptions, set: &mut Mani
 }
 
 type Identified = Option<(String, String)>;
+
+/// The database a document names, if it names one; kept from pruning even when broken.
+fn identify(value: &Value, opts: &LoadOptions) -> Identified {
+    let name = value["metadata"]["name"]
+        .as_str()
+        .filter(|n| !n.is_empty())?;
+    let namespace = value["metadata"]["namespace"]
+        .as_str()
+        .filter(|ns| !ns.is_empty())
+        .unwrap_or(&opts.default_namespace);
+    Some((namespace.to_string(), name.to_string()))
+}
 
 /// Validates one gitops Postgres document and types it.
 fn build_manifest(

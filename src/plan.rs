@@ -7,6 +7,7 @@ mod metadata;
 mod ops;
 mod patch;
 mod report;
+mod resources;
 mod steps;
 mod version;
 
@@ -166,8 +167,9 @@ pub fn plan_database(
         before_view(&plan.after, spec, record.as_ref())
     });
 
-    let (findings, notes) =
+    let (mut findings, notes) =
         checks::check(&desired.spec, &plan.after, live, record.as_ref(), catalog);
+    findings.extend(checks::check_metadata(&desired.metadata));
     plan.notes = notes;
     let error_at = |finding: &Finding| PlanError {
         file: file.clone(),

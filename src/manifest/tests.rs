@@ -190,3 +190,33 @@ fn explicit_nulls_are_not_declared() {
     );
     assert!(manifest.declared["metadata"].get("labels").is_none());
 }
+
+/// A misspelt kind in the gitops group meant a database; as a notice it was silently never
+/// reconciled (and, with pruning, its gitops object deleted). Other databases' gitops kinds
+/// (KubeDB's own operator reads them) stay notices.
+#[test]
+fn a_misspelt_kind_in_the_gitops_group_is_an_error_for_its_database() {
+    let mut set = ManifestSet::default();
+    let text = "apiVersion: gitops.kubedb.com/v1alpha1\nkind: MySQL\nmetadata: {name: other}\nspec: {}\n---\napiVersion: gitops.kubedb.com/v1alpha1\nkind: Postgress\nmetadata:\n  name: typo\n  namespace: prod\nspec:\n  version: \"16.4\"\n---\n".to_string()
+        + GOOD;
+    load_text(
+        Path::new("dbs.yaml"),
+        Arc::from(text),
+        &LoadOptions {
+            default_namespace: "dbs".into(),
+        },
+        &mut set,
+    );
+    assert_eq!(set.manifests.len(), 1, "the good manifest is still loaded");
+    assert_eq!(set.notices.len(), 1, "{:?}", set.notices);
+    assert!(set.notices[0].message.contains("MySQL"));
+    assert_eq!(set.errors.len(), 1, "{:?}", set.errors);
+    let error = &set.errors[0];
+    assert_eq!(error.line, 7, "the line of `kind`");
+    assert_eq!(error.database, Some(("prod".into(), "typo".into())));
+    assert!(
+        error.message.contains("kind: \"Postgress\"") && error.message.contains("Postgres"),
+        "{}",
+        error.message
+    );
+}

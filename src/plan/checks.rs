@@ -8,7 +8,10 @@ use serde_json::Value;
 
 use super::compare::covers;
 use super::version::{VersionCheck, check_target, check_upgrade};
-use crate::models::{KubedbPostgres, LastApplied, PostgresSpec, PostgresVersion};
+use crate::models::{
+    KubedbPostgres, LastApplied, ObjectMeta, PostgresSpec, PostgresVersion,
+    VOLUME_EXPANSION_MODE_ANNOTATION,
+};
 use crate::yaml::PathSegment;
 use kubedb_semantics::quantity::compare_json_quantities;
 
@@ -75,7 +78,9 @@ pub fn check(
         ));
     }
     check_containers(desired, &mut findings);
+    findings.extend(super::resources::check(desired, live.map(|l| &l.spec)));
     check_inline_config(desired, &mut findings);
+    check_sync_replicas(desired, live, &mut findings);
     check_tls_consistency(desired, declared, live, record, &mut findings);
     let version_check = match (desired.version.as_deref(), live) {
         (Some(target), None) => check_target(target, catalog),
@@ -95,6 +100,28 @@ pub fn check(
         check_immutable(desired, declared, live, &mut findings);
     }
     (findings, notes)
+}
+
+/// Checks the gitops object's own annotations that shape the plan.
+pub fn check_metadata(metadata: &ObjectMeta) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    let annotations = metadata.annotations.as_ref();
+    // KubeDB's CRD takes exactly `Online` or `Offline` (case-sensitive): any other value
+    // would make a VolumeExpansion the API server refuses. Checked whether or not the disk
+    // grows now, so a wrong value is found when it is written, not on the day it is used.
+    if let Some(mode) = annotations
+        .and_then(|a| a.get(VOLUME_EXPANSION_MODE_ANNOTATION))
+        .filter(|m| !matches!(m.as_str(), "Online" | "Offline"))
+    {
+        findings.push(finding(
+            &["metadata", "annotations", VOLUME_EXPANSION_MODE_ANNOTATION],
+            format!(
+                "annotation {VOLUME_EXPANSION_MODE_ANNOTATION} is {mode:?}; it must be Online or \
+                 Offline (exactly, as KubeDB's VolumeExpansion mode is spelt)"
+            ),
+        ));
+    }
+    findings
 }
 
 fn check_containers(desired: &PostgresSpec, findings: &mut Vec<Finding>) {
@@ -133,6 +160,56 @@ fn check_inline_config(desired: &PostgresSpec, findings: &mut Vec<Finding>) {
     }
 }
 
+/// KubeDB's synchronous replication makes every commit wait for `numSyncReplicas` standbys
+/// (default 1): it must be below `replicas`, or at most the number of `standbyNames` when
+/// those are listed, or commits wait for standbys that do not exist. Checked on the result
+/// of the change (declared, else live), so scaling down below the live value is caught too.
+fn check_sync_replicas(
+    desired: &PostgresSpec,
+    live: Option<&KubedbPostgres>,
+    findings: &mut Vec<Finding>,
+) {
+    const KEY: &str = "synchronousReplicationConfig";
+    let declared = desired.other.get(KEY).filter(|c| !c.is_null());
+    if desired.replicas.is_none() && declared.is_none() {
+        return;
+    }
+    let Some(config) = declared.or_else(|| live.and_then(|l| l.spec.other.get(KEY))) else {
+        return;
+    };
+    let wanted = config.get("numSyncReplicas").and_then(Value::as_i64);
+    let count = wanted.unwrap_or(1);
+    let replicas = desired
+        .replicas
+        .or_else(|| live.and_then(|l| l.spec.replicas))
+        .unwrap_or(1);
+    let names = config
+        .get("standbyNames")
+        .and_then(Value::as_array)
+        .filter(|n| !n.is_empty());
+    let origin = if declared.is_some() { "" } else { " (live)" };
+    let message = match names {
+        _ if count < 1 => format!("numSyncReplicas {count}{origin} must be at least 1"),
+        Some(names) if count > names.len() as i64 => format!(
+            "numSyncReplicas {count}{origin} must be at most the {} standbyNames listed: \
+             every commit waits for that many of them",
+            names.len()
+        ),
+        None if count >= i64::from(replicas) => format!(
+            "numSyncReplicas {count}{origin} must be below replicas {replicas}: every commit \
+             waits for that many standbys, and there are {}",
+            replicas - 1
+        ),
+        _ => return,
+    };
+    let at: &[&str] = match (declared, wanted) {
+        (None, _) => &["spec", "replicas"],
+        (Some(_), Some(_)) => &["spec", KEY, "numSyncReplicas"],
+        (Some(_), None) => &["spec", KEY],
+    };
+    findings.push(finding(at, message));
+}
+
 /// `tls` and `sslMode` must agree (KubeDB's validating webhook refuses the rest).
 fn check_tls_consistency(
     desired: &PostgresSpec,
@@ -157,6 +234,30 @@ fn check_tls_consistency(
             "sslMode disable cannot be used with spec.tls",
         )),
         _ => {}
+    }
+    // Without TLS KubeDB refuses clientAuthMode cert: removing TLS from a database that
+    // authenticates by certificate needs the mode it is to use instead.
+    let removing =
+        removed && declared.get("tls").is_none() && live.is_some_and(|l| l.spec.tls.is_some());
+    let live_auth = live.and_then(|l| l.spec.client_auth_mode.as_deref());
+    if removing && desired.client_auth_mode.is_none() && live_auth == Some("cert") {
+        findings.push(finding(
+            &["spec"],
+            "removing spec.tls while the live clientAuthMode is cert, which KubeDB refuses \
+             without TLS: declare spec.clientAuthMode: md5 or scram",
+        ));
+    }
+    // A database without TLS runs with sslMode disable (KubeDB's default), and KubeDB refuses
+    // tls together with disable: adding TLS without declaring a mode would be refused.
+    let live_disabled =
+        live.is_some_and(|l| l.spec.tls.is_none() && l.spec.ssl_mode.as_deref() == Some("disable"));
+    if declares_tls && ssl_mode.is_none() && live_disabled {
+        findings.push(finding(
+            &["spec", "tls"],
+            "adding spec.tls while the live sslMode is disable, which KubeDB refuses with TLS: \
+             declare spec.sslMode: verify-full (KubeDB's default with TLS), or verify-ca, \
+             require, prefer or allow",
+        ));
     }
     if desired.client_auth_mode.as_deref() == Some("cert")
         && (!tls_after || ssl_mode == Some("disable"))
@@ -256,7 +357,7 @@ fn check_storage(storage: &Value, live: &KubedbPostgres, findings: &mut Vec<Find
     }
 }
 
-fn show(value: &Value) -> String {
+pub(super) fn show(value: &Value) -> String {
     value
         .as_str()
         .map_or_else(|| value.to_string(), str::to_string)

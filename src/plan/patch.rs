@@ -16,9 +16,12 @@ use serde_json::{Map, Value, json};
 use super::compare::{canonical, covers, find_by, is_empty};
 use super::metadata::{map_patch, user_annotations, user_labels};
 use super::ops::token;
+use super::resources::merge;
+use super::steps::SCALED_CONTAINERS;
 use crate::models::{
     GitopsPostgres, KubedbPostgres, LAST_APPLIED_ANNOTATION, LastApplied, ObjectMeta,
     RESTART_PENDING_ANNOTATION, REVISION_ANNOTATION, ROTATE_CERTIFICATES_ANNOTATION,
+    ResourceRequirements,
 };
 
 /// Spec fields changed only through OpsRequests (or not at all): never patched.
@@ -77,8 +80,10 @@ pub fn full_record(desired: &GitopsPostgres, declared: &Map<String, Value>) -> L
     }
 }
 
-/// The part of a declared field a patch may carry: resources belong to VerticalScaling and
-/// the auth secret's name to RotateAuth.
+/// The part of a declared field a patch may carry: the resources of the containers
+/// VerticalScaling resizes (and the exporter's) belong to it, the auth secret's name to
+/// RotateAuth. Other containers' resources (sidecars) are patched: KubeDB has no OpsRequest
+/// for them and its webhook lets the pod template change.
 fn patchable<'a>(key: &str, value: &'a Value) -> Cow<'a, Value> {
     if !matches!(key, "podTemplate" | "authSecret" | "monitor") {
         return Cow::Borrowed(value);
@@ -90,7 +95,7 @@ fn patchable<'a>(key: &str, value: &'a Value) -> Cow<'a, Value> {
                 .pointer_mut("/spec/containers")
                 .and_then(Value::as_array_mut)
             {
-                for container in containers {
+                for container in containers.iter_mut().filter(|c| is_scaled(c)) {
                     container.as_object_mut().map(|c| c.remove("resources"));
                 }
             }
@@ -109,6 +114,22 @@ fn patchable<'a>(key: &str, value: &'a Value) -> Cow<'a, Value> {
         _ => {}
     }
     Cow::Owned(value)
+}
+
+/// A container whose resources VerticalScaling changes.
+fn is_scaled(container: &Value) -> bool {
+    SCALED_CONTAINERS
+        .iter()
+        .any(|(name, _)| container.get("name").and_then(Value::as_str) == Some(*name))
+}
+
+/// A sidecar's declared requests/limits laid over its live ones, as VerticalScaling does for
+/// the database's containers, so an undeclared live limit stays.
+fn merged_resources(declared: &Value, live: Option<&Value>) -> Option<Value> {
+    let wanted: ResourceRequirements = serde_json::from_value(declared.clone()).ok()?;
+    let current: Option<ResourceRequirements> =
+        live.and_then(|l| serde_json::from_value(l.clone()).ok());
+    serde_json::to_value(merge(&wanted, current.as_ref())).ok()
 }
 
 /// Containers are an atomic list to a merge patch: send the live list with the declared
@@ -138,7 +159,14 @@ fn merge_containers(wanted: &Value, live: Option<&Value>) -> Value {
                 if let (Some(target), Some(fields)) =
                     (existing.as_object_mut(), container.as_object())
                 {
+                    let live_resources = target.get("resources").cloned();
                     target.extend(fields.clone());
+                    if let Some(merged) = fields
+                        .get("resources")
+                        .and_then(|r| merged_resources(r, live_resources.as_ref()))
+                    {
+                        target.insert("resources".into(), merged);
+                    }
                 }
             }
             None => list.push(container.clone()),

@@ -6,7 +6,8 @@ use std::cmp::Ordering;
 use serde_json::{Map, Value, json};
 
 use super::compare::{covers, is_empty};
-use crate::models::{KubedbPostgres, LastApplied, PostgresSpec, ResourceRequirements};
+use super::resources::{exporter, resize, sendable};
+use crate::models::{KubedbPostgres, LastApplied, PostgresSpec};
 use kubedb_semantics::quantity::compare_json_quantities;
 
 /// What one category contributes: the block of its OpsRequest.
@@ -62,7 +63,7 @@ pub fn volume_expansion(inputs: &Inputs<'_>, mode: &str) -> Block {
 }
 
 /// The containers VerticalScaling resizes, with their block keys.
-const SCALED_CONTAINERS: [(&str, &str); 2] =
+pub const SCALED_CONTAINERS: [(&str, &str); 2] =
     [("postgres", "postgres"), ("pg-coordinator", "coordinator")];
 
 /// VerticalScaling of the database, coordinator and exporter containers.
@@ -82,14 +83,8 @@ pub fn vertical_scaling(inputs: &Inputs<'_>) -> Block {
             block.insert(key.into(), json!({"resources": resources}));
         }
     }
-    let exporter = |spec: &Map<String, Value>| -> Option<ResourceRequirements> {
-        let value = spec
-            .get("monitor")?
-            .pointer("/prometheus/exporter/resources")?;
-        serde_json::from_value(value.clone()).ok()
-    };
-    let wanted = exporter(&inputs.desired.other);
-    if let Some(resources) = resize(wanted.as_ref(), exporter(&inputs.live.spec.other).as_ref()) {
+    let wanted = exporter(inputs.desired);
+    if let Some(resources) = resize(wanted.as_ref(), exporter(&inputs.live.spec).as_ref()) {
         block.insert("exporter".into(), json!({"resources": resources}));
         if !block.contains_key("postgres") {
             // KubeDB's webhook refuses a VerticalScaling with only `exporter`; restating the
@@ -106,46 +101,6 @@ pub fn vertical_scaling(inputs: &Inputs<'_>) -> Block {
         }
     }
     (!block.is_empty()).then_some(Value::Object(block))
-}
-
-/// The resources to send when `wanted` declares something `current` lacks: the live
-/// resources with the declared requests/limits laid over them, so undeclared limits stay.
-fn resize(
-    wanted: Option<&ResourceRequirements>,
-    current: Option<&ResourceRequirements>,
-) -> Option<ResourceRequirements> {
-    let wanted = wanted?;
-    let wanted_json = serde_json::to_value(wanted).ok()?;
-    let current_json = current.map(|c| serde_json::to_value(c).unwrap_or(Value::Null));
-    if covers(&wanted_json, current_json.as_ref()) {
-        return None;
-    }
-    let mut merged = current.cloned().unwrap_or_default();
-    for (target, source) in [
-        (&mut merged.requests, &wanted.requests),
-        (&mut merged.limits, &wanted.limits),
-    ] {
-        if let Some(source) = source {
-            target
-                .get_or_insert_with(Default::default)
-                .extend(source.clone());
-        }
-    }
-    Some(sendable(merged))
-}
-
-/// The request schema takes integers or strings; a fractional number copied from the live
-/// object is sent in its string form, which is the same quantity.
-fn sendable(mut resources: ResourceRequirements) -> ResourceRequirements {
-    for map in [&mut resources.requests, &mut resources.limits]
-        .into_iter()
-        .flatten()
-    {
-        for value in map.values_mut().filter(|v| v.is_f64()) {
-            *value = Value::String(value.to_string());
-        }
-    }
-    resources
 }
 
 /// UpdateVersion to the declared version.
@@ -214,7 +169,13 @@ pub fn reconfigure_tls(inputs: &Inputs<'_>, rotate_requested: bool) -> Block {
     let desired = inputs.desired;
     let live = &inputs.live.spec;
     if inputs.removed("tls") && live.tls.as_ref().is_some_and(|t| !is_empty(t)) {
-        return Some(json!({"remove": true}));
+        // KubeDB's remove guide names the clientAuthMode to use without TLS (`cert` is
+        // refused then; the checks stop a live `cert` that Git does not replace).
+        let mut block = json!({"remove": true});
+        if let Some(mode) = &desired.client_auth_mode {
+            block["clientAuthMode"] = json!(mode);
+        }
+        return Some(block);
     }
     let mut block = Map::new();
     if let Some(tls) = desired

@@ -13,7 +13,8 @@ fn everything(replicas: i64) -> Value {
         ("/storage/resources/requests/storage", json!("20Gi")),
         (
             "/podTemplate/spec/containers/0/resources",
-            json!({"requests": {"cpu": "2", "memory": "4Gi"}}),
+            // The limit too: the live one (1Gi) is below the new request.
+            json!({"requests": {"cpu": "2", "memory": "4Gi"}, "limits": {"memory": "4Gi"}}),
         ),
         ("/version", json!("17.2")),
         ("/configuration", json!({"secretName": "pg1-config-v2"})),
