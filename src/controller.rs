@@ -36,7 +36,7 @@ use crate::plan::{Catalog, PlanSettings, plan_database};
 use crate::status::Standing;
 
 use report::{publish_step, write_status};
-use standings::Standings;
+use standings::{Change, Standings};
 
 /// Settings of the reconcile stage.
 #[derive(Debug, Clone)]
@@ -160,18 +160,26 @@ pub async fn run(
         move |deleted: Option<&GitopsPostgres>| {
             let mut standings = standings.lock().expect("standings");
             let mut failures = failures.lock().expect("failure counts");
-            let changed = match deleted {
+            let gone: Vec<_> = match deleted {
                 Some(object) => {
                     let key = ObjectRef::from_obj(object);
                     failures.remove(&key);
-                    standings.forget(&key)
+                    standings
+                        .forget(&key)
+                        .map(|was| (key, was))
+                        .into_iter()
+                        .collect()
                 }
                 None => {
                     failures.retain(|key, _| listed.get(key).is_some());
                     standings.retain(|key| listed.get(key).is_some())
                 }
             };
-            if changed {
+            for (key, was) in &gone {
+                let namespace = key.namespace.as_deref().unwrap_or_default();
+                metrics.set_database_standing(namespace, &key.name, Some(*was), None);
+            }
+            if !gone.is_empty() {
                 publish_standings(&metrics, &standings);
             }
         }
@@ -364,7 +372,10 @@ async fn reconcile_inner(
 /// Keeps the `databases{state}` gauge equal to the standings last computed.
 fn count_standing(ctx: &Context, key: ObjectRef<GitopsPostgres>, standing: Standing) {
     let mut standings = ctx.standings.lock().expect("standings");
-    if standings.set(key, standing) {
+    let (namespace, name) = (key.namespace.clone().unwrap_or_default(), key.name.clone());
+    if let Change::Changed { previous } = standings.set(key, standing) {
+        ctx.metrics
+            .set_database_standing(&namespace, &name, previous, Some(standing));
         publish_standings(&ctx.metrics, &standings);
     }
 }

@@ -29,11 +29,12 @@ use crate::server::DeliveryResult;
 use crate::source::{Snapshot, SourceStats};
 use crate::status::Standing;
 
+mod databases;
 mod labels;
 
 use labels::{
-    ALL_STEP_TYPES, BuildInfoLabels, DeliveryLabels, ResultLabels, RevisionLabels, StateLabels,
-    TypeLabels, delivery_label, standing_label, step_label,
+    ALL_STEP_TYPES, BuildInfoLabels, DatabaseLabels, DeliveryLabels, ResultLabels, RevisionLabels,
+    StateLabels, TypeLabels, delivery_label, standing_label, step_label,
 };
 
 /// The content type of the OpenMetrics text exposition format.
@@ -77,6 +78,7 @@ struct Families {
     steps_executed_total: Family<TypeLabels, Counter>,
     ops_requests_created_total: Family<TypeLabels, Counter>,
     databases: Family<StateLabels, Gauge>,
+    database_info: Family<DatabaseLabels, Gauge>,
     leader: Gauge,
     git_fetch_total: Family<ResultLabels, Counter>,
     webhook_deliveries_total: Family<DeliveryLabels, Counter>,
@@ -121,6 +123,7 @@ impl Metrics {
             steps_executed_total: Family::default(),
             ops_requests_created_total: Family::default(),
             databases: Family::default(),
+            database_info: Family::default(),
             leader: Gauge::default(),
             git_fetch_total: Family::default(),
             webhook_deliveries_total: Family::default(),
@@ -154,6 +157,12 @@ impl Metrics {
             "databases",
             "Gitops Postgres objects by state",
             families.databases.clone(),
+        );
+        registry.register(
+            "database_info",
+            "One series per gitops Postgres object, value 1, with its namespace, name and state \
+             (the state label as in pg_gitops_databases); a deleted database has none",
+            families.database_info.clone(),
         );
         registry.register(
             "leader",

@@ -11,6 +11,16 @@ use crate::status::Standing;
 
 type Key = ObjectRef<GitopsPostgres>;
 
+/// What recording a standing changed.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Change {
+    Unchanged,
+    /// `previous` is none for a database not counted before.
+    Changed {
+        previous: Option<Standing>,
+    },
+}
+
 #[derive(Debug, Default)]
 pub(crate) struct Standings {
     by_database: HashMap<Key, Standing>,
@@ -18,41 +28,38 @@ pub(crate) struct Standings {
 }
 
 impl Standings {
-    /// Records the standing of a database; false when it had that standing already.
-    pub(crate) fn set(&mut self, key: Key, standing: Standing) -> bool {
+    /// Records the standing of a database.
+    pub(crate) fn set(&mut self, key: Key, standing: Standing) -> Change {
         let previous = self.by_database.insert(key, standing);
         if previous == Some(standing) {
-            return false;
+            return Change::Unchanged;
         }
         if let Some(previous) = previous {
             self.counts[slot(previous)] -= 1;
         }
         self.counts[slot(standing)] += 1;
-        true
+        Change::Changed { previous }
     }
 
-    /// Forgets a deleted database; false when it was not counted.
-    pub(crate) fn forget(&mut self, key: &Key) -> bool {
-        match self.by_database.remove(key) {
-            Some(standing) => {
-                self.counts[slot(standing)] -= 1;
-                true
-            }
-            None => false,
-        }
+    /// Forgets a deleted database; the standing it had, if it was counted.
+    pub(crate) fn forget(&mut self, key: &Key) -> Option<Standing> {
+        let standing = self.by_database.remove(key)?;
+        self.counts[slot(standing)] -= 1;
+        Some(standing)
     }
 
     /// Keeps only the databases `exists` still knows (after a re-list, where deletions made
-    /// while the watch was down arrive as absence, not as events).
-    pub(crate) fn retain(&mut self, exists: impl Fn(&Key) -> bool) -> bool {
+    /// while the watch was down arrive as absence, not as events); the ones forgotten.
+    pub(crate) fn retain(&mut self, exists: impl Fn(&Key) -> bool) -> Vec<(Key, Standing)> {
         let gone: Vec<Key> = self
             .by_database
             .keys()
             .filter(|key| !exists(key))
             .cloned()
             .collect();
-        // Not `any`: every key must be forgotten, not only the first.
-        gone.iter().filter(|key| self.forget(key)).count() > 0
+        gone.into_iter()
+            .filter_map(|key| self.forget(&key).map(|standing| (key, standing)))
+            .collect()
     }
 
     pub(crate) fn count(&self, standing: Standing) -> u64 {

@@ -76,6 +76,14 @@ pub(super) struct StateLabels {
     pub(super) state: &'static str,
 }
 
+/// One series per database: which one, and its standing.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+pub(super) struct DatabaseLabels {
+    pub(super) namespace: String,
+    pub(super) name: String,
+    pub(super) state: &'static str,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 pub(super) struct DeliveryLabels {
     pub(super) provider: &'static str,

@@ -221,7 +221,8 @@ async fn dashboard_and_alerts_name_only_metrics_the_service_exports() {
     sim.stop().await;
 }
 
-/// The `databases{state}` gauge forgets a deleted database: it counted it forever before.
+/// The `databases{state}` gauge and `database_info` forget a deleted database: the gauge
+/// counted it forever before.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_databases_gauge_forgets_a_deleted_database() {
     use kube::api::{Api, DeleteParams, PostParams};
@@ -260,7 +261,27 @@ async fn the_databases_gauge_forgets_a_deleted_database() {
         }
     };
     wait_for(1.0).await;
+    let info = |body: &str| {
+        body.lines()
+            .filter(|line| line.starts_with("pg_gitops_database_info{"))
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    };
+    let (_, body) = scrape(&service).await;
+    let series = info(&body);
+    assert_eq!(series.len(), 1, "one info series per database: {series:?}");
+    assert!(
+        series[0].contains(&format!(r#"namespace="{ns}""#))
+            && series[0].contains(r#"name="brief""#),
+        "{series:?}"
+    );
     api.delete("brief", &DeleteParams::default()).await.unwrap();
     wait_for(0.0).await;
+    let (_, body) = scrape(&service).await;
+    assert_eq!(
+        info(&body),
+        Vec::<String>::new(),
+        "the deleted database's series is gone"
+    );
     service.stop().await;
 }
