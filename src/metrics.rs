@@ -75,6 +75,7 @@ where
 struct Families {
     reconcile_total: Family<ResultLabels, Counter>,
     reconcile_duration_seconds: Histogram,
+    git_fetch_duration_seconds: Histogram,
     steps_executed_total: Family<TypeLabels, Counter>,
     ops_requests_created_total: Family<TypeLabels, Counter>,
     databases: Family<StateLabels, Gauge>,
@@ -120,6 +121,8 @@ impl Metrics {
         let families = Families {
             reconcile_total: Family::default(),
             reconcile_duration_seconds: reconcile_duration_histogram(),
+            // 50 ms to about 7 min: a local directory reload up to a slow clone at the timeout.
+            git_fetch_duration_seconds: Histogram::new(exponential_buckets(0.05, 2.0, 14)),
             steps_executed_total: Family::default(),
             ops_requests_created_total: Family::default(),
             databases: Family::default(),
@@ -173,6 +176,12 @@ impl Metrics {
             "git_fetch",
             "Syncs of the source (a Git fetch or a directory reload), by result",
             families.git_fetch_total.clone(),
+        );
+        registry.register(
+            "git_fetch_duration_seconds",
+            "Time one sync of the source took (a Git fetch and load, or a directory reload), \
+             failed ones included",
+            families.git_fetch_duration_seconds.clone(),
         );
         registry.register(
             "webhook_deliveries",
@@ -307,6 +316,8 @@ impl Metrics {
     /// [`SourceStats`] (tests read them too); copying them here when scraped keeps one count
     /// and no second bookkeeping path in the Git loop.
     pub(crate) fn observe_source(&self, stats: Arc<SourceStats>) {
+        let durations = self.families().git_fetch_duration_seconds.clone();
+        stats.observe_syncs(move |took| durations.observe(took.as_secs_f64()));
         // A second call would mean two sources; the service has one, so the first one stays.
         let _ = self.inner.source.set(stats);
     }

@@ -164,6 +164,17 @@ pub struct SourceStats {
     /// When the last sync ended without an error, in seconds since the Unix epoch (0: never).
     pub last_success_unix: AtomicU64,
     pub last_error: Mutex<Option<String>>,
+    /// Told how long each sync took (the metrics' duration histogram).
+    sync_observer: std::sync::OnceLock<SyncObserver>,
+}
+
+/// A callback told the duration of every sync; a newtype for `Debug`.
+struct SyncObserver(Box<dyn Fn(std::time::Duration) + Send + Sync>);
+
+impl std::fmt::Debug for SyncObserver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SyncObserver")
+    }
 }
 
 impl SourceStats {
@@ -175,7 +186,20 @@ impl SourceStats {
         counter.fetch_add(1, Ordering::Relaxed);
     }
 
-    pub(crate) fn record_error(&self, error: Option<String>) {
+    /// Has `observer` told the duration of every sync from now on (the first observer stays:
+    /// the service has one metrics registry).
+    pub(crate) fn observe_syncs(
+        &self,
+        observer: impl Fn(std::time::Duration) + Send + Sync + 'static,
+    ) {
+        let _ = self.sync_observer.set(SyncObserver(Box::new(observer)));
+    }
+
+    /// Records a sync that ended, with its error if it failed, and how long it took.
+    pub(crate) fn record_sync(&self, error: Option<String>, took: std::time::Duration) {
+        if let Some(observer) = self.sync_observer.get() {
+            (observer.0)(took);
+        }
         Self::bump(if error.is_some() {
             &self.errors
         } else {

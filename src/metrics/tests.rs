@@ -286,7 +286,7 @@ fn the_last_success_timestamp_is_read_from_the_source_at_scrape_time() {
         sample(&text, "pg_gitops_git_last_success_timestamp_seconds"),
         Some(0.0)
     );
-    source.record_error(Some("fetch failed".into()));
+    source.record_sync(Some("fetch failed".into()), Duration::from_millis(1500));
     assert_eq!(
         sample(
             &metrics.encode(),
@@ -299,7 +299,7 @@ fn the_last_success_timestamp_is_read_from_the_source_at_scrape_time() {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs_f64();
-    source.record_error(None);
+    source.record_sync(None, Duration::from_millis(20));
     let at = sample(
         &metrics.encode(),
         "pg_gitops_git_last_success_timestamp_seconds",
@@ -309,6 +309,14 @@ fn the_last_success_timestamp_is_read_from_the_source_at_scrape_time() {
         at >= before.floor() && at <= before + 5.0,
         "{at} vs {before}"
     );
+    let text = metrics.encode();
+    assert_eq!(
+        sample(&text, "pg_gitops_git_fetch_duration_seconds_count"),
+        Some(2.0),
+        "both syncs timed, the failed one too:\n{text}"
+    );
+    let sum = sample(&text, "pg_gitops_git_fetch_duration_seconds_sum").unwrap();
+    assert!((sum - 1.52).abs() < 1e-9, "{sum}");
 }
 
 #[tokio::test]

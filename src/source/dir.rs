@@ -79,6 +79,7 @@ pub(crate) async fn run(
     };
     loop {
         SourceStats::bump(&stats.syncs);
+        let started = std::time::Instant::now();
         let current = sender
             .borrow()
             .as_ref()
@@ -90,17 +91,18 @@ pub(crate) async fn run(
         match job.await {
             Ok(Ok(Some(snapshot))) => {
                 info!(revision = %snapshot.revision, "directory changed; new snapshot");
-                stats.record_error(None);
+                stats.record_sync(None, started.elapsed());
                 sender.send_replace(Some(Arc::new(snapshot)));
             }
-            Ok(Ok(None)) => stats.record_error(None),
+            Ok(Ok(None)) => stats.record_sync(None, started.elapsed()),
             Ok(Err(error)) => {
                 warn!(%error, "directory source failed");
-                stats.record_error(Some(error.to_string()));
+                stats.record_sync(Some(error.to_string()), started.elapsed());
             }
-            Err(join_error) => {
-                stats.record_error(Some(format!("reload task failed: {join_error}")))
-            }
+            Err(join_error) => stats.record_sync(
+                Some(format!("reload task failed: {join_error}")),
+                started.elapsed(),
+            ),
         }
         tokio::select! {
             Some(()) = changes.recv() => {

@@ -306,6 +306,7 @@ pub(crate) async fn run(
         }
         first = false;
         SourceStats::bump(&stats.syncs);
+        let started = std::time::Instant::now();
         let current = sender
             .borrow()
             .as_ref()
@@ -342,17 +343,17 @@ pub(crate) async fn run(
             Ok(Some(snapshot)) => {
                 info!(url = %display_url, revision = %snapshot.revision, manifests = snapshot.manifests.manifests.len(), "new snapshot");
                 failures = 0;
-                stats.record_error(None);
+                stats.record_sync(None, started.elapsed());
                 sender.send_replace(Some(Arc::new(snapshot)));
             }
             Ok(None) => {
                 failures = 0;
-                stats.record_error(None);
+                stats.record_sync(None, started.elapsed());
             }
             Err(error) => {
                 failures = failures.saturating_add(1);
                 warn!(url = %display_url, error = %error, failures, "source sync failed");
-                stats.record_error(Some(error.to_string()));
+                stats.record_sync(Some(error.to_string()), started.elapsed());
             }
         }
     }
