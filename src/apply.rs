@@ -10,7 +10,9 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
+use k8s_openapi::api::core::v1::ObjectReference;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
+use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::{Client, ResourceExt};
 use serde_json::{Value, json};
 use tokio::sync::watch;
@@ -28,12 +30,15 @@ use crate::source::Snapshot;
 pub struct ApplySettings {
     /// Delete gitops objects this service applied whose manifest left Git.
     pub prune: bool,
+    /// This replica's name, the reporting instance of its Events.
+    pub instance: String,
 }
 
 impl ApplySettings {
     pub fn from_config(config: &Config) -> Self {
         Self {
             prune: config.reconcile.prune,
+            instance: config.reconcile.instance_name(),
         }
     }
 }
@@ -192,6 +197,14 @@ pub async fn run(
 ) {
     let mut on_first_snapshot = Some(on_first_snapshot);
     let mut applied_revision: Option<String> = None;
+    let mut announced_revision: Option<String> = None;
+    let recorder = Recorder::new(
+        client.clone(),
+        Reporter {
+            controller: "pg-gitops".into(),
+            instance: Some(settings.instance.clone()),
+        },
+    );
     loop {
         let snapshot = snapshots.borrow_and_update().clone();
         if let Some(snapshot) = snapshot {
@@ -200,6 +213,11 @@ pub async fn run(
             }
             if is_leader() && applied_revision.as_deref() != Some(snapshot.revision.as_str()) {
                 let report = apply(&client, &snapshot, &settings).await;
+                // Once per revision, not per retry of a failed apply.
+                if announced_revision.as_deref() != Some(snapshot.revision.as_str()) {
+                    announce_invalid(&recorder, &report.invalid).await;
+                    announced_revision = Some(snapshot.revision.clone());
+                }
                 if report.failed.is_empty() {
                     applied_revision = Some(snapshot.revision.clone());
                 }
@@ -210,6 +228,35 @@ pub async fn run(
         let changed = tokio::time::timeout(Duration::from_secs(5), snapshots.changed()).await;
         if matches!(changed, Ok(Err(_))) {
             return;
+        }
+    }
+}
+
+/// A Warning Event on each gitops object whose manifest in Git is broken (when the broken
+/// document still names its database), so `kubectl describe` and event exporters show why
+/// the object no longer follows Git. The object keeps its last good version.
+async fn announce_invalid(recorder: &Recorder, invalid: &[ManifestError]) {
+    for error in invalid {
+        let Some((namespace, name)) = &error.database else {
+            continue;
+        };
+        let regarding = ObjectReference {
+            api_version: Some("gitops.kubedb.com/v1alpha1".into()),
+            kind: Some("Postgres".into()),
+            namespace: Some(namespace.clone()),
+            name: Some(name.clone()),
+            ..ObjectReference::default()
+        };
+        let event = Event {
+            type_: EventType::Warning,
+            reason: "InvalidManifest".into(),
+            note: Some(error.to_string().chars().take(1000).collect()),
+            action: "Apply".into(),
+            secondary: None,
+        };
+        if let Err(failure) = recorder.publish(&event, &regarding).await {
+            // An event is a courtesy; the invalid manifest is also logged and counted.
+            warn!(error = %failure, %namespace, %name, "could not publish an event");
         }
     }
 }

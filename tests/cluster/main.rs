@@ -17,6 +17,7 @@ mod e2e_leader;
 mod harness;
 mod harness_auth;
 mod image;
+mod invalid_manifest;
 mod leader_election;
 mod logs;
 mod metrics_exported;
