@@ -22,6 +22,7 @@ pub mod git;
 pub mod kinds;
 pub mod leader;
 pub mod logs;
+pub mod metadata;
 pub mod sim;
 pub mod webhook;
 

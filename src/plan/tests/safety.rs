@@ -6,6 +6,7 @@ use serde_json::json;
 
 use super::*;
 use crate::models::LAST_APPLIED_ANNOTATION;
+use test_support::metadata::tool_keys;
 
 /// Labels a manifest carries once Argo CD, Flux or kubectl applied it, next to the user's own.
 fn tool_labels() -> Value {
@@ -26,29 +27,6 @@ fn tool_annotations() -> Value {
         "kubectl.kubernetes.io/last-applied-configuration": "{\"spec\":{}}",
         "fluxcd.io/automated": "true",
     })
-}
-
-fn is_tool_key(key: &str) -> bool {
-    key == "app.kubernetes.io/instance"
-        || [
-            "argocd.argoproj.io/",
-            "kustomize.toolkit.fluxcd.io/",
-            "helm.toolkit.fluxcd.io/",
-            "fluxcd.io/",
-            "kubectl.kubernetes.io/",
-        ]
-        .iter()
-        .any(|prefix| key.starts_with(prefix))
-}
-
-/// Every key of a metadata map (object or record) that a GitOps tool owns.
-fn tool_keys(map: &Value) -> Vec<String> {
-    map.as_object()
-        .into_iter()
-        .flatten()
-        .map(|(k, _)| k.clone())
-        .filter(|k| is_tool_key(k))
-        .collect()
 }
 
 /// The record a patch or a Provision object writes, parsed.

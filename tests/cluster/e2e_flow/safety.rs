@@ -12,30 +12,9 @@ use test_support::kinds;
 use test_support::kinds::{databases_api, gitops_api};
 
 use super::STEP;
+use test_support::metadata::tool_keys;
 
 const RECORD: &str = "gitops.kubedb.com/last-applied";
-
-fn is_tool_key(key: &str) -> bool {
-    key == "app.kubernetes.io/instance"
-        || [
-            "argocd.argoproj.io/",
-            "kustomize.toolkit.fluxcd.io/",
-            "helm.toolkit.fluxcd.io/",
-            "fluxcd.io/",
-            "kubectl.kubernetes.io/",
-        ]
-        .iter()
-        .any(|prefix| key.starts_with(prefix))
-}
-
-fn tool_keys(map: &Value) -> Vec<String> {
-    map.as_object()
-        .into_iter()
-        .flatten()
-        .map(|(k, _)| k.clone())
-        .filter(|k| is_tool_key(k))
-        .collect()
-}
 
 /// Asserts the database, and the record on it, carry no key a GitOps tool owns.
 fn assert_no_tool_metadata(live: &Value) {
