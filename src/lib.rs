@@ -27,6 +27,7 @@ pub(crate) mod render;
 pub mod run;
 pub mod server;
 pub mod source;
+pub(crate) mod source_events;
 pub mod status;
 pub(crate) mod walk;
 pub mod yaml;

@@ -21,6 +21,7 @@ use crate::server::{
     ServerError, WebhookSecrets, WebhookTarget,
 };
 use crate::source::{self, FetchTrigger, Reference, SourceError};
+use crate::source_events::{self, Pod};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
@@ -104,6 +105,14 @@ pub async fn run_until(
     };
     if let Some(handle) = &source {
         liveness.watch("source", handle.task());
+        if let Some(pod) = Pod::from_env() {
+            tokio::spawn(source_events::announce(
+                client.clone(),
+                pod,
+                config.reconcile.instance_name(),
+                handle.stats.errors(),
+            ));
+        }
         metrics.observe_source(handle.stats.clone());
         tokio::spawn(metrics.clone().follow_snapshots(handle.snapshots.clone()));
         let apply_gate = gates.clone();

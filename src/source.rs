@@ -12,8 +12,8 @@ mod known_hosts;
 mod redact;
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::{Notify, watch};
@@ -163,7 +163,9 @@ pub struct SourceStats {
     pub errors: AtomicU64,
     /// When the last sync ended without an error, in seconds since the Unix epoch (0: never).
     pub last_success_unix: AtomicU64,
-    pub last_error: Mutex<Option<String>>,
+    /// The error of the last sync (none after a success); a watch so the Events about the
+    /// source follow its changes.
+    last_error: watch::Sender<Option<String>>,
     /// Told how long each sync took (the metrics' duration histogram).
     sync_observer: std::sync::OnceLock<SyncObserver>,
 }
@@ -211,17 +213,22 @@ impl SourceStats {
                 .map_or(0, |since| since.as_secs());
             self.last_success_unix.store(now, Ordering::Relaxed);
         }
-        *self
-            .last_error
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner()) = error;
+        // Only a change wakes the followers: a source failing the same way at every retry
+        // is one story, not one per retry.
+        self.last_error.send_if_modified(|last| {
+            let changed = *last != error;
+            *last = error;
+            changed
+        });
     }
 
     pub fn last_error(&self) -> Option<String> {
-        self.last_error
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner())
-            .clone()
+        self.last_error.borrow().clone()
+    }
+
+    /// Follows the error of the last sync as it changes.
+    pub(crate) fn errors(&self) -> watch::Receiver<Option<String>> {
+        self.last_error.subscribe()
     }
 }
 

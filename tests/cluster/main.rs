@@ -24,4 +24,5 @@ mod metrics_exported;
 mod plan;
 mod sim_ops;
 mod sim_queue;
+mod source_events;
 mod status;
