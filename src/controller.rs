@@ -17,7 +17,7 @@ use futures::{FutureExt, StreamExt};
 use kube::api::Api;
 use kube::runtime::controller::{Action, Config as ControllerConfig, Controller};
 use kube::runtime::events::{Recorder, Reporter};
-use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::reflector::{self, ObjectRef, Store, store::Writer};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Client, ResourceExt};
 use serde_json::json;
@@ -70,6 +70,36 @@ pub struct LeaderHooks {
     pub gained: futures::stream::BoxStream<'static, ()>,
 }
 
+/// The caches of gitops objects and OpsRequests the controller fills, readable elsewhere (the
+/// `/status` endpoint) without any API call of its own.
+#[derive(Clone)]
+pub struct Caches {
+    pub gitops: Store<GitopsPostgres>,
+    pub ops_requests: Store<PostgresOpsRequest>,
+}
+
+/// The writing halves of [`Caches`], handed to [`run`].
+pub struct CacheWriters {
+    gitops: Writer<GitopsPostgres>,
+    ops_requests: Writer<PostgresOpsRequest>,
+}
+
+/// Empty caches and their writers: made before the controller starts so readers can hold them.
+pub fn caches() -> (Caches, CacheWriters) {
+    let (gitops, gitops_writer) = reflector::store();
+    let (ops_requests, ops_writer) = reflector::store();
+    (
+        Caches {
+            gitops,
+            ops_requests,
+        },
+        CacheWriters {
+            gitops: gitops_writer,
+            ops_requests: ops_writer,
+        },
+    )
+}
+
 /// Errors of one reconcile; they back off and retry, growing per object.
 #[derive(Debug, thiserror::Error)]
 pub enum ReconcileError {
@@ -106,6 +136,7 @@ pub async fn run(
     settings: ReconcilerSettings,
     leader: LeaderHooks,
     metrics: Metrics,
+    caches: (Caches, CacheWriters),
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
     on_ready: impl FnOnce() + Send + 'static,
 ) {
@@ -144,7 +175,16 @@ pub async fn run(
     };
     let (gitops_api, databases_api, ops_api) = scoped(client.clone());
     let config = watcher::Config::default();
-    let (gitops, gitops_writer) = reflector::store();
+    let (
+        Caches {
+            gitops,
+            ops_requests,
+        },
+        CacheWriters {
+            gitops: gitops_writer,
+            ops_requests: ops_writer,
+        },
+    ) = caches;
     let (gitops_listed, mut gitops_listed_rx) = tokio::sync::watch::channel(false);
     let standings = Arc::new(Mutex::new(Standings::default()));
     let failures = Arc::new(Mutex::new(HashMap::new()));
@@ -197,7 +237,6 @@ pub async fn run(
         .default_backoff()
         .applied_objects();
     let (databases, databases_writer) = reflector::store();
-    let (ops_requests, ops_writer) = reflector::store();
     let (versions, versions_writer) = reflector::store();
     let database_events =
         reflector::reflector(databases_writer, watcher(databases_api, config.clone()))
