@@ -28,6 +28,7 @@ pub mod run;
 pub mod server;
 pub mod source;
 pub mod status;
+pub mod status_command;
 pub mod status_view;
 pub(crate) mod walk;
 pub mod yaml;
