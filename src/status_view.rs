@@ -7,6 +7,7 @@
 //! answers the same as the leader and the cost of a request never reaches the API server.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::Json;
@@ -62,7 +63,7 @@ pub struct SourceStatus {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct InvalidManifest {
-    /// Relative to the source path.
+    /// As in the repository (or the watched directory): `source.path` included.
     pub file: String,
     pub line: usize,
     pub message: String,
@@ -117,6 +118,8 @@ pub struct StatusSources {
     reference: Option<Reference>,
     snapshots: Option<watch::Receiver<Option<Arc<Snapshot>>>>,
     stats: Option<Arc<SourceStats>>,
+    /// `source.path`: manifest files are named relative to it, people know them from the root.
+    path: PathBuf,
     caches: Caches,
 }
 
@@ -137,6 +140,11 @@ impl StatusSources {
             reference: source.map(|handle| handle.reference.clone()),
             snapshots: source.map(|handle| handle.snapshots.clone()),
             stats: source.map(|handle| handle.stats.clone()),
+            // `.` (the default) adds nothing: `broken.yaml`, not `./broken.yaml`.
+            path: std::path::Path::new(&config.path)
+                .components()
+                .filter(|part| !matches!(part, std::path::Component::CurDir))
+                .collect(),
             caches,
         }
     }
@@ -193,7 +201,7 @@ impl StatusSources {
                         .errors
                         .iter()
                         .map(|error| InvalidManifest {
-                            file: error.file.display().to_string(),
+                            file: self.path.join(&error.file).display().to_string(),
                             line: error.line,
                             message: error.message.clone(),
                         })

@@ -132,3 +132,22 @@ fn the_report_reads_back_as_the_cli_parses_it() {
     let back: StatusReport = serde_json::from_str(&text).unwrap();
     assert_eq!(back, report);
 }
+
+#[test]
+fn invalid_manifests_are_named_from_the_repository_root() {
+    let (caches, _writers) = crate::controller::caches();
+    let named = |path: &str| {
+        let config = SourceConfig {
+            path: path.into(),
+            ..SourceConfig::default()
+        };
+        StatusSources::new(&config, None, caches.clone())
+            .path
+            .join("broken.yaml")
+            .display()
+            .to_string()
+    };
+    assert_eq!(named("fleet"), "fleet/broken.yaml");
+    assert_eq!(named("."), "broken.yaml");
+    assert_eq!(named("./envs/prod"), "envs/prod/broken.yaml");
+}

@@ -25,3 +25,4 @@ mod plan;
 mod sim_ops;
 mod sim_queue;
 mod status;
+mod status_view;
