@@ -2,7 +2,7 @@
 //! a Git source holding one good database and one broken manifest, and a change that needs an
 //! OpsRequest; the endpoint and the command (the built binary, in both formats) must show the
 //! revision in use, the broken file, and the database with its phase, change request status
-//! and last OpsRequest.
+//! and last OpsRequest; then, with the remote gone, the fetch error next to the same revision.
 
 use std::process::{Command, Output};
 use std::time::Duration;
@@ -134,6 +134,29 @@ async fn status_endpoint_and_command_show_the_source_and_each_database() {
     );
     assert_eq!(cells[5], ops.name, "{text}");
     assert_eq!(cells[6], "(Successful)", "{text}");
+
+    // The remote gone: the fetch error shows, the snapshot in use stays.
+    std::fs::rename(&fleet.repo.bare, fleet.repo.temp.path().join("moved.git")).unwrap();
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    let failing = loop {
+        let report = status(&service).await;
+        if report.source.last_fetch_error.is_some() {
+            break report;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "/status never showed the failed fetch: {report:#?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(failing.source.revision.as_deref(), Some(revision.as_str()));
+    let row = &failing.databases[0];
+    assert_eq!(row.name, "shown");
+    assert_eq!(row.change_request_status.as_deref(), Some("Current"));
+    let table = command(&["--url", &url]).await;
+    let text = String::from_utf8(table.stdout).unwrap();
+    let error_line = text.lines().find(|l| l.starts_with("Error:")).unwrap();
+    assert_ne!(error_line, "Error:    -", "{text}");
 
     service.stop().await;
 
