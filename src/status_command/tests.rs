@@ -160,3 +160,27 @@ async fn both_formats_read_a_served_report() {
         "{error}"
     );
 }
+
+#[tokio::test]
+async fn watch_keeps_going_while_the_service_is_down() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    drop(listener);
+    let command = StatusCommand {
+        url: format!("http://{address}"),
+        format: Format::Table,
+        watch: true,
+    };
+    let mut out = Vec::new();
+    // Two rounds fit: one at once, one after WATCH_EVERY; watching never ends by itself.
+    let watched =
+        tokio::time::timeout(WATCH_EVERY + Duration::from_secs(1), command.run(&mut out)).await;
+    assert!(watched.is_err(), "--watch returned: {watched:?}");
+    let text = String::from_utf8(out).unwrap();
+    assert_eq!(text.matches("\x1b[2J\x1b[H").count(), 2, "{text:?}");
+    assert_eq!(
+        text.matches("error: cannot reach pg-gitops").count(),
+        2,
+        "{text:?}"
+    );
+}
