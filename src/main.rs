@@ -79,6 +79,7 @@ enum Command {
     /// Show what a running service reports on GET /status: the source (revision, last fetch,
     /// invalid manifests), then per database its phase, change request, OpsRequest and error.
     Status {
+        /// A header and one row per database, or the JSON of /status as the service sent it.
         #[arg(long, value_enum, default_value = "table")]
         output: StatusOutput,
         /// Re-read and re-print every few seconds until interrupted.
