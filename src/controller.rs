@@ -6,6 +6,7 @@
 //! Nothing is kept in memory between reconciles except the caches and a failure count for
 //! backoff; a restarted process continues where the cluster says it is.
 
+mod caches;
 mod report;
 mod standings;
 
@@ -17,7 +18,7 @@ use futures::{FutureExt, StreamExt};
 use kube::api::Api;
 use kube::runtime::controller::{Action, Config as ControllerConfig, Controller};
 use kube::runtime::events::{Recorder, Reporter};
-use kube::runtime::reflector::{self, ObjectRef, Store, store::Writer};
+use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Client, ResourceExt};
 use serde_json::json;
@@ -35,6 +36,7 @@ use crate::models::{
 use crate::plan::{Catalog, PlanSettings, plan_database};
 use crate::status::Standing;
 
+pub use caches::{CacheWriters, Caches, caches};
 use report::{publish_step, write_status};
 use standings::{Change, Standings};
 
@@ -68,36 +70,6 @@ impl ReconcilerSettings {
 pub struct LeaderHooks {
     pub is_leader: Arc<dyn Fn() -> bool + Send + Sync>,
     pub gained: futures::stream::BoxStream<'static, ()>,
-}
-
-/// The caches of gitops objects and OpsRequests the controller fills, readable elsewhere (the
-/// `/status` endpoint) without any API call of its own.
-#[derive(Clone)]
-pub struct Caches {
-    pub gitops: Store<GitopsPostgres>,
-    pub ops_requests: Store<PostgresOpsRequest>,
-}
-
-/// The writing halves of [`Caches`], handed to [`run`].
-pub struct CacheWriters {
-    gitops: Writer<GitopsPostgres>,
-    ops_requests: Writer<PostgresOpsRequest>,
-}
-
-/// Empty caches and their writers: made before the controller starts so readers can hold them.
-pub fn caches() -> (Caches, CacheWriters) {
-    let (gitops, gitops_writer) = reflector::store();
-    let (ops_requests, ops_writer) = reflector::store();
-    (
-        Caches {
-            gitops,
-            ops_requests,
-        },
-        CacheWriters {
-            gitops: gitops_writer,
-            ops_requests: ops_writer,
-        },
-    )
 }
 
 /// Errors of one reconcile; they back off and retry, growing per object.
