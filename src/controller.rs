@@ -6,6 +6,7 @@
 //! Nothing is kept in memory between reconciles except the caches and a failure count for
 //! backoff; a restarted process continues where the cluster says it is.
 
+mod caches;
 mod report;
 mod standings;
 
@@ -35,6 +36,7 @@ use crate::models::{
 use crate::plan::{Catalog, PlanSettings, plan_database};
 use crate::status::Standing;
 
+pub use caches::{CacheWriters, Caches, caches};
 use report::{publish_step, write_status};
 use standings::{Change, Standings};
 
@@ -106,6 +108,7 @@ pub async fn run(
     settings: ReconcilerSettings,
     leader: LeaderHooks,
     metrics: Metrics,
+    caches: (Caches, CacheWriters),
     shutdown: impl std::future::Future<Output = ()> + Send + Sync + 'static,
     on_ready: impl FnOnce() + Send + 'static,
 ) {
@@ -144,7 +147,16 @@ pub async fn run(
     };
     let (gitops_api, databases_api, ops_api) = scoped(client.clone());
     let config = watcher::Config::default();
-    let (gitops, gitops_writer) = reflector::store();
+    let (
+        Caches {
+            gitops,
+            ops_requests,
+        },
+        CacheWriters {
+            gitops: gitops_writer,
+            ops_requests: ops_writer,
+        },
+    ) = caches;
     let (gitops_listed, mut gitops_listed_rx) = tokio::sync::watch::channel(false);
     let standings = Arc::new(Mutex::new(Standings::default()));
     let failures = Arc::new(Mutex::new(HashMap::new()));
@@ -197,7 +209,6 @@ pub async fn run(
         .default_backoff()
         .applied_objects();
     let (databases, databases_writer) = reflector::store();
-    let (ops_requests, ops_writer) = reflector::store();
     let (versions, versions_writer) = reflector::store();
     let database_events =
         reflector::reflector(databases_writer, watcher(databases_api, config.clone()))

@@ -29,6 +29,8 @@ pub mod server;
 pub mod source;
 pub(crate) mod source_events;
 pub mod status;
+pub mod status_command;
+pub mod status_view;
 pub(crate) mod walk;
 pub mod yaml;
 

@@ -1,5 +1,6 @@
 //! `pg-gitops`: wiring only. Commands parse flags, load the config and hand off to the library
-//! ([`pg_gitops::plan_command`] for `plan`, [`pg_gitops::run`] for `run`).
+//! ([`pg_gitops::plan_command`] for `plan`, [`pg_gitops::run`] for `run`,
+//! [`pg_gitops::status_command`] for `status`).
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -11,6 +12,7 @@ use pg_gitops::config::LogFormat;
 use pg_gitops::manifest::LoadOptions;
 use pg_gitops::plan::PlanSettings;
 use pg_gitops::plan_command::{self, PlanCommand};
+use pg_gitops::status_command::{self, StatusCommand};
 
 /// The plan allocates many small JSON values; mimalloc frees them far faster than glibc
 /// (measured in BENCHMARKS.md).
@@ -35,6 +37,12 @@ struct Cli {
 #[derive(Clone, Copy, ValueEnum)]
 enum Output {
     Text,
+    Json,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum StatusOutput {
+    Table,
     Json,
 }
 
@@ -67,6 +75,23 @@ enum Command {
         /// Path to config.toml.
         #[arg(long, env = "PG_GITOPS_CONFIG", default_value = "config.toml")]
         config: PathBuf,
+    },
+    /// Show what a running service reports on GET /status: the source (revision, last fetch,
+    /// invalid manifests), then per database its phase, change request, OpsRequest and error.
+    Status {
+        /// A header and one row per database, or the JSON of /status as the service sent it.
+        #[arg(long, value_enum, default_value = "table")]
+        output: StatusOutput,
+        /// Re-read and re-print every few seconds until interrupted.
+        #[arg(long)]
+        watch: bool,
+        /// The service's base URL (default: server.listen of the config, else
+        /// http://127.0.0.1:8080).
+        #[arg(long, env = "PG_GITOPS_URL")]
+        url: Option<String>,
+        /// Config whose server.listen gives the URL (default: ./config.toml when present).
+        #[arg(long, env = "PG_GITOPS_CONFIG")]
+        config: Option<PathBuf>,
     },
 }
 
@@ -133,6 +158,22 @@ async fn run_command() -> anyhow::Result<ExitCode> {
                 .with_context(|| format!("loading {}", config.display()))?;
             init_logging(cli.log_format.unwrap_or(loaded.log.format));
             pg_gitops::run::run(loaded).await.context("pg-gitops run")?;
+        }
+        Command::Status {
+            output,
+            watch,
+            url,
+            config,
+        } => {
+            let command = StatusCommand {
+                url: status_command::resolve_url(url, config.as_deref())?,
+                format: match output {
+                    StatusOutput::Table => status_command::Format::Table,
+                    StatusOutput::Json => status_command::Format::Json,
+                },
+                watch,
+            };
+            command.run(&mut std::io::stdout().lock()).await?;
         }
     }
     Ok(ExitCode::SUCCESS)

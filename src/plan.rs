@@ -375,7 +375,7 @@ enum Order {
 }
 
 /// The OpsRequest the database waits for: the oldest still open.
-fn oldest_open(ops: &[&PostgresOpsRequest]) -> Option<String> {
+pub(crate) fn oldest_open(ops: &[&PostgresOpsRequest]) -> Option<String> {
     ops.iter()
         .filter(|o| o.phase().is_open())
         .min_by_key(|o| {

@@ -22,6 +22,7 @@ use crate::server::{
 };
 use crate::source::{self, FetchTrigger, Reference, SourceError};
 use crate::source_events::{self, Pod};
+use crate::status_view::{StatusSources, status_handler};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
@@ -126,11 +127,14 @@ pub async fn run_until(
         liveness.watch("apply", &apply);
     }
     let controller_gate = gates.clone();
+    let (caches, cache_writers) = controller::caches();
+    let status = StatusSources::new(&config.source, source.as_ref(), caches.clone());
     let controller = tokio::spawn(controller::run(
         client,
         ReconcilerSettings::from_config(&config),
         leader,
         metrics.clone(),
+        (caches, cache_writers),
         shutdown.clone().wait(),
         move || controller_gate.open("caches filled"),
     ));
@@ -157,7 +161,12 @@ pub async fn run_until(
     let router = server::router(state).merge(
         Router::new()
             .route("/metrics", get(metrics_handler))
-            .with_state(metrics),
+            .with_state(metrics)
+            .merge(
+                Router::new()
+                    .route("/status", get(status_handler))
+                    .with_state(status),
+            ),
     );
     server::serve(
         listener,

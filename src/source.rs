@@ -24,6 +24,11 @@ use crate::manifest::{LoadOptions, ManifestSet};
 
 pub use auth::Secret;
 
+/// `url` without any userinfo, safe to show (the `/status` endpoint uses it).
+pub(crate) fn display_url(url: &str) -> String {
+    redact::parse_url(url).display
+}
+
 /// One consistent view of the desired state.
 #[derive(Debug, Clone)]
 pub struct Snapshot {
@@ -163,6 +168,8 @@ pub struct SourceStats {
     pub errors: AtomicU64,
     /// When the last sync ended without an error, in seconds since the Unix epoch (0: never).
     pub last_success_unix: AtomicU64,
+    /// When the last sync ended, with or without an error (0: never), for `/status`.
+    pub last_sync_unix: AtomicU64,
     /// The error of the last sync (none after a success); a watch so the Events about the
     /// source follow its changes.
     last_error: watch::Sender<Option<String>>,
@@ -207,10 +214,11 @@ impl SourceStats {
         } else {
             &self.succeeded
         });
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |since| since.as_secs());
+        self.last_sync_unix.store(now, Ordering::Relaxed);
         if error.is_none() {
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |since| since.as_secs());
             self.last_success_unix.store(now, Ordering::Relaxed);
         }
         // Only a change wakes the followers: a source failing the same way at every retry

@@ -26,3 +26,4 @@ mod sim_ops;
 mod sim_queue;
 mod source_events;
 mod status;
+mod status_view;

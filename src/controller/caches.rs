@@ -1,0 +1,36 @@
+//! The reflector caches the controller fills, made apart from it so that other readers (the
+//! `/status` endpoint) share them instead of watching the API a second time.
+
+use kube::runtime::reflector::{self, Store, store::Writer};
+
+use crate::models::{GitopsPostgres, PostgresOpsRequest};
+
+/// The caches of gitops objects and OpsRequests the controller fills, readable elsewhere (the
+/// `/status` endpoint) without any API call of its own.
+#[derive(Clone)]
+pub struct Caches {
+    pub gitops: Store<GitopsPostgres>,
+    pub ops_requests: Store<PostgresOpsRequest>,
+}
+
+/// The writing halves of [`Caches`], handed to [`super::run`].
+pub struct CacheWriters {
+    pub(super) gitops: Writer<GitopsPostgres>,
+    pub(super) ops_requests: Writer<PostgresOpsRequest>,
+}
+
+/// Empty caches and their writers: made before the controller starts so readers can hold them.
+pub fn caches() -> (Caches, CacheWriters) {
+    let (gitops, gitops_writer) = reflector::store();
+    let (ops_requests, ops_writer) = reflector::store();
+    (
+        Caches {
+            gitops,
+            ops_requests,
+        },
+        CacheWriters {
+            gitops: gitops_writer,
+            ops_requests: ops_writer,
+        },
+    )
+}
