@@ -4,11 +4,12 @@
 mod deliveries;
 mod listen;
 mod liveness;
+mod secrets;
+pub use secrets::WebhookSecrets;
 pub mod signature;
 mod webhook;
 
 use std::net::SocketAddr;
-use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
@@ -21,8 +22,7 @@ use axum::routing::{get, post};
 
 use tracing::info;
 
-use crate::config::WebhookSecretsConfig;
-use crate::source::{FetchTrigger, Reference, Secret};
+use crate::source::{FetchTrigger, Reference};
 
 pub use deliveries::{Delivery, DeliveryLog, DeliveryResult};
 pub use listen::{ConnectionLimits, serve};
@@ -51,76 +51,6 @@ pub enum ServerError {
         addr: SocketAddr,
         source: std::io::Error,
     },
-}
-
-/// Webhook secrets per receiver; a receiver without one is not mounted.
-#[derive(Debug, Clone, Default)]
-pub struct WebhookSecrets {
-    github: Option<Secret>,
-    gitlab: Option<Secret>,
-    gitea: Option<Secret>,
-    bitbucket: Option<Secret>,
-    generic: Option<Secret>,
-}
-
-impl WebhookSecrets {
-    /// Reads every configured secret file (trailing newlines dropped).
-    pub fn load(config: &WebhookSecretsConfig) -> Result<Self, ServerError> {
-        let read = |receiver: &'static str, path: &Option<std::path::PathBuf>| match path {
-            Some(path) => read_secret(receiver, path).map(Some),
-            None => Ok(None),
-        };
-        Ok(WebhookSecrets {
-            github: read("github", &config.github_secret_file)?,
-            gitlab: read("gitlab", &config.gitlab_token_file)?,
-            gitea: read("gitea", &config.gitea_secret_file)?,
-            bitbucket: read("bitbucket", &config.bitbucket_secret_file)?,
-            generic: read("generic", &config.generic_secret_file)?,
-        })
-    }
-
-    /// Sets one receiver's secret (for callers that do not use files, such as tests).
-    pub fn with(mut self, provider: Provider, secret: Secret) -> Self {
-        *self.slot(provider) = Some(secret);
-        self
-    }
-
-    pub fn get(&self, provider: Provider) -> Option<&Secret> {
-        match provider {
-            Provider::GitHub => self.github.as_ref(),
-            Provider::GitLab => self.gitlab.as_ref(),
-            Provider::Gitea => self.gitea.as_ref(),
-            Provider::Bitbucket => self.bitbucket.as_ref(),
-            Provider::Generic => self.generic.as_ref(),
-        }
-    }
-
-    fn slot(&mut self, provider: Provider) -> &mut Option<Secret> {
-        match provider {
-            Provider::GitHub => &mut self.github,
-            Provider::GitLab => &mut self.gitlab,
-            Provider::Gitea => &mut self.gitea,
-            Provider::Bitbucket => &mut self.bitbucket,
-            Provider::Generic => &mut self.generic,
-        }
-    }
-}
-
-fn read_secret(receiver: &'static str, path: &Path) -> Result<Secret, ServerError> {
-    let text = std::fs::read_to_string(path).map_err(|error| ServerError::SecretFile {
-        receiver,
-        path: path.display().to_string(),
-        detail: error.to_string(),
-    })?;
-    let value = text.trim_end_matches(['\n', '\r']);
-    if value.is_empty() {
-        // An empty HMAC key would let anyone who guesses it sign requests.
-        return Err(ServerError::EmptySecret {
-            receiver,
-            path: path.display().to_string(),
-        });
-    }
-    Ok(Secret::new(value))
 }
 
 /// What a verified push acts on: the followed reference and the source's trigger.

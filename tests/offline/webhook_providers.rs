@@ -334,3 +334,63 @@ async fn secrets_are_read_from_files_and_empty_ones_refused() {
     let error = WebhookSecrets::load(&config).unwrap_err();
     assert!(error.to_string().contains("is empty"), "{error}");
 }
+
+/// A rotated secret file (the kubelet swaps the mounted Secret's symlink) is taken at the next
+/// delivery without a restart; a file that turns empty keeps the previous secret.
+#[tokio::test]
+async fn a_rotated_secret_file_is_used_without_a_restart() {
+    logs::capture();
+    let provider = Provider::GitHub;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("github-secret");
+    std::fs::write(&file, "first-secret-9f2\n").unwrap();
+    let config = pg_gitops::config::WebhookSecretsConfig {
+        github_secret_file: Some(file.clone()),
+        ..Default::default()
+    };
+    let secrets = WebhookSecrets::load(&config).unwrap();
+    let router = server::router(AppState {
+        secrets: Arc::new(secrets),
+        target: WebhookTarget {
+            reference: Reference::Branch("main".into()),
+            trigger: FetchTrigger::new(),
+        },
+        deliveries: DeliveryLog::default(),
+        readiness: Readiness::default(),
+        liveness: Default::default(),
+    });
+    let push = |secret: &str| {
+        delivery(
+            provider,
+            Some(secret),
+            false,
+            push_body(provider, "main", NEW_SHA),
+        )
+    };
+    assert_eq!(
+        send(&router, push("first-secret-9f2")).await.0,
+        StatusCode::ACCEPTED
+    );
+
+    // As the kubelet does: the new content appears under the same path.
+    let staged = dir.path().join("staged");
+    std::fs::write(&staged, "second-secret-4c1\n").unwrap();
+    std::fs::rename(&staged, &file).unwrap();
+    assert_eq!(
+        send(&router, push("first-secret-9f2")).await.0,
+        StatusCode::UNAUTHORIZED,
+        "the old secret no longer signs"
+    );
+    assert_eq!(
+        send(&router, push("second-secret-4c1")).await.0,
+        StatusCode::ACCEPTED
+    );
+
+    std::fs::write(&file, "").unwrap();
+    assert_eq!(
+        send(&router, push("second-secret-4c1")).await.0,
+        StatusCode::ACCEPTED,
+        "an empty file is refused and the previous secret stays"
+    );
+    logs::assert_no_secret_logged(&["first-secret-9f2", "second-secret-4c1"]);
+}
