@@ -378,6 +378,7 @@ fn build_manifest(
 fn declared_form(document: &mut Value) {
     drop_nulls(document);
     if let Some(spec) = document.get_mut("spec") {
+        gitops_spec_schema().normalize_numbers(spec);
         gitops_spec_schema().strip_defaults(spec);
     }
     if let Some(labels) = document

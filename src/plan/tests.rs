@@ -4,6 +4,7 @@
 mod bookkeeping;
 mod errors;
 mod flow;
+mod numbers;
 mod refusals;
 mod safety;
 mod table;
