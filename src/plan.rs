@@ -59,6 +59,9 @@ pub struct LiveState {
     pub databases: BTreeMap<(String, String), KubedbPostgres>,
     pub ops_requests: Vec<PostgresOpsRequest>,
     pub catalog: Option<Catalog>,
+    /// Live objects that could not be read (`plan --live` files), reported like broken
+    /// manifests: on the database they name, else at the top.
+    pub errors: Vec<crate::manifest::ManifestError>,
 }
 
 /// Plans every manifest of a snapshot. Broken manifests appear as errors on their database
@@ -98,7 +101,7 @@ pub fn plan_all(
         plans.insert(key, plan);
     }
     let mut report = PlanReport::default();
-    for error in &set.errors {
+    for error in set.errors.iter().chain(&live.errors) {
         let entry = PlanError {
             file: error.file.display().to_string(),
             line: error.line,
