@@ -209,12 +209,6 @@ pub fn plan_database(
         revision,
     };
     let live_spec = live_spec.unwrap_or(Value::Null);
-    let inputs = steps::Inputs {
-        desired: &desired.spec,
-        declared: &declared,
-        live,
-        record: record.as_ref(),
-    };
     let mode =
         annotation(VOLUME_EXPANSION_MODE_ANNOTATION).unwrap_or(&settings.volume_expansion_mode);
     let rotate_token = annotation(ROTATE_CERTIFICATES_ANNOTATION);
@@ -235,6 +229,15 @@ pub fn plan_database(
         id.generation,
         revision,
     );
+    // The service plans again once the Patch is applied, and builds the OpsRequests from the
+    // state it left (a HorizontalScaling carries the new standbyMode): the preview does the same.
+    let patched = (patch_plan.patch.as_ref()).and_then(|p| patch::live_after_patch(live, p));
+    let inputs = steps::Inputs {
+        desired: &desired.spec,
+        declared: &declared,
+        live: patched.as_ref().unwrap_or(live),
+        record: record.as_ref(),
+    };
     let mut ordered: Vec<(Order, Step)> = Vec::new();
     if let Some(patch) = patch_plan.patch {
         ordered.push((

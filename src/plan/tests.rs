@@ -5,6 +5,7 @@ mod bookkeeping;
 mod errors;
 mod flow;
 mod numbers;
+mod preview;
 mod refusals;
 mod safety;
 mod table;
