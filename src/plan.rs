@@ -6,6 +6,7 @@ pub mod compare;
 mod metadata;
 mod ops;
 mod patch;
+mod readiness;
 mod report;
 mod resources;
 mod steps;
@@ -350,9 +351,11 @@ pub fn plan_database(
     }
     ordered.sort_by_key(|(order, _)| *order);
     plan.steps = ordered.into_iter().map(|(_, step)| step).collect();
+    readiness::withhold(&mut plan, live);
     // pg-gitops' own annotations are bookkeeping, not a step: a database whose only
-    // difference is its record is in sync. The service writes them once no step is left.
-    if plan.steps.is_empty() {
+    // difference is its record is in sync. The service writes them once no step is left
+    // (and none is withheld: the record would say a change was made that was not).
+    if plan.steps.is_empty() && plan.waiting_reason.is_none() {
         plan.bookkeeping =
             patch::bookkeeping_patch(desired, &declared, live, record.as_ref(), rotate_token);
     }

@@ -6,6 +6,7 @@ mod errors;
 mod flow;
 mod numbers;
 mod preview;
+mod readiness;
 mod refusals;
 mod safety;
 mod table;
