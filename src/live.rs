@@ -8,25 +8,16 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use tracing::warn;
 
+use crate::manifest::ManifestError;
 use crate::models::{KubedbPostgres, PostgresOpsRequest, PostgresVersion};
 use crate::plan::{Catalog, LiveState};
 use crate::walk;
 use crate::yaml;
 
-/// Errors from reading live objects.
+/// Errors from reading live objects from the cluster. Files (`plan --live`) never fail as a
+/// whole: what cannot be read of them is reported in [`LiveState::errors`].
 #[derive(Debug, thiserror::Error)]
 pub enum LiveError {
-    #[error("{path}: cannot read: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("{path}:{line}: {message}")]
-    Parse {
-        path: PathBuf,
-        line: usize,
-        message: String,
-    },
     #[error("cannot reach the cluster: {0}")]
     Config(String),
     #[error("cannot list {what} from the cluster: {source}")]
@@ -38,23 +29,43 @@ pub enum LiveError {
 
 /// Reads live objects from files or directories (YAML, multi-document, `kind: List` too).
 /// Objects of other kinds are ignored. Without any PostgresVersion the catalog stays unknown.
-pub fn read_files(paths: &[PathBuf]) -> Result<LiveState, LiveError> {
+/// Objects without a namespace are in `default_namespace`, as `kubectl apply` would put them.
+///
+/// A file that cannot be read or parsed, or an object that cannot be typed, is an error entry
+/// (as a broken manifest is), and the rest is still read: the JSON contract promises output
+/// for every run. An object that names its database (a Postgres, or an OpsRequest by its
+/// `databaseRef`) puts the error on that database, which is then not planned: planned
+/// without its live object, it would look missing and get a Provision step.
+pub fn read_files(paths: &[PathBuf], default_namespace: &str) -> LiveState {
+    let mut state = LiveState::default();
     let mut files = Vec::new();
     for path in paths {
-        collect(path, &mut files)?;
+        if let Err(error) = collect(path, &mut files) {
+            state
+                .errors
+                .push(problem(path, 0, format!("cannot read: {error}"), None));
+        }
     }
-    let mut state = LiveState::default();
     let mut versions = Vec::new();
     for (file, read_from) in files {
-        let text = std::fs::read_to_string(&read_from).map_err(|source| LiveError::Read {
-            path: file.clone(),
-            source,
-        })?;
-        let documents = yaml::parse_documents(&text).map_err(|e| LiveError::Parse {
-            path: file.clone(),
-            line: e.line(),
-            message: e.to_string(),
-        })?;
+        let text = match std::fs::read_to_string(&read_from) {
+            Ok(text) => text,
+            Err(error) => {
+                state
+                    .errors
+                    .push(problem(&file, 0, format!("cannot read: {error}"), None));
+                continue;
+            }
+        };
+        let documents = match yaml::parse_documents(&text) {
+            Ok(documents) => documents,
+            Err(error) => {
+                state
+                    .errors
+                    .push(problem(&file, error.line(), error.to_string(), None));
+                continue;
+            }
+        };
         for document in documents {
             let items = match document.value.get("kind").and_then(Value::as_str) {
                 Some(kind) if kind.ends_with("List") => document.value["items"]
@@ -64,30 +75,58 @@ pub fn read_files(paths: &[PathBuf]) -> Result<LiveState, LiveError> {
                 _ => vec![document.value],
             };
             for item in items {
-                add(&mut state, &mut versions, item).map_err(|message| LiveError::Parse {
-                    path: file.clone(),
-                    line: document.line,
-                    message,
-                })?;
+                let database = names_database(&item, default_namespace);
+                if let Err(message) = add(&mut state, &mut versions, item, default_namespace) {
+                    state
+                        .errors
+                        .push(problem(&file, document.line, message, database));
+                }
             }
         }
     }
     if !versions.is_empty() {
         state.catalog = Some(Catalog::new(versions));
     }
-    Ok(state)
+    state
+}
+
+fn problem(
+    file: &Path,
+    line: usize,
+    message: String,
+    database: Option<(String, String)>,
+) -> ManifestError {
+    ManifestError {
+        file: file.to_path_buf(),
+        line,
+        message,
+        database,
+    }
+}
+
+/// The database a live object belongs to, read untyped so a broken object still names it.
+fn names_database(item: &Value, default_namespace: &str) -> Option<(String, String)> {
+    let name = match item.get("kind").and_then(Value::as_str) {
+        Some("Postgres") => item.pointer("/metadata/name"),
+        Some("PostgresOpsRequest") => item.pointer("/spec/databaseRef/name"),
+        _ => None,
+    }?
+    .as_str()
+    .filter(|name| !name.is_empty())?;
+    let namespace = item
+        .pointer("/metadata/namespace")
+        .and_then(Value::as_str)
+        .filter(|ns| !ns.is_empty())
+        .unwrap_or(default_namespace);
+    Some((namespace.to_string(), name.to_string()))
 }
 
 /// A directory is walked by the one walker ([`walk`]), with the directory itself as the
 /// boundary, keeping `.yaml`, `.yml` and `.json` files; a file path is taken as it is. Each
 /// file comes with the name to report (as the user spelled it) and the path to read.
-fn collect(path: &Path, out: &mut Vec<(PathBuf, PathBuf)>) -> Result<(), LiveError> {
-    let read_error = |source| LiveError::Read {
-        path: path.to_path_buf(),
-        source,
-    };
+fn collect(path: &Path, out: &mut Vec<(PathBuf, PathBuf)>) -> Result<(), std::io::Error> {
     if !path.is_dir() {
-        std::fs::metadata(path).map_err(read_error)?;
+        std::fs::metadata(path)?;
         out.push((path.to_path_buf(), path.to_path_buf()));
         return Ok(());
     }
@@ -96,8 +135,7 @@ fn collect(path: &Path, out: &mut Vec<(PathBuf, PathBuf)>) -> Result<(), LiveErr
             file.extension().and_then(|e| e.to_str()),
             Some("yaml" | "yml" | "json")
         )
-    })
-    .map_err(read_error)?;
+    })?;
     for refused in walked.refused {
         warn!(path = %path.join(&refused.relative).display(), reason = refused.reason, "not read");
     }
@@ -114,6 +152,7 @@ fn add(
     state: &mut LiveState,
     versions: &mut Vec<PostgresVersion>,
     item: Value,
+    default_namespace: &str,
 ) -> Result<(), String> {
     fn typed<T: DeserializeOwned>(item: Value, what: &str) -> Result<T, String> {
         serde_json::from_value(item).map_err(|e| format!("cannot read this {what}: {e}"))
@@ -125,13 +164,14 @@ fn add(
     let kind = item.get("kind").and_then(Value::as_str).unwrap_or_default();
     match (api_version, kind) {
         ("kubedb.com/v1", "Postgres") => {
-            let database: KubedbPostgres = typed(item, "kubedb.com/v1 Postgres")?;
+            let mut database: KubedbPostgres = typed(item, "kubedb.com/v1 Postgres")?;
+            let namespace = database
+                .metadata
+                .namespace
+                .get_or_insert_with(|| default_namespace.into())
+                .clone();
             let key = (
-                database
-                    .metadata
-                    .namespace
-                    .clone()
-                    .unwrap_or_else(|| "default".into()),
+                namespace,
                 database.metadata.name.clone().unwrap_or_default(),
             );
             state.databases.insert(key, database);
@@ -141,7 +181,7 @@ fn add(
             request
                 .metadata
                 .namespace
-                .get_or_insert_with(|| "default".into());
+                .get_or_insert_with(|| default_namespace.into());
             state.ops_requests.push(request);
         }
         ("catalog.kubedb.com/v1alpha1", "PostgresVersion") => {

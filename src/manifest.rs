@@ -4,6 +4,7 @@
 //! broken document never hides the others.
 
 mod kinds;
+mod names;
 pub(crate) mod schema;
 
 use std::collections::BTreeMap;
@@ -305,7 +306,7 @@ fn build_manifest(
             ],
             message: "required field is missing".into(),
         });
-    } else if !is_dns_label(&name) {
+    } else if !names::is_dns_label(&name) {
         violations.push(Violation {
             path: vec![
                 PathSegment::Key("metadata".into()),
@@ -336,6 +337,9 @@ fn build_manifest(
         Some(ns) if !ns.is_empty() => ns.to_string(),
         _ => opts.default_namespace.clone(),
     };
+    if let Some(metadata) = map.get("metadata").and_then(Value::as_object) {
+        names::check_metadata(metadata, &namespace, &mut violations);
+    }
     if let Some(metadata) = map.get_mut("metadata").and_then(Value::as_object_mut) {
         metadata.insert("namespace".into(), Value::String(namespace.clone()));
     }
@@ -374,6 +378,7 @@ fn build_manifest(
 fn declared_form(document: &mut Value) {
     drop_nulls(document);
     if let Some(spec) = document.get_mut("spec") {
+        gitops_spec_schema().normalize_numbers(spec);
         gitops_spec_schema().strip_defaults(spec);
     }
     if let Some(labels) = document
@@ -389,16 +394,6 @@ fn remove_sync_label(labels: &mut std::collections::BTreeMap<String, String>) {
     if labels.get(MANAGED_BY_LABEL).map(String::as_str) == Some(MANAGED_BY_VALUE) {
         labels.remove(MANAGED_BY_LABEL);
     }
-}
-
-/// RFC 1123 label: what KubeDB's names (and the OpsRequest names derived from them) need.
-fn is_dns_label(name: &str) -> bool {
-    name.len() <= 63
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !name.starts_with('-')
-        && !name.ends_with('-')
 }
 
 /// Two manifests for one database: neither is applied, both are reported.

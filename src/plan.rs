@@ -6,6 +6,7 @@ pub mod compare;
 mod metadata;
 mod ops;
 mod patch;
+mod readiness;
 mod report;
 mod resources;
 mod steps;
@@ -59,6 +60,9 @@ pub struct LiveState {
     pub databases: BTreeMap<(String, String), KubedbPostgres>,
     pub ops_requests: Vec<PostgresOpsRequest>,
     pub catalog: Option<Catalog>,
+    /// Live objects that could not be read (`plan --live` files), reported like broken
+    /// manifests: on the database they name, else at the top.
+    pub errors: Vec<crate::manifest::ManifestError>,
 }
 
 /// Plans every manifest of a snapshot. Broken manifests appear as errors on their database
@@ -98,7 +102,7 @@ pub fn plan_all(
         plans.insert(key, plan);
     }
     let mut report = PlanReport::default();
-    for error in &set.errors {
+    for error in set.errors.iter().chain(&live.errors) {
         let entry = PlanError {
             file: error.file.display().to_string(),
             line: error.line,
@@ -206,12 +210,6 @@ pub fn plan_database(
         revision,
     };
     let live_spec = live_spec.unwrap_or(Value::Null);
-    let inputs = steps::Inputs {
-        desired: &desired.spec,
-        declared: &declared,
-        live,
-        record: record.as_ref(),
-    };
     let mode =
         annotation(VOLUME_EXPANSION_MODE_ANNOTATION).unwrap_or(&settings.volume_expansion_mode);
     let rotate_token = annotation(ROTATE_CERTIFICATES_ANNOTATION);
@@ -232,6 +230,15 @@ pub fn plan_database(
         id.generation,
         revision,
     );
+    // The service plans again once the Patch is applied, and builds the OpsRequests from the
+    // state it left (a HorizontalScaling carries the new standbyMode): the preview does the same.
+    let patched = (patch_plan.patch.as_ref()).and_then(|p| patch::live_after_patch(live, p));
+    let inputs = steps::Inputs {
+        desired: &desired.spec,
+        declared: &declared,
+        live: patched.as_ref().unwrap_or(live),
+        record: record.as_ref(),
+    };
     let mut ordered: Vec<(Order, Step)> = Vec::new();
     if let Some(patch) = patch_plan.patch {
         ordered.push((
@@ -344,9 +351,11 @@ pub fn plan_database(
     }
     ordered.sort_by_key(|(order, _)| *order);
     plan.steps = ordered.into_iter().map(|(_, step)| step).collect();
+    readiness::withhold(&mut plan, live);
     // pg-gitops' own annotations are bookkeeping, not a step: a database whose only
-    // difference is its record is in sync. The service writes them once no step is left.
-    if plan.steps.is_empty() {
+    // difference is its record is in sync. The service writes them once no step is left
+    // (and none is withheld: the record would say a change was made that was not).
+    if plan.steps.is_empty() && plan.waiting_reason.is_none() {
         plan.bookkeeping =
             patch::bookkeeping_patch(desired, &declared, live, record.as_ref(), rotate_token);
     }

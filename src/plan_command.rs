@@ -47,7 +47,7 @@ impl PlanCommand {
             let client = live::client(self.kubeconfig.as_deref()).await?;
             live::read_cluster(client).await?
         } else {
-            live::read_files(&self.live)?
+            live::read_files(&self.live, &self.load.default_namespace)
         };
         let report = plan::plan_all(&set, &state, &self.settings, None);
         match self.output {

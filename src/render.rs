@@ -52,8 +52,8 @@ pub fn text(report: &PlanReport, colour: bool) -> String {
         "{} databases: {} with changes, {} waiting, {} in sync, {} with errors",
         report.databases.len(),
         count(&|d| d.errors.is_empty() && !d.steps.is_empty()),
-        count(&|d| d.errors.is_empty() && d.waiting_for.is_some()),
-        count(&|d| d.errors.is_empty() && d.waiting_for.is_none() && d.steps.is_empty()),
+        count(&|d| d.errors.is_empty() && d.is_waiting()),
+        count(&|d| d.errors.is_empty() && !d.is_waiting() && d.steps.is_empty()),
         count(&|d| !d.errors.is_empty()),
     );
     out
@@ -68,6 +68,8 @@ fn render_database(
         paint(RED, "cannot be planned")
     } else if let Some(name) = &database.waiting_for {
         paint(YELLOW, &format!("waiting for {name}"))
+    } else if database.steps.is_empty() && database.waiting_reason.is_some() {
+        paint(YELLOW, "waiting")
     } else if database.steps.is_empty() {
         paint(GREEN, "in sync")
     } else {
@@ -91,7 +93,12 @@ fn render_database(
     for note in &database.notes {
         let _ = writeln!(out, "  note: {note}");
     }
-    if database.errors.is_empty() && !database.steps.is_empty() {
+    if let Some(reason) = &database.waiting_reason {
+        let _ = writeln!(out, "  {} {reason}", paint(YELLOW, "waiting:"));
+    }
+    // The diff shows what is owed even while its steps are withheld.
+    let owed = !database.steps.is_empty() || database.waiting_reason.is_some();
+    if database.errors.is_empty() && owed {
         render_diff(out, &database.before, &database.after, paint);
         for (index, step) in database.steps.iter().enumerate() {
             render_step(out, index + 1, step);

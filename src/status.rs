@@ -40,7 +40,7 @@ impl Standing {
             Self::Suspended
         } else if !plan.errors.is_empty() {
             Self::Stalled
-        } else if plan.waiting_for.is_some() || !plan.steps.is_empty() {
+        } else if plan.is_waiting() || !plan.steps.is_empty() {
             Self::Progressing
         } else {
             Self::Current
@@ -145,6 +145,12 @@ fn condition_values(
         Standing::Progressing => {
             let message = match (&plan.waiting_for, plan.steps.first()) {
                 (Some(name), _) => format!("waiting for OpsRequest {name}"),
+                (None, None) if plan.waiting_reason.is_some() => {
+                    format!(
+                        "waiting: {}",
+                        plan.waiting_reason.as_deref().unwrap_or_default()
+                    )
+                }
                 (None, Some(step)) => {
                     let name = step
                         .ops_request

@@ -156,6 +156,35 @@ impl Schema {
         }
     }
 
+    /// Turns floats with a whole value into integers where the schema wants an integer (or
+    /// an integer or a string, as quantities): YAML reads an unquoted `1e9` as a float, the
+    /// API server accepts it there, and the typed model and the OpsRequests want the integer.
+    /// One past the integer range stays as it is (a float compares by value as a quantity).
+    pub fn normalize_numbers(&self, value: &mut Value) {
+        match value {
+            Value::Object(map) => {
+                for (key, child) in map.iter_mut() {
+                    if let Some(schema) = self.properties.get(key).or(self.additional.as_deref()) {
+                        schema.normalize_numbers(child);
+                    }
+                }
+            }
+            Value::Array(items) => {
+                if let Some(schema) = &self.items {
+                    items
+                        .iter_mut()
+                        .for_each(|item| schema.normalize_numbers(item));
+                }
+            }
+            Value::Number(number) if matches!(self.kind, Kind::Integer | Kind::IntOrString) => {
+                if let Some(whole) = number.as_f64().and_then(whole_integer) {
+                    *value = whole;
+                }
+            }
+            _ => {}
+        }
+    }
+
     /// Validates `value`, pushing every problem found under `path`.
     pub fn validate(&self, value: &Value, path: &[PathSegment], out: &mut Vec<Violation>) {
         let mut borrowed: Vec<Segment<'_>> = path
@@ -252,10 +281,10 @@ impl Schema {
             Kind::Object => value.is_object(),
             Kind::Array => value.is_array(),
             Kind::String => value.is_string(),
-            Kind::Integer => value.is_i64() || value.is_u64(),
+            Kind::Integer => is_integer(value),
             Kind::Number => value.is_number(),
             Kind::Boolean => value.is_boolean(),
-            Kind::IntOrString => value.is_string() || value.is_i64() || value.is_u64(),
+            Kind::IntOrString => value.is_string() || is_integer(value),
         };
         if ok {
             return None;
@@ -267,9 +296,36 @@ impl Schema {
             Kind::Integer => "an integer",
             Kind::Number => "a number",
             Kind::Boolean => "true or false",
+            Kind::IntOrString if value.is_number() => {
+                "an integer or a string (quote it, as in \"0.5\", to give a fraction)"
+            }
             Kind::IntOrString => "an integer or a string",
             Kind::Any => "anything",
         })
+    }
+}
+
+/// An integer, or a float with a whole value (what the API server takes as an integer).
+fn is_integer(value: &Value) -> bool {
+    value.is_i64()
+        || value.is_u64()
+        || value
+            .as_f64()
+            .is_some_and(|f| f.is_finite() && f.fract() == 0.0)
+}
+
+/// The integer a whole float stands for, when it is one and fits.
+fn whole_integer(float: f64) -> Option<Value> {
+    if !float.is_finite() || float.fract() != 0.0 {
+        return None;
+    }
+    // Bounds as floats: i64::MIN is exact, u64::MAX rounds up to 2^64, hence the `<`.
+    if float >= 0.0 && float < u64::MAX as f64 {
+        Some(Value::from(float as u64))
+    } else if float < 0.0 && float >= i64::MIN as f64 {
+        Some(Value::from(float as i64))
+    } else {
+        None
     }
 }
 

@@ -183,6 +183,31 @@ fn merge_containers(wanted: &Value, live: Option<&Value>) -> Value {
     merged
 }
 
+/// The live object as a merge patch leaves it (RFC 7386, as the API server applies it).
+pub fn live_after_patch(live: &KubedbPostgres, patch: &Value) -> Option<KubedbPostgres> {
+    fn merge(target: &mut Value, patch: &Value) {
+        let Value::Object(patch) = patch else {
+            *target = patch.clone();
+            return;
+        };
+        if !target.is_object() {
+            *target = Value::Object(Map::new());
+        }
+        if let Value::Object(map) = target {
+            for (key, value) in patch {
+                if value.is_null() {
+                    map.remove(key);
+                } else {
+                    merge(map.entry(key.clone()).or_insert(Value::Null), value);
+                }
+            }
+        }
+    }
+    let mut object = serde_json::to_value(live).ok()?;
+    merge(&mut object, patch);
+    serde_json::from_value(object).ok()
+}
+
 /// Compares labels, annotations and non-OpsRequest spec fields; builds the merge patch.
 pub fn plan_patch(
     desired: &GitopsPostgres,

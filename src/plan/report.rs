@@ -65,6 +65,10 @@ pub struct DatabasePlan {
     /// An open OpsRequest the database waits for; no step is proposed meanwhile.
     #[serde(rename = "waitingFor")]
     pub waiting_for: Option<String>,
+    /// Why steps are withheld although no OpsRequest is open: the database is not Ready, is
+    /// halted or is being deleted (KubeDB runs OpsRequests only on a Ready database).
+    #[serde(rename = "waitingReason")]
+    pub waiting_reason: Option<String>,
     /// Things worth knowing that are not errors (a skipped version check, say).
     pub notes: Vec<String>,
     /// A JSON merge patch of pg-gitops' own annotations on the live database (the
@@ -82,6 +86,11 @@ pub struct DatabasePlan {
 }
 
 impl DatabasePlan {
+    /// Waiting for an open OpsRequest, or for the database to be ready for one.
+    pub fn is_waiting(&self) -> bool {
+        self.waiting_for.is_some() || self.waiting_reason.is_some()
+    }
+
     pub(super) fn new(namespace: String, name: String) -> Self {
         Self {
             namespace,
@@ -89,6 +98,7 @@ impl DatabasePlan {
             steps: Vec::new(),
             errors: Vec::new(),
             waiting_for: None,
+            waiting_reason: None,
             notes: Vec::new(),
             bookkeeping: None,
             before: Value::Null,
@@ -113,7 +123,7 @@ impl PlanReport {
         } else if self
             .databases
             .iter()
-            .any(|d| !d.steps.is_empty() || d.waiting_for.is_some())
+            .any(|d| !d.steps.is_empty() || d.is_waiting())
         {
             1
         } else {

@@ -4,6 +4,9 @@
 mod bookkeeping;
 mod errors;
 mod flow;
+mod numbers;
+mod preview;
+mod readiness;
 mod refusals;
 mod safety;
 mod table;

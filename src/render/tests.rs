@@ -15,6 +15,7 @@ fn report() -> PlanReport {
             }],
             errors: vec![],
             waiting_for: None,
+            waiting_reason: None,
             notes: vec!["version check skipped".into()],
             bookkeeping: None,
             before: json!({"deletionPolicy": "Delete", "replicas": 3}),

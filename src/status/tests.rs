@@ -19,6 +19,7 @@ fn plan() -> DatabasePlan {
         steps: vec![],
         errors: vec![],
         waiting_for: None,
+        waiting_reason: None,
         notes: vec![],
         bookkeeping: None,
         before: Value::Null,

@@ -15,6 +15,7 @@ fn plan(steps: Vec<Step>, errors: Vec<PlanError>, waiting_for: Option<&str>) -> 
         steps,
         errors,
         waiting_for: waiting_for.map(str::to_string),
+        waiting_reason: None,
         notes: vec![],
         bookkeeping: None,
         before: Value::Null,

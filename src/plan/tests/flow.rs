@@ -422,6 +422,8 @@ fn the_json_contract() {
             "steps",
             "errors",
             "waitingFor",
+            // Added in 0.2.0 (README, JSON contract): why steps are withheld, or null.
+            "waitingReason",
             "notes"
         ]
     );
