@@ -6,6 +6,7 @@
 //! Nothing is kept in memory between reconciles except the caches and a failure count for
 //! backoff; a restarted process continues where the cluster says it is.
 
+mod broken;
 mod caches;
 mod report;
 mod standings;
@@ -36,6 +37,7 @@ use crate::models::{
 use crate::plan::{Catalog, PlanSettings, plan_database};
 use crate::status::Standing;
 
+pub use broken::BrokenManifests;
 pub use caches::{CacheWriters, Caches, caches};
 use report::{publish_step, write_status};
 use standings::{Change, Standings};
@@ -94,6 +96,7 @@ pub struct Context {
     failures: Arc<Mutex<HashMap<ObjectRef<GitopsPostgres>, u32>>>,
     metrics: Metrics,
     standings: Arc<Mutex<Standings>>,
+    broken: BrokenManifests,
 }
 
 /// The per-object backoff after a failed reconcile: 1 s, doubled per failure up to
@@ -151,6 +154,7 @@ pub async fn run(
         Caches {
             gitops,
             ops_requests,
+            broken,
         },
         CacheWriters {
             gitops: gitops_writer,
@@ -244,6 +248,7 @@ pub async fn run(
         failures,
         metrics,
         standings,
+        broken: broken.clone(),
     });
     // Our own reflector for the main kind too, so readiness waits on caches we can observe.
     let controller = Controller::for_stream(gitops_events, gitops.clone())
@@ -254,6 +259,7 @@ pub async fn run(
             Some(ObjectRef::new(ops.database_name()?).within(&namespace))
         })
         .reconcile_all_on(leader.gained)
+        .reconcile_on(broken.changes())
         .graceful_shutdown_on(shutdown);
     let gitops_store = gitops;
     tokio::spawn(async move {

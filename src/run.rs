@@ -11,7 +11,7 @@ use tracing::{info, warn};
 
 use crate::apply::{self, ApplySettings};
 use crate::config::{Config, SourceKind};
-use crate::controller::{self, LeaderHooks, ReconcilerSettings};
+use crate::controller::{self, BrokenManifests, LeaderHooks, ReconcilerSettings};
 use crate::leader::{self, LeaderError, LeaderSettings};
 use crate::live::{self, LiveError};
 use crate::manifest::LoadOptions;
@@ -127,7 +127,10 @@ pub async fn run_until(
         liveness.watch("apply", &apply);
     }
     let controller_gate = gates.clone();
-    let (caches, cache_writers) = controller::caches();
+    let (mut caches, cache_writers) = controller::caches();
+    if let Some(handle) = &source {
+        caches.broken = BrokenManifests::follow(handle.snapshots.clone());
+    }
     let status = StatusSources::new(&config.source, source.as_ref(), caches.clone());
     let controller = tokio::spawn(controller::run(
         client,

@@ -57,6 +57,9 @@ pub struct StatusInput<'a> {
     pub ops: &'a [&'a PostgresOpsRequest],
     pub live: Option<&'a KubedbPostgres>,
     pub suspended: bool,
+    /// The error of this database's manifest in Git when it is broken (so Git's version is
+    /// not applied): shown as the condition `InvalidManifest`.
+    pub invalid_manifest: Option<&'a str>,
     pub now: &'a str,
 }
 
@@ -66,12 +69,19 @@ pub fn compute(input: &StatusInput<'_>) -> GitopsStatus {
     let previous = input.object.status.clone().unwrap_or_default();
     let standing = Standing::of(input.plan, input.suspended);
     let (ready, reconciling, stalled) = condition_values(input, standing);
+    // Abnormal-true, as kstatus reads Reconciling and Stalled: present only while the manifest
+    // is broken. Ready is left as the object's own reconcile makes it: the last good version
+    // still runs.
+    let invalid = input
+        .invalid_manifest
+        .map(|error| ("True", "ValidationFailed", error.to_string()));
     let conditions = [
         ("Ready", ready),
         ("Reconciling", reconciling),
         ("Stalled", stalled),
     ]
     .into_iter()
+    .chain(invalid.map(|value| ("InvalidManifest", value)))
     .map(|(kind, (status, reason, message))| {
         let kept = previous
             .conditions

@@ -3,6 +3,7 @@
 
 use kube::runtime::reflector::{self, Store, store::Writer};
 
+use super::BrokenManifests;
 use crate::models::{GitopsPostgres, PostgresOpsRequest};
 
 /// The caches of gitops objects and OpsRequests the controller fills, readable elsewhere (the
@@ -11,6 +12,8 @@ use crate::models::{GitopsPostgres, PostgresOpsRequest};
 pub struct Caches {
     pub gitops: Store<GitopsPostgres>,
     pub ops_requests: Store<PostgresOpsRequest>,
+    /// The broken manifests of the snapshot in use (set with a Git or directory source).
+    pub broken: BrokenManifests,
 }
 
 /// The writing halves of [`Caches`], handed to [`super::run`].
@@ -27,6 +30,7 @@ pub fn caches() -> (Caches, CacheWriters) {
         Caches {
             gitops,
             ops_requests,
+            broken: BrokenManifests::default(),
         },
         CacheWriters {
             gitops: gitops_writer,

@@ -4,6 +4,7 @@
 use k8s_openapi::api::core::v1::ObjectReference;
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::events::{Event, EventType};
+use kube::runtime::reflector::ObjectRef;
 use kube::{Resource, ResourceExt};
 use serde_json::json;
 use tracing::warn;
@@ -24,12 +25,14 @@ pub(super) async fn write_status(
     suspended: bool,
 ) -> Result<(), ReconcileError> {
     let now = k8s_openapi::jiff::Timestamp::now().to_string();
+    let invalid_manifest = ctx.broken.of(&ObjectRef::from_obj(object));
     let next = status::compute(&StatusInput {
         object,
         plan,
         ops,
         live,
         suspended,
+        invalid_manifest: invalid_manifest.as_deref(),
         now: &now,
     });
     if !status::differs(object, &next) {

@@ -51,6 +51,7 @@ fn in_sync_and_ready_is_current() {
     let object = object(json!(null));
     let live = live("Ready");
     let status = compute(&StatusInput {
+        invalid_manifest: None,
         object: &object,
         plan: &plan(),
         ops: &[],
@@ -83,6 +84,7 @@ fn progressing_lists_this_generations_ops_requests_with_phases() {
         ops("pg1-restart-old", 3, "Successful"),
     );
     let status = compute(&StatusInput {
+        invalid_manifest: None,
         object: &object,
         plan: &plan,
         ops: &[&mine, &old],
@@ -116,6 +118,7 @@ fn steps_not_yet_started_are_pending() {
         patch: Some(json!({})),
     });
     let status = compute(&StatusInput {
+        invalid_manifest: None,
         object: &object,
         plan: &plan,
         ops: &[],
@@ -141,6 +144,7 @@ fn errors_stall_with_the_message() {
         message: "VolumeExpansion x ended Failed: disk".into(),
     });
     let status = compute(&StatusInput {
+        invalid_manifest: None,
         object: &object,
         plan: &plan,
         ops: &[],
@@ -174,6 +178,7 @@ fn transition_times_survive_unchanged_conditions_so_idle_writes_nothing() {
     let live = live("Ready");
     let first_object = object(json!(null));
     let first = compute(&StatusInput {
+        invalid_manifest: None,
         object: &first_object,
         plan: &plan(),
         ops: &[],
@@ -183,6 +188,7 @@ fn transition_times_survive_unchanged_conditions_so_idle_writes_nothing() {
     });
     let second_object = object(serde_json::to_value(&first).unwrap());
     let second = compute(&StatusInput {
+        invalid_manifest: None,
         object: &second_object,
         plan: &plan(),
         ops: &[],
@@ -208,6 +214,7 @@ fn history_keeps_earlier_generations_briefly() {
         .collect();
     let object = object(json!({"gitops": {"gitOpsInfo": entries}}));
     let status = compute(&StatusInput {
+        invalid_manifest: None,
         object: &object,
         plan: &plan(),
         ops: &[],
@@ -225,6 +232,7 @@ fn history_keeps_earlier_generations_briefly() {
 fn suspended_says_so() {
     let object = object(json!(null));
     let status = compute(&StatusInput {
+        invalid_manifest: None,
         object: &object,
         plan: &plan(),
         ops: &[],
@@ -252,6 +260,7 @@ fn operations_keep_the_order_already_written_when_timestamps_tie() {
         ops("pg1-verticalscaling-bbbbbb", 4, "Pending"),
     );
     let status = compute(&StatusInput {
+        invalid_manifest: None,
         object: &object,
         plan: &plan,
         ops: &[&second, &first],
@@ -267,5 +276,39 @@ fn operations_keep_the_order_already_written_when_timestamps_tie() {
     assert_eq!(
         names,
         ["pg1-volumeexpansion-aaaaaa", "pg1-verticalscaling-bbbbbb"]
+    );
+}
+
+#[test]
+fn a_broken_manifest_in_git_shows_as_a_condition_only_while_it_is_broken() {
+    let object = object(json!(null));
+    let live = live("Ready");
+    let plan = plan();
+    let input = |invalid_manifest| StatusInput {
+        invalid_manifest,
+        object: &object,
+        plan: &plan,
+        ops: &[],
+        live: Some(&live),
+        suspended: false,
+        now: "2026-11-22T00:00:00Z",
+    };
+    let error = "team-a/pg1.yaml:8: spec.replica: unknown field";
+    let broken = compute(&input(Some(error)));
+    let invalid = condition(&broken, "InvalidManifest");
+    assert_eq!(invalid.status, "True");
+    assert_eq!(invalid.reason.as_deref(), Some("ValidationFailed"));
+    assert_eq!(invalid.message.as_deref(), Some(error));
+    assert_eq!(
+        condition(&broken, "Ready").status,
+        "True",
+        "the last good version still runs"
+    );
+    let fixed = compute(&input(None));
+    assert!(
+        !fixed
+            .conditions
+            .iter()
+            .any(|c| c.type_ == "InvalidManifest")
     );
 }

@@ -1,48 +1,107 @@
 //! An invalid manifest that still names its database shows where operators look: a Warning
-//! Event `InvalidManifest` on that gitops object, naming file (relative to `source.path`), line and field, once per
-//! revision; the other databases of the commit are still applied and reconciled.
+//! Event `InvalidManifest` on that gitops object, naming file, line and field, once per
+//! revision, and the condition `InvalidManifest` on the object while the manifest stays
+//! broken; the object keeps its last good version, and the other databases of the commit are
+//! still applied and reconciled.
 
 use std::time::Duration;
 
+use serde_json::Value;
 use test_support::e2e::*;
+use test_support::kinds::gitops_api;
+
+/// The `InvalidManifest` condition of the gitops object, if any.
+async fn invalid_condition(client: &kube::Client, ns: &str, name: &str) -> Option<Value> {
+    let object = gitops_api(client, ns).get(name).await.unwrap();
+    let conditions = to_value(&object)["status"]["conditions"].clone();
+    conditions
+        .as_array()?
+        .iter()
+        .find(|c| c["type"] == "InvalidManifest")
+        .cloned()
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_broken_manifest_gets_a_warning_event_on_its_object_and_the_others_still_apply() {
+async fn a_broken_manifest_gets_an_event_and_a_condition_and_the_others_still_apply() {
     let sim = sim_namespace("invalid-event", Duration::from_millis(100)).await;
     let (client, ns) = (sim.client.clone(), sim.namespace.clone());
-    let fine = Db::new("fine");
-    let fleet = Fleet::new(&ns, &[&fine]);
-    fleet.repo.commit(
-        "fleet/broken.yaml",
-        &format!(
-            "apiVersion: gitops.kubedb.com/v1alpha1\nkind: Postgres\nmetadata:\n  name: broken\n  \
-             namespace: {ns}\nspec:\n  version: \"16.4\"\n  replica: 3\n"
-        ),
-        "a manifest with a typo",
-    );
+    let (fine, target) = (Db::new("fine"), Db::new("target"));
+    let fleet = Fleet::new(&ns, &[&fine, &target]);
     let service = Service::start(fleet.config("invalid-event"), client.clone());
     service.ready().await;
-    wait_current(&client, &ns, &fine).await;
+    wait_current(&client, &ns, &target).await;
 
-    let notes = eventually("an InvalidManifest event on 'broken'", || {
+    // A typo in target's manifest, and a change to fine in the same commit.
+    let good = target.yaml(&ns);
+    let broken = good.replace("replicas:", "replica:");
+    assert_ne!(broken, good);
+    std::fs::write(
+        fleet.repo.work.join("fleet/fine.yaml"),
+        fine.five_changes().yaml(&ns),
+    )
+    .unwrap();
+    fleet
+        .repo
+        .commit("fleet/target.yaml", &broken, "a typo in target");
+    wait_current(&client, &ns, &fine.five_changes()).await;
+
+    let condition = eventually("the InvalidManifest condition on 'target'", || {
         let (client, ns) = (client.clone(), ns.clone());
         async move {
-            let reasons = event_reasons(&client, &ns, "broken").await;
+            invalid_condition(&client, &ns, "target")
+                .await
+                .ok_or_else(|| "no condition yet".to_owned())
+        }
+    })
+    .await;
+    assert_eq!(condition["status"], "True", "{condition}");
+    assert_eq!(condition["reason"], "ValidationFailed", "{condition}");
+    let message = condition["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("target.yaml:") && message.contains("spec.replica: unknown field"),
+        "names file, line and field: {message}"
+    );
+    let notes = eventually("an InvalidManifest event on 'target'", || {
+        let (client, ns) = (client.clone(), ns.clone());
+        async move {
+            let reasons = event_reasons(&client, &ns, "target").await;
             if reasons.iter().any(|r| r == "InvalidManifest") {
-                Ok(event_notes(&client, &ns, "broken").await)
+                Ok(event_notes(&client, &ns, "target").await)
             } else {
                 Err(format!("{reasons:?}"))
             }
         }
     })
     .await;
-    assert_eq!(notes.len(), 1, "one event per revision: {notes:?}");
-    assert!(
-        notes[0].starts_with("broken.yaml:8: spec.replica: unknown field"),
-        "names file, line and field: {notes:?}"
+    let invalid: Vec<_> = notes
+        .iter()
+        .filter(|n| n.contains("unknown field"))
+        .collect();
+    assert_eq!(invalid.len(), 1, "one event per revision: {notes:?}");
+    assert_eq!(
+        invalid[0], message,
+        "the event and the condition say the same"
     );
     // A few apply ticks later there is still one: no event per retry or per tick.
     tokio::time::sleep(Duration::from_secs(6)).await;
-    assert_eq!(event_notes(&client, &ns, "broken").await.len(), 1);
+    let notes = event_notes(&client, &ns, "target").await;
+    assert_eq!(
+        notes.iter().filter(|n| n.contains("unknown field")).count(),
+        1,
+        "{notes:?}"
+    );
+
+    // Fixed in Git: the condition goes.
+    fleet.repo.commit("fleet/target.yaml", &good, "typo fixed");
+    eventually("the condition gone once the manifest is fixed", || {
+        let (client, ns) = (client.clone(), ns.clone());
+        async move {
+            match invalid_condition(&client, &ns, "target").await {
+                None => Ok(()),
+                Some(condition) => Err(condition.to_string()),
+            }
+        }
+    })
+    .await;
     service.stop().await;
 }

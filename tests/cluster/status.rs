@@ -69,9 +69,24 @@ async fn computed_statuses_are_accepted_and_read_back_whole() {
         ("stalled", plan(vec![], vec![failed], None), None, false),
         ("current", plan(vec![], vec![], None), Some(&live), false),
         ("suspended", plan(vec![], vec![], None), Some(&live), true),
+        // The condition of a manifest broken in Git, then its removal once fixed.
+        (
+            "invalid manifest",
+            plan(vec![], vec![], None),
+            Some(&live),
+            false,
+        ),
+        (
+            "manifest fixed",
+            plan(vec![], vec![], None),
+            Some(&live),
+            false,
+        ),
     ];
     for (name, plan, live, suspended) in cases {
         let status = compute(&StatusInput {
+            invalid_manifest: (name == "invalid manifest")
+                .then_some("team-a/pg1.yaml:8: spec.replica: unknown field"),
             object: &object,
             plan: &plan,
             ops: &[&ops],
@@ -118,6 +133,7 @@ async fn computed_statuses_are_accepted_and_read_back_whole() {
     fresh.status = None;
     let object = api.create(&PostParams::default(), &fresh).await.unwrap();
     let status = compute(&StatusInput {
+        invalid_manifest: None,
         object: &object,
         plan: &plan(vec![], vec![], Some("pg1-restart-def456")),
         ops: &[&just_created],
