@@ -1,7 +1,7 @@
 //! An invalid manifest that still names its database shows where operators look: a Warning
 //! Event `InvalidManifest` on that gitops object, naming file, line and field, once per
 //! revision, and the condition `InvalidManifest` on the object while the manifest stays
-//! broken; the object keeps its last good version, and the other databases of the commit are
+//! broken; the object keeps its last good version and is not pruned, and the other databases of the commit are
 //! still applied and reconciled.
 
 use std::time::Duration;
@@ -27,7 +27,10 @@ async fn a_broken_manifest_gets_an_event_and_a_condition_and_the_others_still_ap
     let (client, ns) = (sim.client.clone(), sim.namespace.clone());
     let (fine, target) = (Db::new("fine"), Db::new("target"));
     let fleet = Fleet::new(&ns, &[&fine, &target]);
-    let service = Service::start(fleet.config("invalid-event"), client.clone());
+    let mut config = fleet.config("invalid-event");
+    // Pruning on: a broken manifest is still wanted, so its object must survive.
+    config.reconcile.prune = true;
+    let service = Service::start(config, client.clone());
     service.ready().await;
     wait_current(&client, &ns, &target).await;
 
@@ -44,6 +47,11 @@ async fn a_broken_manifest_gets_an_event_and_a_condition_and_the_others_still_ap
         .repo
         .commit("fleet/target.yaml", &broken, "a typo in target");
     wait_current(&client, &ns, &fine.five_changes()).await;
+    let kept = to_value(&gitops_api(&client, &ns).get("target").await.unwrap());
+    assert_eq!(
+        kept["spec"]["replicas"], target.replicas,
+        "not pruned, and its last good version stays: {kept}"
+    );
 
     let condition = eventually("the InvalidManifest condition on 'target'", || {
         let (client, ns) = (client.clone(), ns.clone());
