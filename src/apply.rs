@@ -18,12 +18,14 @@ use serde_json::{Value, json};
 use tokio::sync::watch;
 use tracing::{info, warn};
 
-use crate::config::Config;
+use crate::config::{Config, SourceConfig, SourceKind};
 
 use crate::execute::FIELD_MANAGER;
 use crate::manifest::{Manifest, ManifestError};
-use crate::models::{GitopsPostgres, MANAGED_BY_LABEL, MANAGED_BY_VALUE, REVISION_ANNOTATION};
-use crate::source::Snapshot;
+use crate::models::{
+    GitopsPostgres, MANAGED_BY_LABEL, MANAGED_BY_VALUE, REVISION_ANNOTATION, SOURCE_LABEL,
+};
+use crate::source::{Snapshot, display_url};
 
 /// Settings of the apply stage.
 #[derive(Debug, Clone, Default)]
@@ -32,6 +34,10 @@ pub struct ApplySettings {
     pub prune: bool,
     /// This replica's name, the reporting instance of its Events.
     pub instance: String,
+    /// The value of [`SOURCE_LABEL`] on every object applied from this source.
+    pub source_id: String,
+    /// Where the watched objects live (`reconcile.namespace`); none for the whole cluster.
+    pub namespace: Option<String>,
 }
 
 impl ApplySettings {
@@ -39,8 +45,31 @@ impl ApplySettings {
         Self {
             prune: config.reconcile.prune,
             instance: config.reconcile.instance_name(),
+            source_id: source_id(&config.source),
+            namespace: config.reconcile.namespace.clone(),
         }
     }
+}
+
+/// A stable name of the source for a label value: the first 16 hex digits of SHA-256 over its
+/// kind, its location (the URL without credentials, or the directory) and its path. The
+/// followed branch or tag is left out, so switching it keeps the objects prunable.
+pub fn source_id(source: &SourceConfig) -> String {
+    use sha2::{Digest, Sha256};
+    let location = match source.kind {
+        SourceKind::Git => display_url(source.url.as_deref().unwrap_or_default()),
+        SourceKind::Dir | SourceKind::Cluster => source
+            .dir
+            .as_ref()
+            .map(|dir| dir.display().to_string())
+            .unwrap_or_default(),
+    };
+    let digest = Sha256::digest(format!("{:?}\0{location}\0{}", source.kind, source.path));
+    digest
+        .iter()
+        .take(8)
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
 }
 
 /// Errors of one object; the others carry on.
@@ -75,13 +104,14 @@ pub struct ApplyReport {
 
 /// The apply configuration of one manifest: exactly what Git declares, plus our label and
 /// the revision. Fields removed from Git leave the object because we own them.
-pub fn apply_object(manifest: &Manifest, revision: &str) -> Value {
+pub fn apply_object(manifest: &Manifest, revision: &str, source_id: &str) -> Value {
     let declared = &manifest.declared;
     let mut labels = declared["metadata"]["labels"]
         .as_object()
         .cloned()
         .unwrap_or_default();
     labels.insert(MANAGED_BY_LABEL.into(), json!(MANAGED_BY_VALUE));
+    labels.insert(SOURCE_LABEL.into(), json!(source_id));
     let mut annotations = declared["metadata"]["annotations"]
         .as_object()
         .cloned()
@@ -118,7 +148,11 @@ pub async fn apply(client: &Client, snapshot: &Snapshot, settings: &ApplySetting
             .patch(
                 &name,
                 &params,
-                &Patch::Apply(apply_object(manifest, &snapshot.revision)),
+                &Patch::Apply(apply_object(
+                    manifest,
+                    &snapshot.revision,
+                    &settings.source_id,
+                )),
             )
             .await
         {
@@ -134,14 +168,19 @@ pub async fn apply(client: &Client, snapshot: &Snapshot, settings: &ApplySetting
         }
     }
     if settings.prune {
-        prune(client, snapshot, &mut report).await;
+        prune(client, snapshot, settings, &mut report).await;
     }
     info!(revision = %report.revision, applied = report.applied.len(), invalid = report.invalid.len(),
           failed = report.failed.len(), pruned = report.pruned.len(), "applied");
     report
 }
 
-async fn prune(client: &Client, snapshot: &Snapshot, report: &mut ApplyReport) {
+async fn prune(
+    client: &Client,
+    snapshot: &Snapshot,
+    settings: &ApplySettings,
+    report: &mut ApplyReport,
+) {
     // A snapshot with no manifest is far more often a wrong path or a bad push than a wish
     // to delete everything; refuse, as Argo CD's allowEmpty guard does.
     if snapshot.manifests.manifests.is_empty() {
@@ -162,8 +201,16 @@ async fn prune(client: &Client, snapshot: &Snapshot, report: &mut ApplyReport) {
             .iter()
             .filter_map(|e| e.database.clone()),
     );
-    let selector = format!("{MANAGED_BY_LABEL}={MANAGED_BY_VALUE}");
-    let all: Api<GitopsPostgres> = Api::all(client.clone());
+    // Only what this source applied, and only where this service watches: another pg-gitops
+    // (another repository, another namespace) owns the rest.
+    let selector = format!(
+        "{MANAGED_BY_LABEL}={MANAGED_BY_VALUE},{SOURCE_LABEL}={}",
+        settings.source_id
+    );
+    let all: Api<GitopsPostgres> = match &settings.namespace {
+        Some(namespace) => Api::namespaced(client.clone(), namespace),
+        None => Api::all(client.clone()),
+    };
     let listed = match all.list(&ListParams::default().labels(&selector)).await {
         Ok(listed) => listed,
         Err(error) => return report.failed.push(ApplyError::List(error)),

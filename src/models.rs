@@ -76,6 +76,10 @@ pub(crate) const RETRY_ANNOTATION: &str = "gitops.kubedb.com/retry";
 pub(crate) const SUSPEND_ANNOTATION: &str = "gitops.kubedb.com/suspend";
 /// Annotation carrying the Git revision on everything pg-gitops writes.
 pub(crate) const REVISION_ANNOTATION: &str = "gitops.kubedb.com/revision";
+/// On a gitops object the apply stage wrote: which source it came from (a hash of the source's
+/// kind, location and path), so pruning removes only objects of this source, never those of
+/// another pg-gitops installation in the same cluster.
+pub(crate) const SOURCE_LABEL: &str = "gitops.kubedb.com/source";
 /// Annotation on each OpsRequest: the generation of the gitops object it was made for.
 pub(crate) const GENERATION_ANNOTATION: &str = "gitops.kubedb.com/generation";
 /// Per-database override of the VolumeExpansion mode (`Online` or `Offline`).

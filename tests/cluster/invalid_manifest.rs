@@ -1,7 +1,8 @@
 //! An invalid manifest that still names its database shows where operators look: a Warning
 //! Event `InvalidManifest` on that gitops object, naming file, line and field, once per
 //! revision, and the condition `InvalidManifest` on the object while the manifest stays
-//! broken; the object keeps its last good version and is not pruned, and the other databases of the commit are
+//! broken; the object keeps its last good version and is not pruned (nor is an object another
+//! installation applied), and the other databases of the commit are
 //! still applied and reconciled.
 
 use std::time::Duration;
@@ -27,6 +28,19 @@ async fn a_broken_manifest_gets_an_event_and_a_condition_and_the_others_still_ap
     let (client, ns) = (sim.client.clone(), sim.namespace.clone());
     let (fine, target) = (Db::new("fine"), Db::new("target"));
     let fleet = Fleet::new(&ns, &[&fine, &target]);
+    // An object another pg-gitops installation applied from its own repository.
+    let mut foreign = Db::new("foreign").object(&ns);
+    foreign["metadata"]["labels"] = serde_json::json!({
+        "app.kubernetes.io/managed-by": "pg-gitops",
+        "gitops.kubedb.com/source": "0123456789abcdef",
+    });
+    gitops_api(&client, &ns)
+        .create(
+            &kube::api::PostParams::default(),
+            &serde_json::from_value(foreign).unwrap(),
+        )
+        .await
+        .unwrap();
     let mut config = fleet.config("invalid-event");
     // Pruning on: a broken manifest is still wanted, so its object must survive.
     config.reconcile.prune = true;
@@ -51,6 +65,14 @@ async fn a_broken_manifest_gets_an_event_and_a_condition_and_the_others_still_ap
     assert_eq!(
         kept["spec"]["replicas"], target.replicas,
         "not pruned, and its last good version stays: {kept}"
+    );
+    assert!(
+        gitops_api(&client, &ns)
+            .get_opt("foreign")
+            .await
+            .unwrap()
+            .is_some(),
+        "pruning removed an object another installation applied"
     );
 
     let condition = eventually("the InvalidManifest condition on 'target'", || {
