@@ -6,7 +6,7 @@ use serde_json::json;
 
 use super::*;
 use crate::models::LAST_APPLIED_ANNOTATION;
-use test_support::metadata::tool_keys;
+use test_support::metadata::assert_no_tool_keys;
 
 /// Labels a manifest carries once Argo CD, Flux or kubectl applied it, next to the user's own.
 fn tool_labels() -> Value {
@@ -29,39 +29,11 @@ fn tool_annotations() -> Value {
     })
 }
 
-/// The record a patch or a Provision object writes, parsed.
-fn written_record(metadata: &Value) -> Option<Value> {
-    metadata["annotations"][LAST_APPLIED_ANNOTATION]
-        .as_str()
-        .map(|text| serde_json::from_str(text).unwrap())
-}
-
 /// Asserts that no step writes, records or removes a key a GitOps tool owns.
 fn assert_no_tool_metadata(plan: &DatabasePlan) {
     for step in &plan.steps {
-        let Some(patch) = &step.patch else { continue };
-        let metadata = &patch["metadata"];
-        assert_eq!(
-            tool_keys(&metadata["labels"]),
-            Vec::<String>::new(),
-            "{patch:#}"
-        );
-        assert_eq!(
-            tool_keys(&metadata["annotations"]),
-            Vec::<String>::new(),
-            "{patch:#}"
-        );
-        if let Some(record) = written_record(metadata) {
-            assert_eq!(
-                tool_keys(&record["labels"]),
-                Vec::<String>::new(),
-                "{record:#}"
-            );
-            assert_eq!(
-                tool_keys(&record["annotations"]),
-                Vec::<String>::new(),
-                "{record:#}"
-            );
+        if let Some(patch) = &step.patch {
+            assert_no_tool_keys(&patch["metadata"]);
         }
     }
 }
@@ -78,7 +50,7 @@ fn provision_copies_no_gitops_tool_metadata() {
     let metadata = &plan.steps[0].patch.as_ref().unwrap()["metadata"];
     assert_eq!(metadata["labels"], json!({"team": "payments"}));
     assert_eq!(metadata["annotations"]["note"], "owned by payments");
-    let record = written_record(metadata).unwrap();
+    let record = test_support::metadata::record(metadata).unwrap();
     assert_eq!(record["labels"], json!({"team": "payments"}));
     assert_eq!(record["annotations"], json!({"note": "owned by payments"}));
 }
@@ -119,7 +91,7 @@ fn a_patch_copies_no_gitops_tool_metadata() {
     assert_no_tool_metadata(&plan);
     let metadata = &plan.steps[0].patch.as_ref().unwrap()["metadata"];
     assert_eq!(metadata["labels"], json!({"team": "payments"}));
-    let record = written_record(metadata).unwrap();
+    let record = test_support::metadata::record(metadata).unwrap();
     assert_eq!(record["labels"], json!({"team": "payments"}));
 }
 

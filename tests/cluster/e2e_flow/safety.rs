@@ -12,35 +12,13 @@ use test_support::kinds;
 use test_support::kinds::{databases_api, gitops_api};
 
 use super::STEP;
-use test_support::metadata::tool_keys;
-
-const RECORD: &str = "gitops.kubedb.com/last-applied";
+use test_support::metadata::{RECORD_ANNOTATION as RECORD, assert_no_tool_keys, record};
 
 /// Asserts the database, and the record on it, carry no key a GitOps tool owns.
 fn assert_no_tool_metadata(live: &Value) {
     let metadata = &live["metadata"];
-    assert_eq!(
-        tool_keys(&metadata["labels"]),
-        Vec::<String>::new(),
-        "{metadata:#}"
-    );
-    assert_eq!(
-        tool_keys(&metadata["annotations"]),
-        Vec::<String>::new(),
-        "{metadata:#}"
-    );
-    let record: Value =
-        serde_json::from_str(metadata["annotations"][RECORD].as_str().expect("a record")).unwrap();
-    assert_eq!(
-        tool_keys(&record["labels"]),
-        Vec::<String>::new(),
-        "{record:#}"
-    );
-    assert_eq!(
-        tool_keys(&record["annotations"]),
-        Vec::<String>::new(),
-        "{record:#}"
-    );
+    assert!(record(metadata).is_some(), "a record: {metadata:#}");
+    assert_no_tool_keys(metadata);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
