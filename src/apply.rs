@@ -12,13 +12,14 @@ use std::time::Duration;
 
 use k8s_openapi::api::core::v1::ObjectReference;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
-use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::runtime::events::{EventType, Recorder};
 use kube::{Client, ResourceExt};
 use serde_json::{Value, json};
 use tokio::sync::watch;
 use tracing::{info, warn};
 
 use crate::config::{Config, SourceConfig, SourceKind};
+use crate::events::{self, Notice};
 
 use crate::execute::FIELD_MANAGER;
 use crate::manifest::{Manifest, ManifestError};
@@ -245,13 +246,7 @@ pub async fn run(
     let mut on_first_snapshot = Some(on_first_snapshot);
     let mut applied_revision: Option<String> = None;
     let mut announced_revision: Option<String> = None;
-    let recorder = Recorder::new(
-        client.clone(),
-        Reporter {
-            controller: "pg-gitops".into(),
-            instance: Some(settings.instance.clone()),
-        },
-    );
+    let recorder = events::recorder(client.clone(), &settings.instance);
     loop {
         let snapshot = snapshots.borrow_and_update().clone();
         if let Some(snapshot) = snapshot {
@@ -294,16 +289,14 @@ async fn announce_invalid(recorder: &Recorder, invalid: &[ManifestError]) {
             name: Some(name.clone()),
             ..ObjectReference::default()
         };
-        let event = Event {
+        let note = error.to_string();
+        let notice = Notice {
             type_: EventType::Warning,
-            reason: "InvalidManifest".into(),
-            note: Some(error.to_string().chars().take(1000).collect()),
-            action: "Apply".into(),
+            reason: "InvalidManifest",
+            action: "Apply",
+            note: &note,
             secondary: None,
         };
-        if let Err(failure) = recorder.publish(&event, &regarding).await {
-            // An event is a courtesy; the invalid manifest is also logged and counted.
-            warn!(error = %failure, %namespace, %name, "could not publish an event");
-        }
+        events::publish(recorder, notice, &regarding).await;
     }
 }

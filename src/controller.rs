@@ -18,7 +18,7 @@ use std::time::Duration;
 use futures::{FutureExt, StreamExt};
 use kube::api::Api;
 use kube::runtime::controller::{Action, Config as ControllerConfig, Controller};
-use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::events::Recorder;
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Client, ResourceExt};
@@ -27,6 +27,7 @@ use tracing::{info, instrument, warn};
 
 use crate::backoff::Backoff;
 use crate::config::Config;
+use crate::events;
 use crate::execute::{ExecuteError, Executed, execute, write_bookkeeping};
 use crate::manifest::Manifest;
 use crate::metrics::{Metrics, Outcome};
@@ -230,13 +231,7 @@ pub async fn run(
     .touched_objects();
     tokio::spawn(version_events.for_each(|_| async {}));
 
-    let recorder = Recorder::new(
-        client.clone(),
-        Reporter {
-            controller: "pg-gitops".into(),
-            instance: Some(settings.instance.clone()),
-        },
-    );
+    let recorder = events::recorder(client.clone(), &settings.instance);
     let context = Arc::new(Context {
         client,
         databases: databases.clone(),

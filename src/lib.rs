@@ -15,6 +15,7 @@ pub(crate) mod backoff;
 pub mod build_info;
 pub mod config;
 pub(crate) mod controller;
+pub(crate) mod events;
 pub(crate) mod execute;
 pub mod leader;
 pub(crate) mod live;

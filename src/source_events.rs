@@ -7,9 +7,10 @@
 
 use k8s_openapi::api::core::v1::ObjectReference;
 use kube::Client;
-use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::runtime::events::EventType;
 use tokio::sync::watch;
-use tracing::warn;
+
+use crate::events::{self, Notice};
 
 /// The pod this replica runs in.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,13 +48,7 @@ pub async fn announce(
     instance: String,
     mut errors: watch::Receiver<Option<String>>,
 ) {
-    let recorder = Recorder::new(
-        client,
-        Reporter {
-            controller: "pg-gitops".into(),
-            instance: Some(instance),
-        },
-    );
+    let recorder = events::recorder(client, &instance);
     let regarding = pod.reference();
     let mut failing = false;
     while errors.changed().await.is_ok() {
@@ -68,16 +63,13 @@ pub async fn announce(
             (None, false) => continue,
         };
         failing = error.is_some();
-        let event = Event {
+        let notice = Notice {
             type_,
-            reason: reason.into(),
-            note: Some(note.chars().take(1000).collect()),
-            action: "Sync".into(),
+            reason,
+            action: "Sync",
+            note: &note,
             secondary: None,
         };
-        if let Err(failure) = recorder.publish(&event, &regarding).await {
-            // An event is a courtesy; the failure is also logged and counted.
-            warn!(error = %failure, reason, "could not publish an event");
-        }
+        events::publish(&recorder, notice, &regarding).await;
     }
 }

@@ -3,13 +3,13 @@
 
 use k8s_openapi::api::core::v1::ObjectReference;
 use kube::api::{Api, Patch, PatchParams};
-use kube::runtime::events::{Event, EventType};
+use kube::runtime::events::EventType;
 use kube::runtime::reflector::ObjectRef;
 use kube::{Resource, ResourceExt};
 use serde_json::json;
-use tracing::warn;
 
 use super::{Context, ReconcileError};
+use crate::events::{self, Notice};
 use crate::execute::{Executed, FIELD_MANAGER};
 use crate::models::{GitopsPostgres, KubedbPostgres, PostgresOpsRequest};
 use crate::plan::DatabasePlan;
@@ -141,15 +141,16 @@ async fn publish(
     note: String,
     secondary: Option<ObjectReference>,
 ) {
-    let event = Event {
-        type_,
-        reason: reason.into(),
-        note: Some(note.chars().take(1000).collect()),
-        action: action.into(),
-        secondary,
-    };
-    if let Err(error) = ctx.recorder.publish(&event, &object.object_ref(&())).await {
-        // An event is a courtesy; failing to record one must not fail the reconcile.
-        warn!(%error, reason, "could not publish an event");
-    }
+    events::publish(
+        &ctx.recorder,
+        Notice {
+            type_,
+            reason,
+            action,
+            note: &note,
+            secondary,
+        },
+        &object.object_ref(&()),
+    )
+    .await;
 }
