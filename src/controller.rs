@@ -22,7 +22,6 @@ use kube::runtime::events::Recorder;
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Client, ResourceExt};
-use serde_json::json;
 use tracing::{info, instrument, warn};
 
 use crate::backoff::Backoff;
@@ -35,7 +34,7 @@ use crate::models::{
     GitopsPostgres, KubedbPostgres, PostgresOpsRequest, PostgresVersion, REVISION_ANNOTATION,
     SUSPEND_ANNOTATION,
 };
-use crate::plan::{Catalog, PlanSettings, plan_database};
+use crate::plan::{Catalog, PlanSettings, Step, plan_database};
 use crate::status::Standing;
 
 pub use broken::BrokenManifests;
@@ -363,14 +362,10 @@ async fn reconcile_inner(
     }
     if may_write && let Some(step) = plan.steps.first() {
         let executed = execute(&ctx.client, &namespace, &name, step).await?;
-        info!(step = ?step.step_type, ?executed, "executed the first step");
-        ctx.metrics.record_step_executed(step.step_type);
-        if let (Executed::Created { .. }, Some(kind)) = (
-            &executed,
-            step.ops_request.as_ref().and_then(|o| o.type_name()),
-        ) && let Ok(kind) = serde_json::from_value(json!(kind))
-        {
-            ctx.metrics.record_ops_request_created(kind);
+        info!(step = ?step.step_type(), ?executed, "executed the first step");
+        ctx.metrics.record_step_executed(step.step_type());
+        if let (Executed::Created { .. }, Step::OpsRequest { kind, .. }) = (&executed, step) {
+            ctx.metrics.record_ops_request_created(*kind);
         }
         publish_step(ctx, object, &plan, &executed).await;
     }

@@ -6,7 +6,7 @@ use kube::{Client, Error as KubeError};
 use serde_json::Value;
 
 use crate::models::{KubedbPostgres, PostgresOpsRequest};
-use crate::plan::{Step, StepType};
+use crate::plan::Step;
 
 /// The field manager of every write pg-gitops makes.
 pub const FIELD_MANAGER: &str = "pg-gitops";
@@ -20,10 +20,6 @@ pub enum ExecuteError {
     Patch { name: String, source: KubeError },
     #[error("creating OpsRequest {name}: {source}")]
     CreateOpsRequest { name: String, source: KubeError },
-    #[error("the {0:?} step carries nothing to execute")]
-    Empty(StepType),
-    #[error("the Provision step does not hold a kubedb.com Postgres: {0}")]
-    BadObject(serde_json::Error),
 }
 
 /// What executing a step did.
@@ -56,12 +52,10 @@ pub async fn execute(
         field_manager: Some(FIELD_MANAGER.into()),
         ..PostParams::default()
     };
-    match (step.step_type, &step.ops_request, &step.patch) {
-        (StepType::Provision, _, Some(object)) => {
-            let object: KubedbPostgres =
-                serde_json::from_value(object.clone()).map_err(ExecuteError::BadObject)?;
+    match step {
+        Step::Provision(object) => {
             let api: Api<KubedbPostgres> = Api::namespaced(client.clone(), namespace);
-            match api.create(&post, &object).await {
+            match api.create(&post, object).await {
                 Ok(_) => Ok(Executed::Provisioned),
                 Err(error) if is_already_exists(&error) => {
                     Ok(Executed::AlreadyExists { name: name.into() })
@@ -72,11 +66,11 @@ pub async fn execute(
                 }),
             }
         }
-        (StepType::Patch, _, Some(patch)) => {
+        Step::Patch(patch) => {
             merge_patch(client, namespace, name, patch).await?;
             Ok(Executed::Patched)
         }
-        (_, Some(request), _) => {
+        Step::OpsRequest { request, .. } => {
             let api: Api<PostgresOpsRequest> = Api::namespaced(client.clone(), namespace);
             let request_name = request.metadata.name.clone().unwrap_or_default();
             match api.create(&post, request).await {
@@ -90,7 +84,6 @@ pub async fn execute(
                 }),
             }
         }
-        (kind, None, _) => Err(ExecuteError::Empty(kind)),
     }
 }
 

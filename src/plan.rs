@@ -3,33 +3,30 @@
 
 mod checks;
 pub mod compare;
+mod facts;
 mod metadata;
 mod ops;
 mod patch;
 mod readiness;
 mod report;
 mod resources;
+mod sequence;
 mod steps;
 mod version;
 
-use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
 pub use checks::Catalog;
-pub(crate) use checks::Finding;
-pub(crate) use ops::Identity;
 pub use ops::block_key;
-pub use report::{DatabasePlan, PlanError, PlanReport, Step, StepType};
+pub use report::{DatabasePlan, ErrorKind, PlanError, PlanReport, Step, StepType};
 pub use version::{VersionCheck, check_upgrade};
 
 use crate::config::Config;
 use crate::manifest::{Manifest, ManifestSet};
-use crate::models::{
-    KubedbPostgres, OpsPhase, OpsRequestType, PostgresOpsRequest, RETRY_ANNOTATION,
-    ROTATE_CERTIFICATES_ANNOTATION, VOLUME_EXPANSION_MODE_ANNOTATION,
-};
+use crate::models::{KubedbPostgres, PostgresOpsRequest};
+use facts::Facts;
 
 /// Settings from `config.toml` that shape the plan.
 #[derive(Debug, Clone)]
@@ -107,6 +104,7 @@ pub fn plan_all(
             file: error.file.display().to_string(),
             line: error.line,
             message: error.message.clone(),
+            kind: ErrorKind::InvalidSpec,
         };
         match &error.database {
             Some(key) => plans
@@ -127,7 +125,10 @@ pub fn plan_all(
     report
 }
 
-/// Plans one database. `ops` are all OpsRequests naming it, whoever made them.
+/// Plans one database. `ops` are all OpsRequests naming it, whoever made them. The stages:
+/// gather the facts, describe the difference, check what KubeDB would refuse, then either
+/// provision or sequence the steps, withhold what the database cannot take now, and owe the
+/// record once nothing else is left.
 pub fn plan_database(
     manifest: &Manifest,
     live: Option<&KubedbPostgres>,
@@ -136,251 +137,72 @@ pub fn plan_database(
     settings: &PlanSettings,
     revision: Option<&str>,
 ) -> DatabasePlan {
-    let desired = &manifest.object;
     let (namespace, name) = manifest.key();
-    let declared = manifest
-        .declared
-        .get("spec")
-        .and_then(Value::as_object)
-        .cloned()
-        .unwrap_or_default();
-    let mut plan = DatabasePlan::new(namespace.clone(), name.clone());
-    let file = manifest.file.display().to_string();
-    // A record that cannot be read stops this database: read as "nothing declared" it would
-    // lose every removal, and the next write of the record would make that permanent.
-    let record = match live.map(KubedbPostgres::last_applied).transpose() {
-        Ok(record) => record.flatten(),
+    let mut plan = DatabasePlan::new(namespace, name);
+    let facts = match Facts::gather(manifest, live, ops, catalog, settings, revision) {
+        Ok(facts) => facts,
         Err(error) => {
-            plan.errors.push(PlanError {
-                file,
-                line: manifest.line,
-                message: format!(
-                    "{error} (on the kubedb.com Postgres {namespace}/{name}); nothing is planned \
-                     or written for this database until it is repaired: write it as the declared \
-                     spec or as {{spec, labels, annotations}}, or delete it to accept that fields \
-                     removed from Git before are not seen as removed"
-                ),
-            });
+            plan.errors.push(error);
             return plan;
         }
     };
-    // Serialised and parsed once: every comparison below reads these.
-    let live_spec = live.map(|l| serde_json::to_value(&l.spec).unwrap_or(Value::Null));
-    plan.after = Value::Object(declared.clone());
-    plan.before = live_spec.as_ref().map_or(Value::Null, |spec| {
-        before_view(&plan.after, spec, record.as_ref())
-    });
-
-    let (mut findings, notes) =
-        checks::check(&desired.spec, &plan.after, live, record.as_ref(), catalog);
-    findings.extend(checks::check_metadata(&desired.metadata));
-    plan.notes = notes;
-    let error_at = |finding: &Finding| PlanError {
-        file: file.clone(),
-        line: manifest.line_of(&finding.path),
-        message: finding.message.clone(),
-    };
-    plan.errors.extend(findings.iter().map(error_at));
+    describe(&facts, &mut plan);
+    check(&facts, &mut plan);
     plan.waiting_for = oldest_open(ops);
     if !plan.errors.is_empty() || plan.waiting_for.is_some() {
         return plan;
     }
-    let Some(live) = live else {
-        let object = patch::provision_object(desired, &declared, revision);
-        plan.steps.push(Step {
-            step_type: StepType::Provision,
-            ops_request: None,
-            patch: Some(serde_json::to_value(object).unwrap_or(Value::Null)),
-        });
+    let Some(live) = facts.live else {
+        let object = patch::provision_object(facts.desired, &facts.declared, revision);
+        plan.steps.push(Step::Provision(Box::new(object)));
         return plan;
     };
-    let annotation = |key: &str| {
-        desired
-            .metadata
-            .annotations
-            .as_ref()
-            .and_then(|a| a.get(key))
-            .map(String::as_str)
-    };
-    let id = Identity {
-        namespace: &namespace,
-        database: &name,
-        generation: desired.metadata.generation.unwrap_or(0),
-        retry: annotation(RETRY_ANNOTATION).unwrap_or(""),
-        revision,
-    };
-    let live_spec = live_spec.unwrap_or(Value::Null);
-    let mode =
-        annotation(VOLUME_EXPANSION_MODE_ANNOTATION).unwrap_or(&settings.volume_expansion_mode);
-    let rotate_token = annotation(ROTATE_CERTIFICATES_ANNOTATION);
-    let live_rotation = live
-        .metadata
-        .annotations
-        .as_ref()
-        .and_then(|a| a.get(ROTATE_CERTIFICATES_ANNOTATION));
-    let rotate_requested =
-        rotate_token.is_some_and(|t| live_rotation.map(String::as_str) != Some(t));
-
-    let patch_plan = patch::plan_patch(
-        desired,
-        &declared,
-        live,
-        &live_spec,
-        record.as_ref(),
-        id.generation,
-        revision,
-    );
-    // The service plans again once the Patch is applied, and builds the OpsRequests from the
-    // state it left (a HorizontalScaling carries the new standbyMode): the preview does the same.
-    let patched = (patch_plan.patch.as_ref()).and_then(|p| patch::live_after_patch(live, p));
-    let inputs = steps::Inputs {
-        desired: &desired.spec,
-        declared: &declared,
-        live: patched.as_ref().unwrap_or(live),
-        record: record.as_ref(),
-    };
-    let mut ordered: Vec<(Order, Step)> = Vec::new();
-    if let Some(patch) = patch_plan.patch {
-        ordered.push((
-            Order::Patch,
-            Step {
-                step_type: StepType::Patch,
-                ops_request: None,
-                patch: Some(patch),
-            },
-        ));
-    }
-    let mut candidates: Vec<(Order, OpsRequestType, Value, String)> = Vec::new();
-    if let Some((block, direction)) = steps::horizontal_scaling(&inputs) {
-        let order = if direction == Ordering::Less {
-            Order::ScaleDown
-        } else {
-            Order::ScaleUp
-        };
-        candidates.push((
-            order,
-            OpsRequestType::HorizontalScaling,
-            block,
-            String::new(),
-        ));
-    }
-    let mut push = |order, kind, block: Option<Value>, uniqueness: &str| {
-        if let Some(block) = block {
-            candidates.push((order, kind, block, uniqueness.to_string()));
-        }
-    };
-    push(
-        Order::VolumeExpansion,
-        OpsRequestType::VolumeExpansion,
-        steps::volume_expansion(&inputs, mode),
-        "",
-    );
-    push(
-        Order::VerticalScaling,
-        OpsRequestType::VerticalScaling,
-        steps::vertical_scaling(&inputs),
-        "",
-    );
-    push(
-        Order::UpdateVersion,
-        OpsRequestType::UpdateVersion,
-        steps::update_version(&inputs),
-        "",
-    );
-    push(
-        Order::Reconfigure,
-        OpsRequestType::Reconfigure,
-        steps::reconfigure(&inputs),
-        "",
-    );
-    push(
-        Order::ReconfigureTls,
-        OpsRequestType::ReconfigureTLS,
-        steps::reconfigure_tls(&inputs, rotate_requested),
-        rotate_token.unwrap_or(""),
-    );
-    push(
-        Order::RotateAuth,
-        OpsRequestType::RotateAuth,
-        steps::rotate_auth(&inputs),
-        "",
-    );
-    let restart_token = patch_plan
-        .restart_token
-        .as_deref()
-        .or(live.restart_pending());
-    if let Some(token) = restart_token {
-        push(
-            Order::Restart,
-            OpsRequestType::Restart,
-            Some(json!({})),
-            token,
-        );
-    }
-
-    for (order, kind, block, uniqueness) in candidates {
-        // Steps that change no field (a Restart, a certificate rotation) are done once their
-        // OpsRequest succeeded; the others are done when the live value matches.
-        let marker_only =
-            kind == OpsRequestType::Restart || block == json!({"rotateCertificates": true});
-        let request = ops::build(&id, kind, block, &uniqueness);
-        let request_name = request.metadata.name.clone().unwrap_or_default();
-        match ops.iter().find(|o| o.metadata.name.as_deref() == Some(request_name.as_str())).map(|o| (o.phase(), *o)) {
-            Some((OpsPhase::Successful, _)) if marker_only => continue,
-            Some((OpsPhase::Successful, _)) => plan.errors.push(PlanError {
-                file: file.clone(),
-                line: manifest.line,
-                message: format!(
-                    "{kind} {request_name} succeeded but the database still differs from Git; \
-                     bump the annotation {RETRY_ANNOTATION} on the manifest to try again"
-                ),
-            }),
-            Some((phase, existing)) => plan.errors.push(PlanError {
-                file: file.clone(),
-                line: manifest.line,
-                message: format!(
-                    "{kind} {request_name} ended {phase}: {}; fix the cause, then change the manifest or bump the annotation {RETRY_ANNOTATION} to retry",
-                    existing.failure_message().unwrap_or("no message")
-                ),
-            }),
-            None => ordered.push((order, Step { step_type: kind.into(), ops_request: Some(request), patch: None })),
+    match sequence::steps(&facts, live) {
+        Ok(steps) => plan.steps = steps,
+        Err(errors) => {
+            plan.errors = errors;
+            return plan;
         }
     }
-    if !plan.errors.is_empty() {
-        return plan;
-    }
-    ordered.sort_by_key(|(order, _)| *order);
-    plan.steps = ordered.into_iter().map(|(_, step)| step).collect();
     readiness::withhold(&mut plan, live);
     // pg-gitops' own annotations are bookkeeping, not a step: a database whose only
     // difference is its record is in sync. The service writes them once no step is left
     // (and none is withheld: the record would say a change was made that was not).
     if plan.steps.is_empty() && plan.waiting_reason.is_none() {
-        plan.bookkeeping =
-            patch::bookkeeping_patch(desired, &declared, live, record.as_ref(), rotate_token);
+        plan.bookkeeping = patch::bookkeeping_patch(
+            facts.desired,
+            &facts.declared,
+            live,
+            facts.record.as_ref(),
+            facts.rotate_token(),
+        );
     }
     plan
 }
 
-/// The order of steps when one commit changes several things. KubeDB defines none; this one
-/// limits disruption: plain patches first (no restart, and restart fields must be in place
-/// before the final Restart); scale down before resizing so fewer pods are touched; grow
-/// disks before anything restarts pods; resize before scaling up so new replicas start with
-/// their final disk and resources; update the version on the final topology; then
-/// configuration (it may depend on the new major), TLS and credentials; one Restart last
-/// picks up every restart field at once.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum Order {
-    Patch,
-    ScaleDown,
-    VolumeExpansion,
-    VerticalScaling,
-    ScaleUp,
-    UpdateVersion,
-    Reconfigure,
-    ReconfigureTls,
-    RotateAuth,
-    Restart,
+/// The declared fields as Git wants them, and as they are live.
+fn describe(facts: &Facts<'_>, plan: &mut DatabasePlan) {
+    plan.after = Value::Object(facts.declared.clone());
+    if facts.live.is_some() {
+        plan.before = before_view(&plan.after, &facts.live_spec, facts.record.as_ref());
+    }
+}
+
+/// What KubeDB or the API server would refuse, as errors at the field's line; and notes.
+fn check(facts: &Facts<'_>, plan: &mut DatabasePlan) {
+    let (mut findings, notes) = checks::check(
+        &facts.desired.spec,
+        &plan.after,
+        facts.live,
+        facts.record.as_ref(),
+        facts.catalog,
+    );
+    findings.extend(checks::check_metadata(&facts.desired.metadata));
+    plan.notes = notes;
+    plan.errors.extend(findings.iter().map(|finding| {
+        let line = facts.manifest.line_of(&finding.path);
+        facts.error_at(line, ErrorKind::InvalidSpec, finding.message.clone())
+    }));
 }
 
 /// The OpsRequest the database waits for: the oldest still open.

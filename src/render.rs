@@ -6,7 +6,7 @@ use std::fmt::Write;
 use serde_json::Value;
 use similar::{ChangeTag, TextDiff};
 
-use crate::plan::{DatabasePlan, PlanReport, Step, StepType};
+use crate::plan::{DatabasePlan, PlanReport, Step};
 use crate::yaml;
 
 const RED: &str = "\x1b[31m";
@@ -151,20 +151,16 @@ fn render_diff(
 }
 
 fn render_step(out: &mut String, number: usize, step: &Step) {
-    let (title, body) = match (&step.ops_request, &step.patch) {
-        (Some(request), _) => (
-            format!(
-                "{:?} {}",
-                step.step_type,
-                request.metadata.name.as_deref().unwrap_or("")
-            ),
+    let (title, body) = match step {
+        Step::OpsRequest { kind, request } => (
+            format!("{kind} {}", request.metadata.name.as_deref().unwrap_or("")),
             serde_json::to_value(request).unwrap_or(Value::Null),
         ),
-        (None, Some(patch)) if step.step_type == StepType::Provision => (
+        Step::Provision(object) => (
             "Provision (create the kubedb.com Postgres)".into(),
-            patch.clone(),
+            serde_json::to_value(object).unwrap_or(Value::Null),
         ),
-        (None, Some(patch))
+        Step::Patch(patch)
             if patch.get("spec").is_none()
                 && patch["metadata"].get("labels").is_none()
                 && only_records(patch) =>
@@ -175,11 +171,10 @@ fn render_step(out: &mut String, number: usize, step: &Step) {
                 patch.clone(),
             )
         }
-        (None, Some(patch)) => (
+        Step::Patch(patch) => (
             "Patch (merge patch of the kubedb.com Postgres)".into(),
             patch.clone(),
         ),
-        (None, None) => (format!("{:?}", step.step_type), Value::Null),
     };
     let _ = writeln!(out, "  {number}. {title}");
     for line in yaml::to_string(&body).lines() {

@@ -9,7 +9,7 @@ use crate::models::{
     Condition, GENERATION_ANNOTATION, GitOpsInfo, GitOpsInfoList, GitOpsOperation, GitopsPostgres,
     GitopsStatus, KubedbPostgres, PostgresOpsRequest,
 };
-use crate::plan::DatabasePlan;
+use crate::plan::{DatabasePlan, ErrorKind};
 
 /// Entries of `gitOpsInfo` kept: the current generation and a short history.
 const HISTORY: usize = 5;
@@ -134,18 +134,13 @@ fn condition_values(
             not("Suspended"),
         ),
         Standing::Stalled => {
-            let failed = plan.errors.iter().any(|e| e.message.contains(" ended "));
+            let reason = plan.error_kind().map_or("InvalidSpec", ErrorKind::reason);
             let message = plan
                 .errors
                 .iter()
                 .map(|e| format!("{}:{}: {}", e.file, e.line, e.message))
                 .collect::<Vec<_>>()
                 .join("; ");
-            let reason = if failed {
-                "OpsRequestFailed"
-            } else {
-                "InvalidSpec"
-            };
             (
                 ("False", reason, message.clone()),
                 not(reason),
@@ -162,14 +157,11 @@ fn condition_values(
                     )
                 }
                 (None, Some(step)) => {
-                    let name = step
-                        .ops_request
-                        .as_ref()
-                        .and_then(|o| o.metadata.name.clone());
+                    let name = step.ops_request().and_then(|o| o.metadata.name.clone());
                     format!(
                         "{} step(s) left; next: {:?}{}",
                         plan.steps.len(),
-                        step.step_type,
+                        step.step_type(),
                         name.map(|n| format!(" {n}")).unwrap_or_default()
                     )
                 }

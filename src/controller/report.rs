@@ -100,7 +100,7 @@ pub(super) async fn publish_step(
             "OpsRequestCreated",
             format!(
                 "created {:?} {name}; {left} step(s) after it",
-                plan.steps[0].step_type
+                plan.steps[0].step_type()
             ),
             Some(name),
         ),

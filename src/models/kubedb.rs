@@ -7,7 +7,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::{
-    LAST_APPLIED_ANNOTATION, ObjectMeta, PostgresSpec, RESTART_PENDING_ANNOTATION, kube_resource,
+    LAST_APPLIED_ANNOTATION, ObjectMeta, PostgresSpec, RESTART_PENDING_ANNOTATION,
+    ROTATE_CERTIFICATES_ANNOTATION, kube_resource,
 };
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -60,6 +61,11 @@ impl KubedbPostgres {
     /// The token of a Restart owed for restart fields already patched in.
     pub fn restart_pending(&self) -> Option<&str> {
         self.annotation(RESTART_PENDING_ANNOTATION)
+    }
+
+    /// The certificate-rotation token last carried out on this database.
+    pub fn rotation_token(&self) -> Option<&str> {
+        self.annotation(ROTATE_CERTIFICATES_ANNOTATION)
     }
 }
 

@@ -5,7 +5,7 @@
 
 use super::DatabasePlan;
 use crate::models::KubedbPostgres;
-use crate::plan::StepType;
+use crate::plan::Step;
 
 /// Withholds the steps `live` cannot take now and sets `waiting_reason`. A database being
 /// deleted gets no step at all; a halted or not-Ready one keeps its Patch (which may be what
@@ -28,8 +28,7 @@ pub(super) fn withhold(plan: &mut DatabasePlan, live: &KubedbPostgres) {
         }
     };
     let before = plan.steps.len();
-    plan.steps
-        .retain(|step| matches!(step.step_type, StepType::Patch | StepType::Provision));
+    plan.steps.retain(Step::is_object_write);
     if plan.steps.len() < before || live.metadata.deletion_timestamp.is_some() {
         plan.waiting_reason = Some(reason);
     }

@@ -2,9 +2,10 @@
 //! they are for `pg-gitops plan --output json`.
 
 use serde::Serialize;
+use serde::ser::{SerializeStruct, Serializer};
 use serde_json::Value;
 
-use crate::models::{OpsRequestType, PostgresOpsRequest};
+use crate::models::{KubedbPostgres, OpsRequestType, PostgresOpsRequest};
 
 /// The kind of a step: creating the database, patching it, or one OpsRequest type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -36,15 +37,112 @@ impl From<OpsRequestType> for StepType {
     }
 }
 
-/// One step. Provision carries the object to create in `patch`; Patch carries a JSON merge
-/// patch for the live object; the rest carry the OpsRequest to create.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Step {
-    #[serde(rename = "type")]
-    pub step_type: StepType,
-    #[serde(rename = "opsRequest")]
-    pub ops_request: Option<PostgresOpsRequest>,
-    pub patch: Option<Value>,
+/// One step: what it does, with what it needs to do it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Step {
+    /// Create the `kubedb.com` Postgres.
+    Provision(Box<KubedbPostgres>),
+    /// A JSON merge patch of the live `kubedb.com` Postgres (fields that need no OpsRequest,
+    /// and the record of what is applied).
+    Patch(Value),
+    /// Create this OpsRequest.
+    OpsRequest {
+        kind: OpsRequestType,
+        request: Box<PostgresOpsRequest>,
+    },
+}
+
+impl Step {
+    /// The kind of the step, as counted in metrics and shown in the JSON output.
+    pub fn step_type(&self) -> StepType {
+        match self {
+            Self::Provision(_) => StepType::Provision,
+            Self::Patch(_) => StepType::Patch,
+            Self::OpsRequest { kind, .. } => (*kind).into(),
+        }
+    }
+
+    /// The OpsRequest this step creates, if it is one.
+    pub fn ops_request(&self) -> Option<&PostgresOpsRequest> {
+        match self {
+            Self::OpsRequest { request, .. } => Some(request),
+            Self::Provision(_) | Self::Patch(_) => None,
+        }
+    }
+
+    /// The merge patch this step applies, if it is a Patch.
+    pub fn patch(&self) -> Option<&Value> {
+        match self {
+            Self::Patch(patch) => Some(patch),
+            Self::Provision(_) | Self::OpsRequest { .. } => None,
+        }
+    }
+
+    /// The object this step creates, if it is a Provision.
+    pub fn provision(&self) -> Option<&KubedbPostgres> {
+        match self {
+            Self::Provision(object) => Some(object),
+            Self::Patch(_) | Self::OpsRequest { .. } => None,
+        }
+    }
+
+    /// Whether the step only changes the object (Patch or Provision), so it may run while the
+    /// database cannot take an OpsRequest.
+    pub fn is_object_write(&self) -> bool {
+        matches!(self, Self::Provision(_) | Self::Patch(_))
+    }
+}
+
+/// The `--output json` contract: `{"type", "opsRequest", "patch"}`, one of the last two set.
+/// Provision carries the object to create in `patch`; Patch carries the merge patch; the rest
+/// carry the OpsRequest to create.
+impl Serialize for Step {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut out = serializer.serialize_struct("Step", 3)?;
+        out.serialize_field("type", &self.step_type())?;
+        match self {
+            Self::Provision(object) => {
+                out.serialize_field("opsRequest", &None::<()>)?;
+                out.serialize_field("patch", object)?;
+            }
+            Self::Patch(patch) => {
+                out.serialize_field("opsRequest", &None::<()>)?;
+                out.serialize_field("patch", patch)?;
+            }
+            Self::OpsRequest { request, .. } => {
+                out.serialize_field("opsRequest", request)?;
+                out.serialize_field("patch", &None::<()>)?;
+            }
+        }
+        out.end()
+    }
+}
+
+/// What kind of problem stops a database; the status condition's reason follows from it.
+/// Ordered by what a person should see first when a database has several.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ErrorKind {
+    /// An OpsRequest of this plan ended Failed, Skipped or Denied.
+    OpsRequestFailed,
+    /// An OpsRequest succeeded, yet the database still differs from Git.
+    OpsRequestNoEffect,
+    /// The last-applied record on the database cannot be read.
+    UnreadableRecord,
+    /// What Git (or a `--live` file) holds cannot be applied: a broken manifest, or a value
+    /// KubeDB or Kubernetes would refuse.
+    InvalidSpec,
+}
+
+impl ErrorKind {
+    /// The reason of the `Ready` and `Stalled` conditions.
+    pub fn reason(self) -> &'static str {
+        match self {
+            Self::OpsRequestFailed => "OpsRequestFailed",
+            Self::OpsRequestNoEffect => "OpsRequestNoEffect",
+            Self::UnreadableRecord => "UnreadableRecord",
+            Self::InvalidSpec => "InvalidSpec",
+        }
+    }
 }
 
 /// An error at a place in a manifest.
@@ -53,6 +151,9 @@ pub struct PlanError {
     pub file: String,
     pub line: usize,
     pub message: String,
+    /// Not in the JSON output (its contract is file, line, message).
+    #[serde(skip)]
+    pub kind: ErrorKind,
 }
 
 /// The plan of one database.
@@ -86,6 +187,11 @@ pub struct DatabasePlan {
 }
 
 impl DatabasePlan {
+    /// What stops this database, the most pressing kind first; `None` when nothing does.
+    pub fn error_kind(&self) -> Option<ErrorKind> {
+        self.errors.iter().map(|e| e.kind).min()
+    }
+
     /// Waiting for an open OpsRequest, or for the database to be ready for one.
     pub fn is_waiting(&self) -> bool {
         self.waiting_for.is_some() || self.waiting_reason.is_some()
@@ -128,6 +234,49 @@ impl PlanReport {
             1
         } else {
             0
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    /// The `--output json` contract: every step has `type`, `opsRequest` and `patch`, exactly
+    /// one of the last two set, whatever the action.
+    #[test]
+    fn each_action_serialises_to_the_documented_step_shape() {
+        let request = PostgresOpsRequest::default();
+        let cases = [
+            (
+                Step::Provision(Box::default()),
+                "Provision",
+                Value::Null,
+                json!(KubedbPostgres::default()),
+            ),
+            (
+                Step::Patch(json!({"spec": {"deletionPolicy": "Halt"}})),
+                "Patch",
+                Value::Null,
+                json!({"spec": {"deletionPolicy": "Halt"}}),
+            ),
+            (
+                Step::OpsRequest {
+                    kind: OpsRequestType::Restart,
+                    request: Box::new(request.clone()),
+                },
+                "Restart",
+                json!(request),
+                Value::Null,
+            ),
+        ];
+        for (step, kind, ops_request, patch) in cases {
+            assert_eq!(
+                serde_json::to_value(&step).unwrap(),
+                json!({"type": kind, "opsRequest": ops_request, "patch": patch}),
+            );
         }
     }
 }

@@ -189,8 +189,7 @@ pub fn plan_with_ops(
 /// The name of the OpsRequest of the step at `index`.
 pub fn ops_name(plan: &DatabasePlan, index: usize) -> String {
     plan.steps[index]
-        .ops_request
-        .as_ref()
+        .ops_request()
         .and_then(|o| o.metadata.name.clone())
         .expect("an OpsRequest step with a name")
 }
@@ -210,16 +209,25 @@ pub fn plan_with_catalog(
     )
 }
 
+/// What a step carries, as the JSON output shows it: the object a Provision creates, the
+/// merge patch of a Patch, or the OpsRequest.
+pub fn body(step: &Step) -> Value {
+    serde_json::to_value(step).unwrap()[match step {
+        Step::OpsRequest { .. } => "opsRequest",
+        Step::Provision(_) | Step::Patch(_) => "patch",
+    }]
+    .clone()
+}
+
 pub fn types(plan: &DatabasePlan) -> Vec<StepType> {
-    plan.steps.iter().map(|s| s.step_type).collect()
+    plan.steps.iter().map(|s| s.step_type()).collect()
 }
 
 /// The spec of the OpsRequest of the step at `index`.
 pub fn ops_spec(plan: &DatabasePlan, index: usize) -> Value {
     json!(
         plan.steps[index]
-            .ops_request
-            .as_ref()
+            .ops_request()
             .expect("an OpsRequest step")
             .spec
     )

@@ -1,18 +1,14 @@
 use serde_json::json;
 
 use super::*;
-use crate::plan::PlanError;
+use crate::plan::{ErrorKind, PlanError};
 
 fn report() -> PlanReport {
     PlanReport {
         databases: vec![DatabasePlan {
             namespace: "db".into(),
             name: "pg1".into(),
-            steps: vec![Step {
-                step_type: StepType::Patch,
-                ops_request: None,
-                patch: Some(json!({"spec": {"deletionPolicy": "Halt"}})),
-            }],
+            steps: vec![Step::Patch(json!({"spec": {"deletionPolicy": "Halt"}}))],
             errors: vec![],
             waiting_for: None,
             waiting_reason: None,
@@ -25,6 +21,7 @@ fn report() -> PlanReport {
             file: "junk.yaml".into(),
             line: 2,
             message: "invalid YAML".into(),
+            kind: ErrorKind::InvalidSpec,
         }],
     }
 }

@@ -1,7 +1,7 @@
 use serde_json::json;
 
 use super::*;
-use crate::plan::{PlanError, Step, StepType};
+use crate::plan::{ErrorKind, PlanError, Step};
 
 fn object(status: Value) -> GitopsPostgres {
     serde_json::from_value(json!({
@@ -112,11 +112,7 @@ fn progressing_lists_this_generations_ops_requests_with_phases() {
 fn steps_not_yet_started_are_pending() {
     let object = object(json!(null));
     let mut plan = plan();
-    plan.steps.push(Step {
-        step_type: StepType::Patch,
-        ops_request: None,
-        patch: Some(json!({})),
-    });
+    plan.steps.push(Step::Patch(json!({})));
     let status = compute(&StatusInput {
         invalid_manifest: None,
         object: &object,
@@ -142,6 +138,7 @@ fn errors_stall_with_the_message() {
         file: "pg1.yaml".into(),
         line: 3,
         message: "VolumeExpansion x ended Failed: disk".into(),
+        kind: ErrorKind::OpsRequestFailed,
     });
     let status = compute(&StatusInput {
         invalid_manifest: None,
@@ -171,6 +168,67 @@ fn errors_stall_with_the_message() {
             .as_deref(),
         Some("Failed")
     );
+}
+
+/// The reason comes from what stops the database, not from the wording of a message (a
+/// refusal whose text says "ended" is no failed OpsRequest).
+#[test]
+fn the_stalled_reason_follows_the_kind_of_error() {
+    let object = object(json!(null));
+    let error = |kind, message: &str| PlanError {
+        file: "pg1.yaml".into(),
+        line: 3,
+        message: message.into(),
+        kind,
+    };
+    let cases = [
+        (
+            vec![error(
+                ErrorKind::InvalidSpec,
+                "the init phase ended before; keep spec.init",
+            )],
+            "InvalidSpec",
+        ),
+        (
+            vec![error(ErrorKind::OpsRequestNoEffect, "Restart x succeeded")],
+            "OpsRequestNoEffect",
+        ),
+        (
+            vec![error(
+                ErrorKind::UnreadableRecord,
+                "gitops.kubedb.com/last-applied",
+            )],
+            "UnreadableRecord",
+        ),
+        (
+            vec![
+                error(ErrorKind::InvalidSpec, "spec.replicas: must be at least 1"),
+                error(ErrorKind::OpsRequestFailed, "VolumeExpansion x: disk"),
+            ],
+            "OpsRequestFailed",
+        ),
+    ];
+    for (errors, reason) in cases {
+        let mut plan = plan();
+        plan.errors = errors;
+        let status = compute(&StatusInput {
+            invalid_manifest: None,
+            object: &object,
+            plan: &plan,
+            ops: &[],
+            live: None,
+            suspended: false,
+            now: "t",
+        });
+        for kind in ["Stalled", "Ready"] {
+            assert_eq!(
+                condition(&status, kind).reason.as_deref(),
+                Some(reason),
+                "{kind}: {:?}",
+                plan.errors
+            );
+        }
+    }
 }
 
 #[test]

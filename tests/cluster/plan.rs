@@ -93,7 +93,7 @@ async fn every_planned_ops_request_is_accepted_unpruned() {
     for (spec, annotations) in variants {
         let plan = plan(&namespace, spec, annotations);
         assert_eq!(plan.errors, vec![]);
-        for step in plan.steps.iter().filter_map(|s| s.ops_request.as_ref()) {
+        for step in plan.steps.iter().filter_map(|s| s.ops_request()) {
             // Two variants may plan the same intent, which has the same name by design.
             if !names.insert(step.metadata.name.clone().unwrap()) {
                 continue;
@@ -170,9 +170,8 @@ async fn provision_and_patch_steps_apply_on_the_api_server() {
     );
     let manifest = &set.manifests[0];
     let provision = plan_database(manifest, None, &[], None, &PlanSettings::default(), None);
-    assert_eq!(provision.steps[0].step_type, StepType::Provision);
-    let object: KubedbPostgres =
-        serde_json::from_value(provision.steps[0].patch.clone().unwrap()).unwrap();
+    assert_eq!(provision.steps[0].step_type(), StepType::Provision);
+    let object: KubedbPostgres = provision.steps[0].provision().unwrap().clone();
     let created = databases
         .create(&PostParams::default(), &object)
         .await
@@ -201,13 +200,13 @@ async fn provision_and_patch_steps_apply_on_the_api_server() {
         &PlanSettings::default(),
         None,
     );
-    let types: Vec<StepType> = plan.steps.iter().map(|s| s.step_type).collect();
+    let types: Vec<StepType> = plan.steps.iter().map(|s| s.step_type()).collect();
     assert_eq!(types, vec![StepType::Patch, StepType::Restart]);
     let patched = databases
         .patch(
             "fresh",
             &PatchParams::default(),
-            &Patch::Merge(plan.steps[0].patch.clone().unwrap()),
+            &Patch::Merge(plan.steps[0].patch().unwrap()),
         )
         .await
         .unwrap();
@@ -231,7 +230,11 @@ async fn provision_and_patch_steps_apply_on_the_api_server() {
         None,
     );
     assert_eq!(
-        after.steps.iter().map(|s| s.step_type).collect::<Vec<_>>(),
+        after
+            .steps
+            .iter()
+            .map(|s| s.step_type())
+            .collect::<Vec<_>>(),
         vec![StepType::Restart]
     );
 }

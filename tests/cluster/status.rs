@@ -4,7 +4,7 @@
 
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use pg_gitops::models::{GitopsPostgres, KubedbPostgres, PostgresOpsRequest};
-use pg_gitops::plan::{DatabasePlan, PlanError, Step, StepType};
+use pg_gitops::plan::{DatabasePlan, ErrorKind, PlanError, Step};
 use pg_gitops::status::{StatusInput, compute, differs};
 use serde_json::{Value, json};
 
@@ -43,15 +43,12 @@ async fn computed_statuses_are_accepted_and_read_back_whole() {
         "spec": {"type": "Restart"}, "status": {"phase": "Progressing"}
     }))
     .unwrap();
-    let provision = Step {
-        step_type: StepType::Provision,
-        ops_request: None,
-        patch: Some(json!({})),
-    };
+    let provision = Step::Provision(Box::default());
     let failed = PlanError {
         file: "pg1.yaml".into(),
         line: 7,
         message: "VolumeExpansion x ended Failed: disk".into(),
+        kind: ErrorKind::OpsRequestFailed,
     };
     let cases = [
         (

@@ -220,6 +220,7 @@ fn a_failed_ops_request_stalls_the_database_until_retry() {
     let failed = ops_request(&name, "VolumeExpansion", "Failed");
     let stalled = plan_with_ops(&manifest_v, Some(&live), &[&failed]);
     assert!(stalled.steps.is_empty());
+    assert_eq!(stalled.error_kind(), Some(ErrorKind::OpsRequestFailed));
     assert!(
         stalled.errors[0].message.contains(&format!(
             "VolumeExpansion {name} ended Failed: volume is stuck"
@@ -249,6 +250,7 @@ fn a_succeeded_request_whose_change_did_not_stick_is_reported_not_repeated() {
     let done = ops_request(&name, "HorizontalScaling", "Successful");
     let plan = plan_with_ops(&manifest, Some(&live), &[&done]);
     assert!(plan.steps.is_empty());
+    assert_eq!(plan.error_kind(), Some(ErrorKind::OpsRequestNoEffect));
     assert!(
         plan.errors[0]
             .message

@@ -51,7 +51,7 @@ fn order_scaling_down_goes_before_resizing() {
         ]
     );
     for step in &plan.steps {
-        if let Some(request) = &step.ops_request {
+        if let Some(request) = step.ops_request() {
             assert_fits_ops_schema(request);
         }
     }
@@ -82,7 +82,7 @@ fn a_missing_database_is_one_provision_step() {
     let manifest = manifest_with(desired_spec(), json!({"labels": {"team": "payments"}}));
     let plan = plan(&manifest, None);
     assert_eq!(types(&plan), vec![StepType::Provision]);
-    let object = plan.steps[0].patch.as_ref().unwrap();
+    let object = &body(&plan.steps[0]);
     assert_eq!(object["apiVersion"], "kubedb.com/v1");
     assert_eq!(object["spec"], desired_spec());
     assert_eq!(object["metadata"]["labels"]["team"], "payments");
@@ -93,7 +93,7 @@ fn a_missing_database_is_one_provision_step() {
     )
     .unwrap();
     assert_eq!(record["spec"], desired_spec());
-    assert!(plan.steps[0].ops_request.is_none());
+    assert!(plan.steps[0].ops_request().is_none());
 }
 
 #[test]
@@ -204,9 +204,9 @@ fn removals_are_seen_through_the_last_applied_record() {
         assert_eq!(plan.errors, vec![], "{name}");
         assert_eq!(types(&plan), steps, "{name}");
         let first = &plan.steps[0];
-        let found = match &first.ops_request {
+        let found = match first.ops_request() {
             Some(request) => request.spec.get(&pointer[1..]).cloned(),
-            None => first.patch.as_ref().unwrap().pointer(pointer).cloned(),
+            None => body(first).pointer(pointer).cloned(),
         };
         assert_eq!(found, Some(expected), "{name}: {first:#?}");
     }
@@ -234,17 +234,15 @@ fn the_owed_restart_survives_the_patch_and_is_cleared_once_done() {
     );
     let manifest = manifest(desired.clone());
     let first = plan(&manifest, Some(&live_recorded(live_spec(), desired_spec())));
-    let token = first.steps[0].patch.as_ref().unwrap()["metadata"]["annotations"]
-        [RESTART_PENDING_ANNOTATION]
+    let token = &body(&first.steps[0])["metadata"]["annotations"][RESTART_PENDING_ANNOTATION]
         .as_str()
         .unwrap()
         .to_string();
     let restart_name = ops_name(&first, 1);
 
     // After the patch: the field is live, only the Restart remains, with the same name.
-    let patched_record = first.steps[0].patch.as_ref().unwrap()["metadata"]["annotations"]
-        [LAST_APPLIED_ANNOTATION]
-        .clone();
+    let patched_record =
+        &body(&first.steps[0])["metadata"]["annotations"][LAST_APPLIED_ANNOTATION].clone();
     let patched = live_with(
         set(
             live_spec(),
@@ -298,7 +296,7 @@ fn labels_and_annotations_are_patched_and_removed() {
     let record = json!({"spec": desired_spec(), "labels": {"team": "a", "old": "1"}}).to_string();
     live.metadata.annotations = Some([(LAST_APPLIED_ANNOTATION.to_string(), record)].into());
     let plan = plan(&manifest, Some(&live));
-    let patch = plan.steps[0].patch.as_ref().unwrap();
+    let patch = &body(&plan.steps[0]);
     assert_eq!(
         patch["metadata"]["labels"],
         json!({"team": "b", "old": null})
@@ -368,7 +366,7 @@ fn certificate_rotation_on_request() {
         ops_spec(&plan, 0)["tls"],
         json!({"rotateCertificates": true})
     );
-    assert_fits_ops_schema(plan.steps[0].ops_request.as_ref().unwrap());
+    assert_fits_ops_schema(plan.steps[0].ops_request().unwrap());
 }
 
 #[test]

@@ -79,7 +79,7 @@ fn unquoted_exponent_quantities_are_accepted_and_compared_by_value() {
     assert_eq!(resources["requests"]["memory"], json!(1_500_000_000));
     assert_eq!(resources["limits"]["memory"], json!(2_000_000_000));
     for index in 0..2 {
-        assert_fits_ops_schema(planned.steps[index].ops_request.as_ref().unwrap());
+        assert_fits_ops_schema(planned.steps[index].ops_request().unwrap());
     }
 }
 

@@ -32,13 +32,13 @@ fn assert_preview_matches_execution(manifest: &Manifest, live_db: &KubedbPostgre
     let preview = plan(manifest, Some(live_db));
     assert_eq!(preview.errors, vec![]);
     assert_eq!(
-        preview.steps[0].step_type,
+        preview.steps[0].step_type(),
         StepType::Patch,
         "{:?}",
         types(&preview)
     );
     let mut after_patch = serde_json::to_value(live_db).unwrap();
-    merge(&mut after_patch, preview.steps[0].patch.as_ref().unwrap());
+    merge(&mut after_patch, &body(&preview.steps[0]));
     let after_patch: KubedbPostgres = serde_json::from_value(after_patch).unwrap();
     let next = plan(manifest, Some(&after_patch));
     assert_eq!(next.errors, vec![]);

@@ -142,7 +142,7 @@ fn removing_tls_carries_the_declared_client_auth_mode() {
         ops_spec(&carried, 0)["tls"],
         json!({"remove": true, "clientAuthMode": "md5"})
     );
-    assert_fits_ops_schema(carried.steps[0].ops_request.as_ref().unwrap());
+    assert_fits_ops_schema(carried.steps[0].ops_request().unwrap());
     let refused = plan(&manifest(without_tls), Some(&live_db));
     let error = only_error(&refused);
     assert!(
@@ -256,7 +256,7 @@ fn sidecar_resources_are_patched_in() {
     let planned = plan(&manifest(spec.clone()), Some(&live_db));
     assert_eq!(planned.errors, vec![]);
     assert_eq!(types(&planned), vec![StepType::Patch]);
-    let patch = planned.steps[0].patch.as_ref().unwrap();
+    let patch = &body(&planned.steps[0]);
     let containers = patch["spec"]["podTemplate"]["spec"]["containers"]
         .as_array()
         .unwrap();

@@ -32,8 +32,8 @@ fn tool_annotations() -> Value {
 /// Asserts that no step writes, records or removes a key a GitOps tool owns.
 fn assert_no_tool_metadata(plan: &DatabasePlan) {
     for step in &plan.steps {
-        if let Some(patch) = &step.patch {
-            assert_no_tool_keys(&patch["metadata"]);
+        if step.ops_request().is_none() {
+            assert_no_tool_keys(&body(step)["metadata"]);
         }
     }
 }
@@ -47,7 +47,7 @@ fn provision_copies_no_gitops_tool_metadata() {
     let plan = plan(&manifest, None);
     assert_eq!(types(&plan), vec![StepType::Provision]);
     assert_no_tool_metadata(&plan);
-    let metadata = &plan.steps[0].patch.as_ref().unwrap()["metadata"];
+    let metadata = &body(&plan.steps[0])["metadata"];
     assert_eq!(metadata["labels"], json!({"team": "payments"}));
     assert_eq!(metadata["annotations"]["note"], "owned by payments");
     let record = test_support::metadata::record(metadata).unwrap();
@@ -70,13 +70,13 @@ fn cluster_mode_copies_no_gitops_tool_metadata() {
     let provision = plan(&manifest, None);
     assert_no_tool_metadata(&provision);
     assert_eq!(
-        provision.steps[0].patch.as_ref().unwrap()["metadata"]["labels"],
+        body(&provision.steps[0])["metadata"]["labels"],
         json!({"team": "payments"})
     );
     let patch = plan(&manifest, Some(&live_recorded(live_spec(), desired_spec())));
     assert_eq!(types(&patch), vec![StepType::Patch]);
     assert_no_tool_metadata(&patch);
-    let metadata = &patch.steps[0].patch.as_ref().unwrap()["metadata"];
+    let metadata = &body(&patch.steps[0])["metadata"];
     assert_eq!(metadata["labels"], json!({"team": "payments"}));
 }
 
@@ -89,7 +89,7 @@ fn a_patch_copies_no_gitops_tool_metadata() {
     let plan = plan(&manifest, Some(&live_recorded(live_spec(), desired_spec())));
     assert_eq!(types(&plan), vec![StepType::Patch]);
     assert_no_tool_metadata(&plan);
-    let metadata = &plan.steps[0].patch.as_ref().unwrap()["metadata"];
+    let metadata = &body(&plan.steps[0])["metadata"];
     assert_eq!(metadata["labels"], json!({"team": "payments"}));
     let record = test_support::metadata::record(metadata).unwrap();
     assert_eq!(record["labels"], json!({"team": "payments"}));
@@ -175,6 +175,7 @@ fn an_unreadable_record_is_an_error_naming_it_and_is_never_overwritten() {
             "{record}: {message}"
         );
         assert_eq!(plan.errors[0].file, "dbs/pg1.yaml");
+        assert_eq!(plan.error_kind(), Some(ErrorKind::UnreadableRecord));
     }
     // The other databases of the snapshot are still planned.
     let mut set_ = ManifestSet::default();
@@ -239,7 +240,7 @@ fn a_record_holds_no_nulls() {
     spec["monitor"] = Value::Null;
     spec["podTemplate"]["spec"]["nodeSelector"] = Value::Null;
     let plan = plan(&manifest(spec), None);
-    let object = plan.steps[0].patch.as_ref().unwrap();
+    let object = &body(&plan.steps[0]);
     let record = object["metadata"]["annotations"][LAST_APPLIED_ANNOTATION]
         .as_str()
         .unwrap();
@@ -266,16 +267,13 @@ fn removing_init_keeps_it() {
     );
     assert_eq!(changed.errors, vec![]);
     assert_eq!(types(&changed), vec![StepType::Patch]);
-    let patch = changed.steps[0].patch.as_ref().unwrap();
+    let patch = &body(&changed.steps[0]);
     assert_eq!(patch["spec"], json!({"deletionPolicy": "Halt"}));
     let alone = plan(&manifest(desired_spec()), Some(&live));
     assert_eq!(alone.errors, vec![]);
     for step in &alone.steps {
         assert!(
-            step.patch
-                .as_ref()
-                .and_then(|p| p.pointer("/spec/init"))
-                .is_none(),
+            step.patch().and_then(|p| p.pointer("/spec/init")).is_none(),
             "{step:#?}"
         );
     }

@@ -403,7 +403,7 @@ fn cases() -> Vec<Case> {
 
 fn value_at<'a>(plan: &'a DatabasePlan, step: usize, pointer: &str) -> Option<&'a Value> {
     let step = &plan.steps[step];
-    match (&step.ops_request, &step.patch) {
+    match (step.ops_request(), step.patch()) {
         (Some(request), _) => request.spec.get(pointer.split('/').nth(1)?).and_then(|v| {
             let rest: String = pointer
                 .split('/')
@@ -459,7 +459,7 @@ fn every_ops_request_fits_the_ops_crd_schema() {
         let (desired, live_spec) = mutated(&case.desired, &case.live);
         let plan = plan(&manifest(desired), Some(&live(live_spec)));
         for step in &plan.steps {
-            if let Some(request) = &step.ops_request {
+            if let Some(request) = step.ops_request() {
                 assert_fits_ops_schema(request);
                 checked.insert(request.spec["type"].as_str().unwrap().to_string());
             }
