@@ -9,6 +9,7 @@ mod preview;
 mod readiness;
 mod refusals;
 mod safety;
+mod strict;
 mod table;
 
 use std::path::Path;
@@ -160,14 +161,7 @@ pub fn ops_request(name: &str, kind: &str, phase: &str) -> PostgresOpsRequest {
 }
 
 pub fn plan(manifest: &Manifest, live: Option<&KubedbPostgres>) -> DatabasePlan {
-    plan_database(
-        manifest,
-        live,
-        &[],
-        None,
-        &PlanSettings::default(),
-        Some("rev1"),
-    )
+    plan_with_ops(manifest, live, &[])
 }
 
 /// Plans with the database's OpsRequests (open or finished) given.
@@ -176,14 +170,16 @@ pub fn plan_with_ops(
     live: Option<&KubedbPostgres>,
     ops: &[&PostgresOpsRequest],
 ) -> DatabasePlan {
-    plan_database(
+    let plan = plan_database(
         manifest,
         live,
         ops,
         None,
         &PlanSettings::default(),
         Some("rev1"),
-    )
+    );
+    strict::assert_fits_crds(&plan, live);
+    plan
 }
 
 /// The name of the OpsRequest of the step at `index`.
@@ -199,14 +195,16 @@ pub fn plan_with_catalog(
     live: Option<&KubedbPostgres>,
     catalog: &Catalog,
 ) -> DatabasePlan {
-    plan_database(
+    let plan = plan_database(
         manifest,
         live,
         &[],
         Some(catalog),
         &PlanSettings::default(),
         Some("rev1"),
-    )
+    );
+    strict::assert_fits_crds(&plan, live);
+    plan
 }
 
 /// What a step carries, as the JSON output shows it: the object a Provision creates, the
@@ -217,6 +215,16 @@ pub fn body(step: &Step) -> Value {
         Step::Provision(_) | Step::Patch(_) => "patch",
     }]
     .clone()
+}
+
+/// Plans a whole snapshot, and checks every object it emits against the CRDs.
+pub fn plan_report(set: &ManifestSet, live: &LiveState) -> PlanReport {
+    let report = plan_all(set, live, &PlanSettings::default(), None);
+    for plan in &report.databases {
+        let key = (plan.namespace.clone(), plan.name.clone());
+        strict::assert_fits_crds(plan, live.databases.get(&key));
+    }
+    report
 }
 
 pub fn types(plan: &DatabasePlan) -> Vec<StepType> {
@@ -267,14 +275,5 @@ pub fn catalog() -> Catalog {
 
 /// Asserts an OpsRequest's spec fits the real `ops.kubedb.com` CRD schema.
 pub fn assert_fits_ops_schema(request: &PostgresOpsRequest) {
-    use std::sync::OnceLock;
-    static SCHEMA: OnceLock<crate::manifest::schema::Schema> = OnceLock::new();
-    let schema = SCHEMA.get_or_init(|| {
-        let crd = include_str!("../../vendor/kubedb-crds/ops.kubedb.com_postgresopsrequests.yaml");
-        crate::manifest::schema::compile_crd_spec(crd, "v1alpha1").unwrap()
-    });
-    let mut violations = Vec::new();
-    let path = [crate::yaml::PathSegment::Key("spec".into())];
-    schema.validate(&json!(request.spec), &path, &mut violations);
-    assert_eq!(violations, vec![], "{:#?}", request.spec);
+    strict::assert_fits_ops_crd(request);
 }

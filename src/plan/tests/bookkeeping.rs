@@ -12,7 +12,7 @@ fn report(desired: Value, live: KubedbPostgres) -> PlanReport {
     manifests.manifests.push(manifest(desired));
     let mut state = LiveState::default();
     state.databases.insert(("db".into(), "pg1".into()), live);
-    plan_all(&manifests, &state, &PlanSettings::default(), None)
+    plan_report(&manifests, &state)
 }
 
 fn assert_in_sync(report: &PlanReport, case: &str) {

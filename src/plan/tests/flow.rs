@@ -403,7 +403,7 @@ fn the_json_contract() {
     live_state
         .databases
         .insert(("db".into(), "pg1".into()), live(live_spec()));
-    let report = plan_all(&set_, &live_state, &PlanSettings::default(), None);
+    let report = plan_report(&set_, &live_state);
     let json = serde_json::to_value(&report).unwrap();
     assert_eq!(
         json.as_object().unwrap().keys().collect::<Vec<_>>(),
@@ -459,13 +459,7 @@ fn exit_codes() {
         ("db".into(), "pg1".into()),
         live_recorded(live_spec(), desired_spec()),
     );
-    assert_eq!(
-        plan_all(&set_, &live_state, &PlanSettings::default(), None).exit_code(),
-        0
-    );
+    assert_eq!(plan_report(&set_, &live_state).exit_code(), 0);
     live_state.databases.clear();
-    assert_eq!(
-        plan_all(&set_, &live_state, &PlanSettings::default(), None).exit_code(),
-        1
-    );
+    assert_eq!(plan_report(&set_, &live_state).exit_code(), 1);
 }

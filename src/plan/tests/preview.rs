@@ -6,25 +6,6 @@ use serde_json::json;
 
 use super::*;
 
-/// Applies a JSON merge patch (RFC 7386) as the API server does.
-fn merge(target: &mut Value, patch: &Value) {
-    let Value::Object(patch) = patch else {
-        *target = patch.clone();
-        return;
-    };
-    if !target.is_object() {
-        *target = json!({});
-    }
-    let map = target.as_object_mut().unwrap();
-    for (key, value) in patch {
-        if value.is_null() {
-            map.remove(key);
-        } else {
-            merge(map.entry(key.clone()).or_insert(Value::Null), value);
-        }
-    }
-}
-
 /// Plans, then executes the Patch step as the service would and plans again: every
 /// OpsRequest after the Patch in the preview must be the one then created, same name and
 /// spec.
@@ -38,7 +19,7 @@ fn assert_preview_matches_execution(manifest: &Manifest, live_db: &KubedbPostgre
         types(&preview)
     );
     let mut after_patch = serde_json::to_value(live_db).unwrap();
-    merge(&mut after_patch, &body(&preview.steps[0]));
+    json_patch::merge(&mut after_patch, &body(&preview.steps[0]));
     let after_patch: KubedbPostgres = serde_json::from_value(after_patch).unwrap();
     let next = plan(manifest, Some(&after_patch));
     assert_eq!(next.errors, vec![]);

@@ -191,7 +191,7 @@ fn an_unreadable_record_is_an_error_naming_it_and_is_never_overwritten() {
         ("db".into(), "pg2".into()),
         live_recorded(live_spec(), desired_spec()),
     );
-    let report = plan_all(&set_, &live_state, &PlanSettings::default(), None);
+    let report = plan_report(&set_, &live_state);
     assert_eq!(report.databases[0].errors.len(), 1);
     assert_eq!(
         types(&report.databases[1]),
