@@ -2,6 +2,7 @@
 //! KubeDB's webhook writes), and table-driven cases per row of the field → step table.
 
 mod bookkeeping;
+mod converge;
 mod errors;
 mod flow;
 mod numbers;
