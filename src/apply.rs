@@ -1,18 +1,24 @@
-//! The apply stage (client required): each gitops Postgres of a snapshot is server-side applied
-//! with field manager `pg-gitops` and an annotation naming the Git revision. Manifests that
-//! failed validation are not applied and are reported. Pruning is opt-in, removes only gitops
+//! The apply stage (client required): each gitops Postgres of a snapshot whose manifest changed
+//! is server-side applied with field manager `pg-gitops` and an annotation naming the Git
+//! revision at which it changed; unchanged ones are not written (see [`unchanged`]), so a
+//! commit costs a write per changed manifest, not per database. Manifests that failed
+//! validation are not applied and are reported. Pruning is opt-in, removes only gitops
 //! objects this service applied, and never touches a `kubedb.com` Postgres: a database whose
 //! manifest left Git is orphaned, not deleted.
 //!
 //! With `source.kind = "cluster"` this stage is off: Argo CD, Flux or kubectl apply instead.
 
+mod unchanged;
+
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::StreamExt;
 use k8s_openapi::api::core::v1::ObjectReference;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
 use kube::runtime::events::{EventType, Recorder};
+use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Client, ResourceExt};
 use serde_json::{Value, json};
 use tokio::sync::watch;
@@ -24,7 +30,8 @@ use crate::events::{self, Notice};
 use crate::execute::FIELD_MANAGER;
 use crate::manifest::{Manifest, ManifestError};
 use crate::models::{
-    GitopsPostgres, MANAGED_BY_LABEL, MANAGED_BY_VALUE, REVISION_ANNOTATION, SOURCE_LABEL,
+    APPLIED_HASH_ANNOTATION, GitopsPostgres, MANAGED_BY_LABEL, MANAGED_BY_VALUE,
+    REVISION_ANNOTATION, SOURCE_LABEL,
 };
 use crate::source::{Snapshot, display_url};
 
@@ -97,15 +104,32 @@ pub enum ApplyError {
 pub struct ApplyReport {
     pub revision: String,
     pub applied: Vec<(String, String)>,
+    /// Valid manifests whose object already holds what they declare: not written.
+    pub unchanged: usize,
     pub pruned: Vec<(String, String)>,
     /// Manifests that were not applied because they are invalid.
     pub invalid: Vec<ManifestError>,
     pub failed: Vec<ApplyError>,
 }
 
-/// The apply configuration of one manifest: exactly what Git declares, plus our label and
-/// the revision. Fields removed from Git leave the object because we own them.
+/// How many objects are written at once. Enough to apply a fleet-wide change in seconds,
+/// few enough to stay well inside the API server's default client-side rate limits.
+const CONCURRENT_WRITES: usize = 16;
+
+/// The apply configuration of one manifest: exactly what Git declares, plus our labels, the
+/// hash of all that, and `revision`. Fields removed from Git leave the object because we own
+/// them.
 pub fn apply_object(manifest: &Manifest, revision: &str, source_id: &str) -> Value {
+    let mut config = declared_config(manifest, source_id);
+    let hash = unchanged::applied_hash(&config);
+    let annotations = &mut config["metadata"]["annotations"];
+    annotations[APPLIED_HASH_ANNOTATION] = json!(hash);
+    annotations[REVISION_ANNOTATION] = json!(revision);
+    config
+}
+
+/// What a manifest applies, before the hash and the revision are added.
+fn declared_config(manifest: &Manifest, source_id: &str) -> Value {
     let declared = &manifest.declared;
     let mut labels = declared["metadata"]["labels"]
         .as_object()
@@ -113,11 +137,10 @@ pub fn apply_object(manifest: &Manifest, revision: &str, source_id: &str) -> Val
         .unwrap_or_default();
     labels.insert(MANAGED_BY_LABEL.into(), json!(MANAGED_BY_VALUE));
     labels.insert(SOURCE_LABEL.into(), json!(source_id));
-    let mut annotations = declared["metadata"]["annotations"]
+    let annotations = declared["metadata"]["annotations"]
         .as_object()
         .cloned()
         .unwrap_or_default();
-    annotations.insert(REVISION_ANNOTATION.into(), json!(revision));
     json!({
         "apiVersion": "gitops.kubedb.com/v1alpha1",
         "kind": "Postgres",
@@ -131,8 +154,31 @@ pub fn apply_object(manifest: &Manifest, revision: &str, source_id: &str) -> Val
     })
 }
 
-/// Applies every valid manifest of `snapshot`, then prunes if asked.
-pub async fn apply(client: &Client, snapshot: &Snapshot, settings: &ApplySettings) -> ApplyReport {
+/// The manifest's apply configuration when the object in `cache` does not hold it yet.
+fn needs_write(
+    manifest: &Manifest,
+    cache: &Store<GitopsPostgres>,
+    settings: &ApplySettings,
+    revision: &str,
+) -> Option<Value> {
+    let (namespace, name) = manifest.key();
+    let config = declared_config(manifest, &settings.source_id);
+    let hash = unchanged::applied_hash(&config);
+    let live = cache.get(&ObjectRef::new(&name).within(&namespace));
+    if live.is_some_and(|live| unchanged::holds(&live, &config, &hash)) {
+        return None;
+    }
+    Some(apply_object(manifest, revision, &settings.source_id))
+}
+
+/// Applies every valid manifest of `snapshot` that `cache` (the gitops objects as the
+/// cluster holds them) says changed, then prunes if asked.
+pub async fn apply(
+    client: &Client,
+    snapshot: &Snapshot,
+    cache: &Store<GitopsPostgres>,
+    settings: &ApplySettings,
+) -> ApplyReport {
     let mut report = ApplyReport {
         revision: snapshot.revision.clone(),
         invalid: snapshot.manifests.errors.clone(),
@@ -141,22 +187,26 @@ pub async fn apply(client: &Client, snapshot: &Snapshot, settings: &ApplySetting
     for error in &report.invalid {
         warn!(file = %error.file.display(), line = error.line, message = %error.message, "manifest not applied");
     }
+    let writes: Vec<((String, String), Value)> = snapshot
+        .manifests
+        .manifests
+        .iter()
+        .filter_map(|m| needs_write(m, cache, settings, &snapshot.revision).map(|c| (m.key(), c)))
+        .collect();
+    report.unchanged = snapshot.manifests.manifests.len() - writes.len();
     let params = PatchParams::apply(FIELD_MANAGER).force();
-    for manifest in &snapshot.manifests.manifests {
-        let (namespace, name) = manifest.key();
-        let api: Api<GitopsPostgres> = Api::namespaced(client.clone(), &namespace);
-        match api
-            .patch(
-                &name,
-                &params,
-                &Patch::Apply(apply_object(
-                    manifest,
-                    &snapshot.revision,
-                    &settings.source_id,
-                )),
-            )
-            .await
-        {
+    let mut results = futures::stream::iter(writes)
+        .map(|((namespace, name), config)| {
+            let api: Api<GitopsPostgres> = Api::namespaced(client.clone(), &namespace);
+            let params = params.clone();
+            async move {
+                let result = api.patch(&name, &params, &Patch::Apply(config)).await;
+                (namespace, name, result)
+            }
+        })
+        .buffer_unordered(CONCURRENT_WRITES);
+    while let Some((namespace, name, result)) = results.next().await {
+        match result {
             Ok(_) => report.applied.push((namespace, name)),
             Err(source) => {
                 warn!(%namespace, %name, error = %source, "could not apply");
@@ -168,11 +218,13 @@ pub async fn apply(client: &Client, snapshot: &Snapshot, settings: &ApplySetting
             }
         }
     }
+    drop(results);
+    report.applied.sort();
     if settings.prune {
         prune(client, snapshot, settings, &mut report).await;
     }
-    info!(revision = %report.revision, applied = report.applied.len(), invalid = report.invalid.len(),
-          failed = report.failed.len(), pruned = report.pruned.len(), "applied");
+    info!(revision = %report.revision, applied = report.applied.len(), unchanged = report.unchanged,
+          invalid = report.invalid.len(), failed = report.failed.len(), pruned = report.pruned.len(), "applied");
     report
 }
 
@@ -239,6 +291,7 @@ async fn prune(
 pub async fn run(
     client: Client,
     mut snapshots: watch::Receiver<Option<Arc<Snapshot>>>,
+    cache: Store<GitopsPostgres>,
     settings: ApplySettings,
     is_leader: Arc<dyn Fn() -> bool + Send + Sync>,
     on_first_snapshot: impl FnOnce() + Send + 'static,
@@ -254,7 +307,11 @@ pub async fn run(
                 first();
             }
             if is_leader() && applied_revision.as_deref() != Some(snapshot.revision.as_str()) {
-                let report = apply(&client, &snapshot, &settings).await;
+                // Until the cache is filled every object would look new and be written.
+                if cache.wait_until_ready().await.is_err() {
+                    return;
+                }
+                let report = apply(&client, &snapshot, &cache, &settings).await;
                 // Once per revision, not per retry of a failed apply.
                 if announced_revision.as_deref() != Some(snapshot.revision.as_str()) {
                     announce_invalid(&recorder, &report.invalid).await;

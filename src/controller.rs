@@ -38,6 +38,7 @@ use crate::plan::{Catalog, PlanSettings, Step, plan_database};
 use crate::status::Standing;
 
 pub use broken::BrokenManifests;
+use caches::strip_unread;
 pub use caches::{CacheWriters, Caches, caches};
 use report::{publish_step, write_status};
 use standings::{Change, Standings};
@@ -200,31 +201,39 @@ pub async fn run(
             }
         }
     };
-    let gitops_events = reflector::reflector(gitops_writer, watcher(gitops_api, config.clone()))
-        .inspect(move |event| match event {
-            Ok(watcher::Event::InitDone) => {
-                forget(None);
-                let _ = gitops_listed.send(true);
-            }
-            Ok(watcher::Event::Delete(object)) => forget(Some(object)),
-            Err(error) => warn!(%error, "watching gitops Postgres objects"),
-            _ => {}
-        })
-        .default_backoff()
-        .applied_objects();
+    let gitops_events = reflector::reflector(
+        gitops_writer,
+        watcher(gitops_api, config.clone()).modify(strip_unread),
+    )
+    .inspect(move |event| match event {
+        Ok(watcher::Event::InitDone) => {
+            forget(None);
+            let _ = gitops_listed.send(true);
+        }
+        Ok(watcher::Event::Delete(object)) => forget(Some(object)),
+        Err(error) => warn!(%error, "watching gitops Postgres objects"),
+        _ => {}
+    })
+    .default_backoff()
+    .applied_objects();
     let (databases, databases_writer) = reflector::store();
     let (versions, versions_writer) = reflector::store();
-    let database_events =
-        reflector::reflector(databases_writer, watcher(databases_api, config.clone()))
-            .default_backoff()
-            .touched_objects();
-    let ops_events = reflector::reflector(ops_writer, watcher(ops_api, config.clone()))
-        .default_backoff()
-        .touched_objects();
+    let database_events = reflector::reflector(
+        databases_writer,
+        watcher(databases_api, config.clone()).modify(strip_unread),
+    )
+    .default_backoff()
+    .touched_objects();
+    let ops_events = reflector::reflector(
+        ops_writer,
+        watcher(ops_api, config.clone()).modify(strip_unread),
+    )
+    .default_backoff()
+    .touched_objects();
     // The catalog only informs the version check; it never triggers a reconcile.
     let version_events = reflector::reflector(
         versions_writer,
-        watcher(Api::<PostgresVersion>::all(client.clone()), config.clone()),
+        watcher(Api::<PostgresVersion>::all(client.clone()), config.clone()).modify(strip_unread),
     )
     .default_backoff()
     .touched_objects();

@@ -76,6 +76,9 @@ pub(crate) const RETRY_ANNOTATION: &str = "gitops.kubedb.com/retry";
 pub(crate) const SUSPEND_ANNOTATION: &str = "gitops.kubedb.com/suspend";
 /// Annotation carrying the Git revision on everything pg-gitops writes.
 pub(crate) const REVISION_ANNOTATION: &str = "gitops.kubedb.com/revision";
+/// Annotation on a gitops object the apply stage wrote: a hash of what it applied (without
+/// the revision), so the next snapshot writes the object only when its manifest changed.
+pub(crate) const APPLIED_HASH_ANNOTATION: &str = "gitops.kubedb.com/applied-hash";
 /// On a gitops object the apply stage wrote: which source it came from (a hash of the source's
 /// kind, location and path), so pruning removes only objects of this source, never those of
 /// another pg-gitops installation in the same cluster.

@@ -116,20 +116,21 @@ pub async fn run_until(
         }
         metrics.observe_source(handle.stats.clone());
         tokio::spawn(metrics.clone().follow_snapshots(handle.snapshots.clone()));
-        let apply_gate = gates.clone();
-        let apply = tokio::spawn(apply::run(
-            client.clone(),
-            handle.snapshots.clone(),
-            ApplySettings::from_config(&config),
-            leader.is_leader.clone(),
-            move || apply_gate.open("first snapshot"),
-        ));
-        liveness.watch("apply", &apply);
     }
     let controller_gate = gates.clone();
     let (mut caches, cache_writers) = controller::caches();
     if let Some(handle) = &source {
         caches.broken = BrokenManifests::follow(handle.snapshots.clone());
+        let apply_gate = gates.clone();
+        let apply = tokio::spawn(apply::run(
+            client.clone(),
+            handle.snapshots.clone(),
+            caches.gitops.clone(),
+            ApplySettings::from_config(&config),
+            leader.is_leader.clone(),
+            move || apply_gate.open("first snapshot"),
+        ));
+        liveness.watch("apply", &apply);
     }
     let status = StatusSources::new(&config.source, source.as_ref(), caches.clone());
     let controller = tokio::spawn(controller::run(

@@ -38,3 +38,18 @@ pub fn caches() -> (Caches, CacheWriters) {
         },
     )
 }
+
+/// kubectl's copy of the whole object, as `kubectl apply` leaves it.
+const KUBECTL_LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
+
+/// Drops what the service never reads before an object is cached: who wrote which field
+/// (`managedFields`, often as large as the object) and kubectl's copy of the whole object.
+/// At fleet size these are most of the cache. pg-gitops' own record
+/// (`gitops.kubedb.com/last-applied`) stays: the planner reads it.
+pub(super) fn strip_unread<K: kube::Resource>(object: &mut K) {
+    let meta = object.meta_mut();
+    meta.managed_fields = None;
+    if let Some(annotations) = meta.annotations.as_mut() {
+        annotations.remove(KUBECTL_LAST_APPLIED);
+    }
+}
