@@ -38,7 +38,9 @@ pub const OPS_FIELDS: [&str; 9] = [
 ];
 
 /// Fields that take effect only after a Restart; one Restart covers all of them.
-pub const RESTART_FIELDS: [&str; 8] = [
+/// `synchronousReplicationConfig` is one of them like `leaderElection`: KubeDB writes it
+/// into the pods' configuration when they start, so patched alone it would not take effect.
+pub const RESTART_FIELDS: [&str; 9] = [
     "monitor",
     "archiver",
     "remoteReplica",
@@ -47,6 +49,7 @@ pub const RESTART_FIELDS: [&str; 8] = [
     "standbyMode",
     "streamingMode",
     "enforceFsGroup",
+    "synchronousReplicationConfig",
 ];
 
 /// Fields that stay as they are live when they leave Git: sizes, the version and container

@@ -8,6 +8,7 @@ mod numbers;
 mod preview;
 mod readiness;
 mod refusals;
+mod rules;
 mod safety;
 mod table;
 
