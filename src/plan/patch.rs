@@ -55,8 +55,13 @@ pub const RESTART_FIELDS: [&str; 9] = [
 /// Fields that stay as they are live when they leave Git: sizes, the version and container
 /// resources (removing them from Git must not reset them), the auth secret KubeDB needs, and
 /// `init`, which KubeDB refuses to change once the database is initialised (a patch nulling
-/// it would fail, and being first, block every other change of the database).
-pub const KEPT_WHEN_REMOVED: [&str; 7] = [
+/// it would fail, and being first, block every other change of the database). `sslMode` and
+/// `clientAuthMode` too: going back to KubeDB's default (which depends on TLS and the major)
+/// would be a ReconfigureTLS that restarts every pod and may lock clients out (`require` →
+/// `verify-full` refuses clients without the CA; `md5` → `scram`, the default from
+/// PostgreSQL 18, refuses passwords stored as md5), on a commit that only deleted a line.
+/// Changing them takes a declared value, never an absence.
+pub const KEPT_WHEN_REMOVED: [&str; 9] = [
     "version",
     "replicas",
     "storage",
@@ -64,6 +69,8 @@ pub const KEPT_WHEN_REMOVED: [&str; 7] = [
     "podTemplate",
     "authSecret",
     "init",
+    "sslMode",
+    "clientAuthMode",
 ];
 
 /// The outcome of comparing the patchable fields.

@@ -38,3 +38,29 @@ fn synchronous_replication_config_is_a_restart_field() {
     );
     assert_eq!(request_of(&plan, 1)["type"], "Restart");
 }
+
+#[test]
+fn removing_ssl_mode_or_client_auth_mode_keeps_the_live_value() {
+    let tls = json!({"issuerRef": {"kind": "Issuer", "name": "pg-ca"}});
+    let desired = set(desired_spec(), "/tls", tls.clone());
+    let recorded = set(
+        set(desired.clone(), "/sslMode", json!("require")),
+        "/clientAuthMode",
+        json!("scram"),
+    );
+    let live_spec = set(
+        set(set(live_spec(), "/tls", tls), "/sslMode", json!("require")),
+        "/clientAuthMode",
+        json!("scram"),
+    );
+    let plan = plan(
+        &manifest(desired),
+        Some(&live_recorded(live_spec, recorded)),
+    );
+    assert_eq!(plan.errors, vec![]);
+    // No ReconfigureTLS back to a default, and the diff shows no removal that will not happen.
+    assert_eq!(types(&plan), vec![]);
+    assert_eq!(plan.before.get("sslMode"), None, "{}", plan.before);
+    assert_eq!(plan.before.get("clientAuthMode"), None, "{}", plan.before);
+    assert!(plan.bookkeeping.is_some(), "the record still moves forward");
+}
