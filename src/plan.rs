@@ -7,6 +7,7 @@ mod metadata;
 mod ops;
 mod patch;
 mod readiness;
+mod removals;
 mod report;
 mod resources;
 mod steps;

@@ -16,6 +16,7 @@ use serde_json::{Map, Value, json};
 use super::compare::{canonical, covers, find_by, is_empty};
 use super::metadata::{map_patch, user_annotations, user_labels};
 use super::ops::token;
+use super::removals;
 use super::resources::merge;
 use super::steps::SCALED_CONTAINERS;
 use crate::models::{
@@ -235,14 +236,19 @@ pub fn plan_patch(
         .filter(|(k, _)| !OPS_FIELDS.contains(&k.as_str()))
     {
         let wanted = patchable(key, value);
-        if covers(&wanted, live_spec.get(key)) {
+        let recorded = record.and_then(|r| r.spec.get(key));
+        let nested = removals::nested(key, value, recorded, live_spec.get(key));
+        let changed = nested.resend || !covers(&wanted, live_spec.get(key));
+        if !changed && nested.is_empty() {
             continue;
         }
-        let patch_value = if key == "podTemplate" {
-            merge_containers(&wanted, live_spec.get(key))
-        } else {
-            wanted.into_owned()
+        // Only the removed keys when nothing else changed: the rest is live already.
+        let mut patch_value = match (changed, key.as_str()) {
+            (false, _) => Value::Object(Map::new()),
+            (true, "podTemplate") => merge_containers(&wanted, live_spec.get(key)),
+            (true, _) => wanted.into_owned(),
         };
+        removals::overlay(&mut patch_value, &nested.nulls);
         spec_patch.insert(key.clone(), patch_value);
         restart_changed |= RESTART_FIELDS.contains(&key.as_str());
     }

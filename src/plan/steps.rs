@@ -6,6 +6,7 @@ use std::cmp::Ordering;
 use serde_json::{Map, Value, json};
 
 use super::compare::{covers, is_empty};
+use super::removals;
 use super::resources::{exporter, resize, sendable};
 use crate::models::{KubedbPostgres, LastApplied, PostgresSpec};
 use kubedb_semantics::quantity::compare_json_quantities;
@@ -177,11 +178,21 @@ pub fn reconfigure_tls(inputs: &Inputs<'_>, rotate_requested: bool) -> Block {
         }
         return Some(block);
     }
+    // A certificate removed from Git is a change the comparison of what is declared cannot
+    // see; the declared list is sent (ReconfigureTLS takes `certificates`), without it.
+    let recorded = inputs.record.and_then(|r| r.spec.get("tls"));
+    let certificate_removed = desired.tls.as_ref().is_some_and(|t| {
+        removals::item_removed(
+            t.get("certificates").unwrap_or(&Value::Null),
+            recorded.and_then(|r| r.get("certificates")),
+            live.tls.as_ref().and_then(|l| l.get("certificates")),
+        )
+    });
     let mut block = Map::new();
     if let Some(tls) = desired
         .tls
         .as_ref()
-        .filter(|t| !covers(t, live.tls.as_ref()))
+        .filter(|t| certificate_removed || !covers(t, live.tls.as_ref()))
     {
         block.extend(tls.as_object().cloned().unwrap_or_default());
     }

@@ -64,3 +64,155 @@ fn removing_ssl_mode_or_client_auth_mode_keeps_the_live_value() {
     assert_eq!(plan.before.get("clientAuthMode"), None, "{}", plan.before);
     assert!(plan.bookkeeping.is_some(), "the record still moves forward");
 }
+
+#[test]
+fn a_key_removed_inside_a_restart_field_is_nulled_then_restarted() {
+    use StepType::*;
+    // Values other than the gitops CRD's defaults, which would not count as declared.
+    let election = json!({"electionTick": 20});
+    let desired = set(desired_spec(), "/leaderElection", election.clone());
+    let recorded = set(
+        desired_spec(),
+        "/leaderElection",
+        json!({"electionTick": 20, "period": "100ms"}),
+    );
+    let live_spec = set(
+        set(live_spec(), "/leaderElection/period", json!("100ms")),
+        "/leaderElection/electionTick",
+        json!(20),
+    );
+    let plan = plan(
+        &manifest(desired),
+        Some(&live_recorded(live_spec, recorded)),
+    );
+    assert_eq!(plan.errors, vec![]);
+    assert_eq!(types(&plan), vec![Patch, Restart]);
+    let patch = patch_of(&plan, 0);
+    // Exactly the removed key: KubeDB's other defaults (heartbeatTick, ...) stay.
+    assert_eq!(
+        patch["spec"]["leaderElection"],
+        json!({"period": null}),
+        "{patch:#}"
+    );
+}
+
+#[test]
+fn a_key_removed_inside_the_pod_template_is_nulled_by_a_plain_patch() {
+    use StepType::*;
+    let recorded = set(
+        desired_spec(),
+        "/podTemplate/spec/nodeSelector",
+        json!({"disk": "ssd"}),
+    );
+    let live_spec = set(
+        live_spec(),
+        "/podTemplate/spec/nodeSelector",
+        json!({"disk": "ssd"}),
+    );
+    let plan = plan(
+        &manifest(desired_spec()),
+        Some(&live_recorded(live_spec, recorded)),
+    );
+    assert_eq!(plan.errors, vec![]);
+    assert_eq!(types(&plan), vec![Patch]);
+    let patch = patch_of(&plan, 0);
+    assert_eq!(
+        patch["spec"],
+        json!({"podTemplate": {"spec": {"nodeSelector": null}}}),
+        "{patch:#}"
+    );
+}
+
+#[test]
+fn nested_removals_that_change_nothing_are_no_step() {
+    // The exporter's resources stay live when they leave Git, inside a declared `monitor` as
+    // container resources do at the top.
+    let declared = json!({"prometheus": {"exporter": {"port": 9187}}});
+    let full = json!({"prometheus": {"exporter": {"port": 9187, "resources": {"requests": {"cpu": "100m"}}}}});
+    let plan = plan(
+        &manifest(set(desired_spec(), "/monitor", declared)),
+        Some(&live_recorded(
+            set(live_spec(), "/monitor", full.clone()),
+            set(desired_spec(), "/monitor", full),
+        )),
+    );
+    assert_eq!(plan.errors, vec![]);
+    assert_eq!(types(&plan), vec![], "{:#?}", plan.steps);
+}
+
+#[test]
+fn an_item_removed_from_a_named_list_replaces_the_list() {
+    use StepType::*;
+    let primary = json!({"alias": "primary", "spec": {"type": "LoadBalancer"}});
+    let standby = json!({"alias": "standby", "spec": {"type": "NodePort"}});
+    let desired = set(
+        desired_spec(),
+        "/serviceTemplates",
+        json!([primary.clone()]),
+    );
+    let recorded = set(
+        desired_spec(),
+        "/serviceTemplates",
+        json!([primary.clone(), standby.clone()]),
+    );
+    let live_spec = set(
+        live_spec(),
+        "/serviceTemplates",
+        json!([primary.clone(), standby]),
+    );
+    let plan = plan(
+        &manifest(desired),
+        Some(&live_recorded(live_spec, recorded)),
+    );
+    assert_eq!(plan.errors, vec![]);
+    assert_eq!(types(&plan), vec![Patch]);
+    assert_eq!(
+        patch_of(&plan, 0)["spec"]["serviceTemplates"],
+        json!([primary])
+    );
+}
+
+#[test]
+fn a_certificate_removed_from_tls_is_a_reconfigure_tls_with_the_new_list() {
+    use StepType::*;
+    let issuer = json!({"kind": "Issuer", "name": "pg-ca"});
+    let server = json!({"alias": "server", "subject": {"organizations": ["acme"]}});
+    let client = json!({"alias": "client", "subject": {"organizations": ["acme"]}});
+    let tls = |certificates: Value| json!({"issuerRef": issuer, "certificates": certificates});
+    let desired = set(
+        set(desired_spec(), "/tls", tls(json!([server.clone()]))),
+        "/sslMode",
+        json!("verify-full"),
+    );
+    let recorded = set(
+        desired.clone(),
+        "/tls",
+        tls(json!([server.clone(), client.clone()])),
+    );
+    let live_spec = set(
+        set(
+            live_spec(),
+            "/tls",
+            tls(json!([
+                set(server.clone(), "/secretName", json!("pg1-server-cert")),
+                set(client, "/secretName", json!("pg1-client-cert")),
+            ])),
+        ),
+        "/sslMode",
+        json!("verify-full"),
+    );
+    let plan = plan(
+        &manifest(desired),
+        Some(&live_recorded(live_spec, recorded)),
+    );
+    assert_eq!(plan.errors, vec![]);
+    assert_eq!(types(&plan), vec![ReconfigureTLS]);
+    let request = request_of(&plan, 0);
+    assert_eq!(
+        request["tls"]["certificates"],
+        json!([server]),
+        "{request:#}"
+    );
+    assert_eq!(request["tls"]["issuerRef"], issuer);
+    assert_fits_ops_schema(plan.steps[0].ops_request.as_ref().unwrap());
+}
