@@ -3,6 +3,7 @@
 
 mod checks;
 pub mod compare;
+mod members;
 mod metadata;
 mod ops;
 mod patch;

@@ -20,8 +20,9 @@ const KEPT: [&[&str]; 3] = [
 ];
 
 /// Top-level fields whose insides are never removed: KubeDB refuses to change `init` once
-/// the database is initialised, so such a patch would fail and block the database.
-const NOT_WALKED: [&str; 1] = ["init"];
+/// the database is initialised, so such a patch would fail and block the database; a read
+/// replica group is removed only by a HorizontalScaling (`members`).
+const NOT_WALKED: [&str; 2] = ["init", "readReplicas"];
 
 /// What removing keys inside one declared field takes.
 #[derive(Debug, Default, PartialEq)]

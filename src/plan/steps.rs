@@ -6,6 +6,7 @@ use std::cmp::Ordering;
 use serde_json::{Map, Value, json};
 
 use super::compare::{covers, is_empty};
+use super::members;
 use super::removals;
 use super::resources::{exporter, resize, sendable};
 use crate::models::{KubedbPostgres, LastApplied, PostgresSpec};
@@ -67,7 +68,8 @@ pub fn volume_expansion(inputs: &Inputs<'_>, mode: &str) -> Block {
 pub const SCALED_CONTAINERS: [(&str, &str); 2] =
     [("postgres", "postgres"), ("pg-coordinator", "coordinator")];
 
-/// VerticalScaling of the database, coordinator and exporter containers.
+/// VerticalScaling of the database, coordinator and exporter containers, the arbiter and the
+/// read replica groups.
 pub fn vertical_scaling(inputs: &Inputs<'_>) -> Block {
     let mut block = Map::new();
     for (container, key) in SCALED_CONTAINERS {
@@ -84,6 +86,7 @@ pub fn vertical_scaling(inputs: &Inputs<'_>) -> Block {
             block.insert(key.into(), json!({"resources": resources}));
         }
     }
+    members::vertical_scaling(inputs.desired, &inputs.live.spec, &mut block);
     let wanted = exporter(inputs.desired);
     if let Some(resources) = resize(wanted.as_ref(), exporter(&inputs.live.spec).as_ref()) {
         block.insert("exporter".into(), json!({"resources": resources}));

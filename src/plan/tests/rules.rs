@@ -216,3 +216,114 @@ fn a_certificate_removed_from_tls_is_a_reconfigure_tls_with_the_new_list() {
     assert_eq!(request["tls"]["issuerRef"], issuer);
     assert_fits_ops_schema(plan.steps[0].ops_request.as_ref().unwrap());
 }
+
+/// A live database with an arbiter and one read replica group `ro`, as KubeDB leaves them.
+fn live_with_arbiter_and_read_replica() -> Value {
+    let limited =
+        json!({"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"memory": "256Mi"}});
+    set(
+        set(
+            live_spec(),
+            "/arbiter",
+            json!({"resources": limited.clone()}),
+        ),
+        "/readReplicas",
+        json!([{"name": "ro", "replicas": 1, "resources": limited,
+                "podPlacementPolicy": {"name": "default"}}]),
+    )
+}
+
+#[test]
+fn arbiter_and_read_replica_resources_are_vertical_scaling() {
+    use StepType::*;
+    let desired = set(
+        set(
+            desired_spec(),
+            "/arbiter",
+            json!({"resources": {"requests": {"cpu": "200m"}}}),
+        ),
+        "/readReplicas",
+        json!([{"name": "ro", "replicas": 1, "resources": {"requests": {"cpu": "300m"}}}]),
+    );
+    let plan = plan(
+        &manifest(desired.clone()),
+        Some(&live_recorded(
+            live_with_arbiter_and_read_replica(),
+            desired,
+        )),
+    );
+    assert_eq!(plan.errors, vec![]);
+    // No Patch: KubeDB resizes these pods only through a VerticalScaling.
+    assert_eq!(types(&plan), vec![VerticalScaling], "{:#?}", plan.steps);
+    let block = &request_of(&plan, 0)["verticalScaling"];
+    assert_eq!(
+        block["arbiter"],
+        json!({"resources": {"requests": {"cpu": "200m", "memory": "256Mi"}, "limits": {"memory": "256Mi"}}})
+    );
+    assert_eq!(
+        block["readReplicas"],
+        json!([{"name": "ro", "postgres": {"resources":
+            {"requests": {"cpu": "300m", "memory": "256Mi"}, "limits": {"memory": "256Mi"}}}}])
+    );
+    assert_fits_ops_schema(plan.steps[0].ops_request.as_ref().unwrap());
+}
+
+#[test]
+fn arbiter_and_read_replica_requests_stay_within_their_limits() {
+    let desired = set(
+        set(
+            desired_spec(),
+            "/arbiter",
+            json!({"resources": {"requests": {"memory": "1Gi"}}}),
+        ),
+        "/readReplicas",
+        json!([{"name": "ro", "resources": {"requests": {"memory": "1Gi"}}}]),
+    );
+    let plan = plan(
+        &manifest(desired),
+        Some(&live(live_with_arbiter_and_read_replica())),
+    );
+    let messages: Vec<&str> = plan.errors.iter().map(|e| e.message.as_str()).collect();
+    assert_eq!(messages.len(), 2, "{messages:#?}");
+    assert!(
+        messages[0]
+            .contains("requests.memory 1Gi of the arbiter is above its live limits.memory 256Mi"),
+        "{}",
+        messages[0]
+    );
+    assert!(
+        messages[1].contains("of read replica ro"),
+        "{}",
+        messages[1]
+    );
+    assert_eq!(types(&plan), vec![]);
+}
+
+#[test]
+fn read_replica_count_changes_are_an_error_naming_the_ops_request_to_use() {
+    let desired = set(
+        desired_spec(),
+        "/readReplicas",
+        json!([{"name": "ro", "replicas": 3}, {"name": "reports", "replicas": 1}]),
+    );
+    let plan = plan(
+        &manifest(desired),
+        Some(&live(live_with_arbiter_and_read_replica())),
+    );
+    let messages: Vec<&str> = plan.errors.iter().map(|e| e.message.as_str()).collect();
+    assert_eq!(messages.len(), 2, "{messages:#?}");
+    assert!(
+        messages[0].contains("readReplicas ro: replicas 1 → 3"),
+        "{}",
+        messages[0]
+    );
+    assert!(
+        messages[1].contains("readReplicas reports"),
+        "{}",
+        messages[1]
+    );
+    for message in messages {
+        assert!(message.contains("HorizontalScaling"), "{message}");
+    }
+    assert_eq!(types(&plan), vec![]);
+}
