@@ -18,6 +18,14 @@ fn request_of(plan: &DatabasePlan, index: usize) -> Value {
     ops_spec(plan, index)
 }
 
+/// The OpsRequest of the step at `index`.
+fn request_object(plan: &DatabasePlan, index: usize) -> &PostgresOpsRequest {
+    plan.steps[index]
+        .ops_request
+        .as_ref()
+        .expect("an OpsRequest step")
+}
+
 #[test]
 fn synchronous_replication_config_is_a_restart_field() {
     use StepType::*;
@@ -214,7 +222,7 @@ fn a_certificate_removed_from_tls_is_a_reconfigure_tls_with_the_new_list() {
         "{request:#}"
     );
     assert_eq!(request["tls"]["issuerRef"], issuer);
-    assert_fits_ops_schema(plan.steps[0].ops_request.as_ref().unwrap());
+    assert_fits_ops_schema(request_object(&plan, 0));
 }
 
 /// A live database with an arbiter and one read replica group `ro`, as KubeDB leaves them.
@@ -265,7 +273,7 @@ fn arbiter_and_read_replica_resources_are_vertical_scaling() {
         json!([{"name": "ro", "postgres": {"resources":
             {"requests": {"cpu": "300m", "memory": "256Mi"}, "limits": {"memory": "256Mi"}}}}])
     );
-    assert_fits_ops_schema(plan.steps[0].ops_request.as_ref().unwrap());
+    assert_fits_ops_schema(request_object(&plan, 0));
 }
 
 #[test]
