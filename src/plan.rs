@@ -4,10 +4,12 @@
 mod checks;
 pub mod compare;
 mod facts;
+mod members;
 mod metadata;
 mod ops;
 mod patch;
 mod readiness;
+mod removals;
 mod report;
 mod resources;
 mod sequence;

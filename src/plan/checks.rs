@@ -79,6 +79,7 @@ pub fn check(
     }
     check_containers(desired, &mut findings);
     findings.extend(super::resources::check(desired, live.map(|l| &l.spec)));
+    super::members::check(desired, live.map(|l| &l.spec), &mut findings);
     check_inline_config(desired, &mut findings);
     check_sync_replicas(desired, live, &mut findings);
     check_tls_consistency(desired, declared, live, record, &mut findings);

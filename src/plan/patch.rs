@@ -13,15 +13,15 @@ use std::borrow::Cow;
 
 use serde_json::{Map, Value, json};
 
-use super::compare::{canonical, covers, find_by, is_empty};
+use super::compare::{canonical, covers, is_empty};
+use super::members;
 use super::metadata::{map_patch, user_annotations, user_labels};
 use super::ops::token;
-use super::resources::merge;
-use super::steps::SCALED_CONTAINERS;
+use super::removals;
+use super::resources::{is_scaled, merge_containers};
 use crate::models::{
     GitopsPostgres, KubedbPostgres, LAST_APPLIED_ANNOTATION, LastApplied, ObjectMeta,
     RESTART_PENDING_ANNOTATION, REVISION_ANNOTATION, ROTATE_CERTIFICATES_ANNOTATION,
-    ResourceRequirements,
 };
 
 /// Spec fields changed only through OpsRequests (or not at all): never patched.
@@ -38,7 +38,9 @@ pub const OPS_FIELDS: [&str; 9] = [
 ];
 
 /// Fields that take effect only after a Restart; one Restart covers all of them.
-pub const RESTART_FIELDS: [&str; 8] = [
+/// `synchronousReplicationConfig` is one of them like `leaderElection`: KubeDB writes it
+/// into the pods' configuration when they start, so patched alone it would not take effect.
+pub const RESTART_FIELDS: [&str; 9] = [
     "monitor",
     "archiver",
     "remoteReplica",
@@ -47,13 +49,20 @@ pub const RESTART_FIELDS: [&str; 8] = [
     "standbyMode",
     "streamingMode",
     "enforceFsGroup",
+    "synchronousReplicationConfig",
 ];
 
 /// Fields that stay as they are live when they leave Git: sizes, the version and container
 /// resources (removing them from Git must not reset them), the auth secret KubeDB needs, and
 /// `init`, which KubeDB refuses to change once the database is initialised (a patch nulling
-/// it would fail, and being first, block every other change of the database).
-pub const KEPT_WHEN_REMOVED: [&str; 7] = [
+/// it would fail, and being first, block every other change of the database). `sslMode` and
+/// `clientAuthMode` too: going back to KubeDB's default (which depends on TLS and the major)
+/// would be a ReconfigureTLS that restarts every pod and may lock clients out (`require` →
+/// `verify-full` refuses clients without the CA; `md5` → `scram`, the default from
+/// PostgreSQL 18, refuses passwords stored as md5), on a commit that only deleted a line.
+/// Changing them takes a declared value, never an absence. The arbiter and the read replica
+/// groups hold resources, and a group is removed only by a HorizontalScaling (`members`).
+pub const KEPT_WHEN_REMOVED: [&str; 11] = [
     "version",
     "replicas",
     "storage",
@@ -61,6 +70,10 @@ pub const KEPT_WHEN_REMOVED: [&str; 7] = [
     "podTemplate",
     "authSecret",
     "init",
+    "sslMode",
+    "clientAuthMode",
+    "arbiter",
+    "readReplicas",
 ];
 
 /// The outcome of comparing the patchable fields.
@@ -85,7 +98,10 @@ pub fn full_record(desired: &GitopsPostgres, declared: &Map<String, Value>) -> L
 /// RotateAuth. Other containers' resources (sidecars) are patched: KubeDB has no OpsRequest
 /// for them and its webhook lets the pod template change.
 fn patchable<'a>(key: &str, value: &'a Value) -> Cow<'a, Value> {
-    if !matches!(key, "podTemplate" | "authSecret" | "monitor") {
+    if !matches!(
+        key,
+        "podTemplate" | "authSecret" | "monitor" | "arbiter" | "readReplicas"
+    ) {
         return Cow::Borrowed(value);
     }
     let mut value = value.clone();
@@ -111,76 +127,18 @@ fn patchable<'a>(key: &str, value: &'a Value) -> Cow<'a, Value> {
                 exporter.remove("resources");
             }
         }
+        // The arbiter's and read replicas' resources are VerticalScaling's (`members`).
+        "arbiter" => {
+            value.as_object_mut().map(|a| a.remove("resources"));
+        }
+        "readReplicas" => {
+            for group in value.as_array_mut().into_iter().flatten() {
+                group.as_object_mut().map(|g| g.remove("resources"));
+            }
+        }
         _ => {}
     }
     Cow::Owned(value)
-}
-
-/// A container whose resources VerticalScaling changes.
-fn is_scaled(container: &Value) -> bool {
-    SCALED_CONTAINERS
-        .iter()
-        .any(|(name, _)| container.get("name").and_then(Value::as_str) == Some(*name))
-}
-
-/// A sidecar's declared requests/limits laid over its live ones, as VerticalScaling does for
-/// the database's containers, so an undeclared live limit stays.
-fn merged_resources(declared: &Value, live: Option<&Value>) -> Option<Value> {
-    let wanted: ResourceRequirements = serde_json::from_value(declared.clone()).ok()?;
-    let current: Option<ResourceRequirements> =
-        live.and_then(|l| serde_json::from_value(l.clone()).ok());
-    serde_json::to_value(merge(&wanted, current.as_ref())).ok()
-}
-
-/// Containers are an atomic list to a merge patch: send the live list with the declared
-/// fields laid over each named container, so defaulted containers and resources survive.
-fn merge_containers(wanted: &Value, live: Option<&Value>) -> Value {
-    let mut merged = wanted.clone();
-    let declared = wanted
-        .pointer("/spec/containers")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
-    let live_list = live
-        .and_then(|l| l.pointer("/spec/containers"))
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
-    if declared.is_empty() {
-        return merged;
-    }
-    let mut list = live_list.clone();
-    for container in &declared {
-        match list
-            .iter_mut()
-            .find(|c| c.get("name") == container.get("name"))
-        {
-            Some(existing) => {
-                if let (Some(target), Some(fields)) =
-                    (existing.as_object_mut(), container.as_object())
-                {
-                    let live_resources = target.get("resources").cloned();
-                    target.extend(fields.clone());
-                    if let Some(merged) = fields
-                        .get("resources")
-                        .and_then(|r| merged_resources(r, live_resources.as_ref()))
-                    {
-                        target.insert("resources".into(), merged);
-                    }
-                }
-            }
-            None => list.push(container.clone()),
-        }
-    }
-    debug_assert!(
-        declared
-            .iter()
-            .all(|c| find_by(&list, "name", &c["name"]).is_some())
-    );
-    if let Some(slot) = merged.pointer_mut("/spec/containers") {
-        *slot = Value::Array(list);
-    }
-    merged
 }
 
 /// The live object as a merge patch leaves it (RFC 7386, as the API server applies it).
@@ -225,14 +183,20 @@ pub fn plan_patch(
         .filter(|(k, _)| !OPS_FIELDS.contains(&k.as_str()))
     {
         let wanted = patchable(key, value);
-        if covers(&wanted, live_spec.get(key)) {
+        let recorded = record.and_then(|r| r.spec.get(key));
+        let nested = removals::nested(key, value, recorded, live_spec.get(key));
+        let changed = nested.resend || !covers(&wanted, live_spec.get(key));
+        if !changed && nested.is_empty() {
             continue;
         }
-        let patch_value = if key == "podTemplate" {
-            merge_containers(&wanted, live_spec.get(key))
-        } else {
-            wanted.into_owned()
+        // Only the removed keys when nothing else changed: the rest is live already.
+        let mut patch_value = match (changed, key.as_str()) {
+            (false, _) => Value::Object(Map::new()),
+            (true, "podTemplate") => merge_containers(&wanted, live_spec.get(key)),
+            (true, "readReplicas") => members::lay_over_live(&wanted, live_spec.get(key)),
+            (true, _) => wanted.into_owned(),
         };
+        removals::overlay(&mut patch_value, &nested.nulls);
         spec_patch.insert(key.clone(), patch_value);
         restart_changed |= RESTART_FIELDS.contains(&key.as_str());
     }

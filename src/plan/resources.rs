@@ -8,7 +8,8 @@ use std::cmp::Ordering;
 use serde_json::Value;
 
 use super::checks::{Finding, show};
-use super::compare::covers;
+use super::compare::{covers, find_by};
+use super::steps::SCALED_CONTAINERS;
 use crate::models::{PostgresSpec, ResourceRequirements};
 use crate::yaml::PathSegment;
 use kubedb_semantics::quantity::compare_json_quantities;
@@ -114,7 +115,7 @@ fn keys(keys: &[&str]) -> Vec<PathSegment> {
         .collect()
 }
 
-fn check_one(
+pub(super) fn check_one(
     what: &str,
     at: &[PathSegment],
     wanted: &ResourceRequirements,
@@ -181,4 +182,71 @@ fn check_one(
         }
         findings.push(Finding { path, message });
     }
+}
+
+/// A container whose resources VerticalScaling changes.
+pub fn is_scaled(container: &Value) -> bool {
+    SCALED_CONTAINERS
+        .iter()
+        .any(|(name, _)| container.get("name").and_then(Value::as_str) == Some(*name))
+}
+
+/// A sidecar's declared requests/limits laid over its live ones, as VerticalScaling does for
+/// the database's containers, so an undeclared live limit stays.
+fn merged_resources(declared: &Value, live: Option<&Value>) -> Option<Value> {
+    let wanted: ResourceRequirements = serde_json::from_value(declared.clone()).ok()?;
+    let current: Option<ResourceRequirements> =
+        live.and_then(|l| serde_json::from_value(l.clone()).ok());
+    serde_json::to_value(merge(&wanted, current.as_ref())).ok()
+}
+
+/// Containers are an atomic list to a merge patch: send the live list with the declared
+/// fields laid over each named container, so defaulted containers and resources survive.
+pub fn merge_containers(wanted: &Value, live: Option<&Value>) -> Value {
+    let mut merged = wanted.clone();
+    let declared = wanted
+        .pointer("/spec/containers")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let live_list = live
+        .and_then(|l| l.pointer("/spec/containers"))
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    if declared.is_empty() {
+        return merged;
+    }
+    let mut list = live_list.clone();
+    for container in &declared {
+        match list
+            .iter_mut()
+            .find(|c| c.get("name") == container.get("name"))
+        {
+            Some(existing) => {
+                if let (Some(target), Some(fields)) =
+                    (existing.as_object_mut(), container.as_object())
+                {
+                    let live_resources = target.get("resources").cloned();
+                    target.extend(fields.clone());
+                    if let Some(merged) = fields
+                        .get("resources")
+                        .and_then(|r| merged_resources(r, live_resources.as_ref()))
+                    {
+                        target.insert("resources".into(), merged);
+                    }
+                }
+            }
+            None => list.push(container.clone()),
+        }
+    }
+    debug_assert!(
+        declared
+            .iter()
+            .all(|c| find_by(&list, "name", &c["name"]).is_some())
+    );
+    if let Some(slot) = merged.pointer_mut("/spec/containers") {
+        *slot = Value::Array(list);
+    }
+    merged
 }

@@ -6,6 +6,8 @@ use std::cmp::Ordering;
 use serde_json::{Map, Value, json};
 
 use super::compare::{covers, is_empty};
+use super::members;
+use super::removals;
 use super::resources::{exporter, resize, sendable};
 use crate::models::{KubedbPostgres, LastApplied, PostgresSpec};
 use kubedb_semantics::quantity::compare_json_quantities;
@@ -66,7 +68,8 @@ pub fn volume_expansion(inputs: &Inputs<'_>, mode: &str) -> Block {
 pub const SCALED_CONTAINERS: [(&str, &str); 2] =
     [("postgres", "postgres"), ("pg-coordinator", "coordinator")];
 
-/// VerticalScaling of the database, coordinator and exporter containers.
+/// VerticalScaling of the database, coordinator and exporter containers, the arbiter and the
+/// read replica groups.
 pub fn vertical_scaling(inputs: &Inputs<'_>) -> Block {
     let mut block = Map::new();
     for (container, key) in SCALED_CONTAINERS {
@@ -83,6 +86,7 @@ pub fn vertical_scaling(inputs: &Inputs<'_>) -> Block {
             block.insert(key.into(), json!({"resources": resources}));
         }
     }
+    members::vertical_scaling(inputs.desired, &inputs.live.spec, &mut block);
     let wanted = exporter(inputs.desired);
     if let Some(resources) = resize(wanted.as_ref(), exporter(&inputs.live.spec).as_ref()) {
         block.insert("exporter".into(), json!({"resources": resources}));
@@ -177,11 +181,21 @@ pub fn reconfigure_tls(inputs: &Inputs<'_>, rotate_requested: bool) -> Block {
         }
         return Some(block);
     }
+    // A certificate removed from Git is a change the comparison of what is declared cannot
+    // see; the declared list is sent (ReconfigureTLS takes `certificates`), without it.
+    let recorded = inputs.record.and_then(|r| r.spec.get("tls"));
+    let certificate_removed = desired.tls.as_ref().is_some_and(|t| {
+        removals::item_removed(
+            t.get("certificates").unwrap_or(&Value::Null),
+            recorded.and_then(|r| r.get("certificates")),
+            live.tls.as_ref().and_then(|l| l.get("certificates")),
+        )
+    });
     let mut block = Map::new();
     if let Some(tls) = desired
         .tls
         .as_ref()
-        .filter(|t| !covers(t, live.tls.as_ref()))
+        .filter(|t| certificate_removed || !covers(t, live.tls.as_ref()))
     {
         block.extend(tls.as_object().cloned().unwrap_or_default());
     }

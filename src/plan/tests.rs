@@ -9,6 +9,7 @@ mod numbers;
 mod preview;
 mod readiness;
 mod refusals;
+mod rules;
 mod safety;
 mod strict;
 mod table;
