@@ -227,6 +227,19 @@ fn before_view(
     record: Option<&crate::models::LastApplied>,
 ) -> Value {
     let mut before = compare::project(declared, Some(live_spec));
+    // Keys removed inside a declared field (`leaderElection.period`) show as removed too.
+    if let (Some(record), Some(declared), Some(map)) =
+        (record, declared.as_object(), before.as_object_mut())
+    {
+        for (key, value) in declared {
+            let live = live_spec.get(key);
+            let nested = removals::nested(key, value, record.spec.get(key), live);
+            if let (false, Some(live)) = (nested.nulls.is_empty(), live) {
+                let slot = map.entry(key.clone()).or_insert(Value::Null);
+                removals::overlay(slot, &removals::live_at(&nested.nulls, live));
+            }
+        }
+    }
     if let (Some(record), Some(map)) = (record, before.as_object_mut()) {
         // Removing replicas, storage, version, resources, the auth secret or init changes
         // nothing.

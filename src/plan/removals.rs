@@ -116,6 +116,23 @@ fn walk<'a>(
     }
 }
 
+/// The live values at the keys `nulls` removes: what the diff shows as going away.
+pub fn live_at(nulls: &Map<String, Value>, live: &Value) -> Map<String, Value> {
+    let mut found = Map::new();
+    for (key, removed) in nulls {
+        let Some(value) = live.get(key) else { continue };
+        match removed {
+            Value::Object(inner) => {
+                found.insert(key.clone(), Value::Object(live_at(inner, value)));
+            }
+            _ => {
+                found.insert(key.clone(), value.clone());
+            }
+        }
+    }
+    found
+}
+
 /// Lays the `null`s of `nulls` into a patch value (the declared field, or `{}`).
 pub fn overlay(target: &mut Value, nulls: &Map<String, Value>) {
     if nulls.is_empty() {

@@ -101,6 +101,12 @@ fn a_key_removed_inside_a_restart_field_is_nulled_then_restarted() {
         json!({"period": null}),
         "{patch:#}"
     );
+    // The diff shows the key going away (before: live value; after: absent).
+    assert_eq!(
+        plan.before["leaderElection"],
+        json!({"electionTick": 20, "period": "100ms"})
+    );
+    assert_eq!(plan.after["leaderElection"], election);
 }
 
 #[test]
