@@ -2,7 +2,7 @@
 //! carry out the first step the way KubeDB does (a Patch merged and re-defaulted, as KubeDB's
 //! mutating webhook does on every write; an OpsRequest's effect from the simulator's effect
 //! logic, then Successful), and plan again, as the service does. The plan must become empty
-//! within the number of steps the first plan showed, be the same every time it is made from
+//! within the number of steps the first plan showed (arbiter resources included), be the same every time it is made from
 //! the same inputs, fit the CRDs, use only valid OpsRequest names, and never leave a request
 //! above its limit.
 
@@ -30,6 +30,8 @@ struct Declared {
     deletion_policy: &'static str,
     user_conf: Option<&'static str>,
     auth_secret: Option<&'static str>,
+    /// The arbiter's memory request (its limit is the same).
+    arbiter_memory: Option<&'static str>,
 }
 
 impl Declared {
@@ -59,6 +61,12 @@ impl Declared {
                 json!({"inline": {"user.conf": conf}}),
             );
         }
+        if let Some(memory) = self.arbiter_memory {
+            map.insert(
+                "arbiter".into(),
+                json!({"resources": {"requests": {"memory": memory}, "limits": {"memory": memory}}}),
+            );
+        }
         if let Some(name) = self.auth_secret {
             map.insert("authSecret".into(), json!({"name": name}));
         }
@@ -84,6 +92,7 @@ fn declared() -> impl Strategy<Value = Declared> {
             prop::sample::select(vec!["WipeOut", "Delete", "Halt"]),
             prop::option::of(prop::sample::select(vec!["max_connections=200"])),
             prop::option::of(prop::sample::select(vec!["pg-auth", "pg-auth-2"])),
+            prop::option::of(prop::sample::select(vec!["256Mi", "512Mi"])),
         ),
     )
         .prop_map(
@@ -100,6 +109,7 @@ fn declared() -> impl Strategy<Value = Declared> {
                 deletion_policy: rest.2,
                 user_conf: rest.3,
                 auth_secret: rest.4,
+                arbiter_memory: rest.5,
             },
         )
 }

@@ -20,9 +20,7 @@ fn request_of(plan: &DatabasePlan, index: usize) -> Value {
 
 /// The OpsRequest of the step at `index`.
 fn request_object(plan: &DatabasePlan, index: usize) -> &PostgresOpsRequest {
-    plan.steps[index]
-        .ops_request()
-        .expect("an OpsRequest step")
+    plan.steps[index].ops_request().expect("an OpsRequest step")
 }
 
 #[test]
