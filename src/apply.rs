@@ -291,7 +291,7 @@ async fn prune(
 pub async fn run(
     client: Client,
     mut snapshots: watch::Receiver<Option<Arc<Snapshot>>>,
-    cache: Store<GitopsPostgres>,
+    (cache, mut listed): (Store<GitopsPostgres>, watch::Receiver<bool>),
     settings: ApplySettings,
     is_leader: Arc<dyn Fn() -> bool + Send + Sync>,
     on_first_snapshot: impl FnOnce() + Send + 'static,
@@ -308,7 +308,7 @@ pub async fn run(
             }
             if is_leader() && applied_revision.as_deref() != Some(snapshot.revision.as_str()) {
                 // Until the cache is filled every object would look new and be written.
-                if cache.wait_until_ready().await.is_err() {
+                if listed.wait_for(|listed| *listed).await.is_err() {
                     return;
                 }
                 let report = apply(&client, &snapshot, &cache, &settings).await;

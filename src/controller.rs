@@ -154,15 +154,16 @@ pub async fn run(
     let (
         Caches {
             gitops,
+            gitops_listed: mut gitops_listed_rx,
             ops_requests,
             broken,
         },
         CacheWriters {
             gitops: gitops_writer,
+            gitops_listed,
             ops_requests: ops_writer,
         },
     ) = caches;
-    let (gitops_listed, mut gitops_listed_rx) = tokio::sync::watch::channel(false);
     let standings = Arc::new(Mutex::new(Standings::default()));
     let failures = Arc::new(Mutex::new(HashMap::new()));
     // Reconciles never see a deletion (applied objects only): forget a deleted database here,

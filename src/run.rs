@@ -125,7 +125,7 @@ pub async fn run_until(
         let apply = tokio::spawn(apply::run(
             client.clone(),
             handle.snapshots.clone(),
-            caches.gitops.clone(),
+            (caches.gitops.clone(), caches.gitops_listed.clone()),
             ApplySettings::from_config(&config),
             leader.is_leader.clone(),
             move || apply_gate.open("first snapshot"),

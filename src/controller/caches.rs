@@ -2,6 +2,7 @@
 //! `/status` endpoint) share them instead of watching the API a second time.
 
 use kube::runtime::reflector::{self, Store, store::Writer};
+use tokio::sync::watch;
 
 use super::BrokenManifests;
 use crate::models::{GitopsPostgres, PostgresOpsRequest};
@@ -11,6 +12,10 @@ use crate::models::{GitopsPostgres, PostgresOpsRequest};
 #[derive(Clone)]
 pub struct Caches {
     pub gitops: Store<GitopsPostgres>,
+    /// True once the gitops cache holds the first full list. Readers wait on this, not on
+    /// `Store::wait_until_ready`: kube-runtime's readiness wakes only one of several waiters
+    /// (a oneshot receiver keeps one waker), and the controller already waits on it.
+    pub gitops_listed: watch::Receiver<bool>,
     pub ops_requests: Store<PostgresOpsRequest>,
     /// The broken manifests of the snapshot in use (set with a Git or directory source).
     pub broken: BrokenManifests,
@@ -19,6 +24,7 @@ pub struct Caches {
 /// The writing halves of [`Caches`], handed to [`super::run`].
 pub struct CacheWriters {
     pub(super) gitops: Writer<GitopsPostgres>,
+    pub(super) gitops_listed: watch::Sender<bool>,
     pub(super) ops_requests: Writer<PostgresOpsRequest>,
 }
 
@@ -26,14 +32,17 @@ pub struct CacheWriters {
 pub fn caches() -> (Caches, CacheWriters) {
     let (gitops, gitops_writer) = reflector::store();
     let (ops_requests, ops_writer) = reflector::store();
+    let (listed_tx, gitops_listed) = watch::channel(false);
     (
         Caches {
             gitops,
+            gitops_listed,
             ops_requests,
             broken: BrokenManifests::default(),
         },
         CacheWriters {
             gitops: gitops_writer,
+            gitops_listed: listed_tx,
             ops_requests: ops_writer,
         },
     )

@@ -14,6 +14,7 @@ mod chart_rbac_minimal;
 mod e2e_flow;
 mod e2e_idle;
 mod e2e_leader;
+mod e2e_one_write;
 mod harness;
 mod harness_auth;
 mod image;

@@ -1,0 +1,89 @@
+//! Fleet scale (issue 12): a commit that changes one manifest writes one gitops object, not
+//! one per database. The service runs in-process with a recording client (every non-GET
+//! request it sends is logged); a fleet of databases converges, then one manifest changes
+//! its replicas. Until that database is Current again the service may write that gitops
+//! object once, and then only what the change itself needs (its OpsRequest, status, Events,
+//! record): at most 10 writes. The other objects keep the revision at which their manifest
+//! last changed. Before, every manifest was applied on every commit (a write and a
+//! reconcile per database).
+
+use std::time::Duration;
+
+use kube::api::ListParams;
+use test_support::e2e::*;
+use test_support::kinds::gitops_api;
+
+const FLEET: usize = 12;
+
+/// Waits until the service has written nothing for 2 s; returns how many writes it made.
+async fn quiet(writes: &Writes) -> usize {
+    let mut seen = (writes.outside_leases().len(), tokio::time::Instant::now());
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while seen.1.elapsed() < Duration::from_secs(2) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the service never stops writing"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let count = writes.outside_leases().len();
+        if count != seen.0 {
+            seen = (count, tokio::time::Instant::now());
+        }
+    }
+    seen.0
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_one_file_commit_writes_one_gitops_object() {
+    let sim = sim_namespace("one-write", Duration::from_millis(200)).await;
+    let (client, ns) = (sim.client.clone(), sim.namespace.clone());
+    let dbs: Vec<Db> = (0..FLEET).map(|i| Db::new(&format!("db{i:02}"))).collect();
+    let refs: Vec<&Db> = dbs.iter().collect();
+    let fleet = Fleet::new(&ns, &refs);
+    let first = fleet.repo.head();
+    let (recorded, writes) = recording_client().await;
+    let service = Service::start(fleet.config("one-write"), recorded);
+    service.ready().await;
+    for db in &dbs {
+        wait_current(&client, &ns, db).await;
+    }
+    let before = quiet(&writes).await;
+
+    let mut changed = dbs[3].clone();
+    changed.replicas = 4;
+    let mut next: Vec<&Db> = refs.clone();
+    next[3] = &changed;
+    let second = fleet.push(&next, "db03: four replicas");
+    wait_current(&client, &ns, &changed).await;
+    quiet(&writes).await;
+    let written: Vec<String> = writes.outside_leases().split_off(before);
+
+    let gitops_writes: Vec<&String> = written
+        .iter()
+        .filter(|w| w.contains("/gitops.kubedb.com/") && !w.contains("/status"))
+        .collect();
+    assert_eq!(gitops_writes.len(), 1, "{written:#?}");
+    assert!(
+        gitops_writes[0].contains("/postgreses/db03"),
+        "{written:#?}"
+    );
+    assert!(
+        written.len() <= 10,
+        "{} writes: {written:#?}",
+        written.len()
+    );
+
+    // The revision annotation says when each manifest last changed.
+    for object in gitops_api(&client, &ns)
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+    {
+        let name = object.metadata.name.clone().unwrap();
+        let revision = object.metadata.annotations.unwrap()["gitops.kubedb.com/revision"].clone();
+        let expected = if name == "db03" { &second } else { &first };
+        assert_eq!(&revision, expected, "{name}");
+    }
+    service.stop().await;
+    sim.stop().await;
+}
