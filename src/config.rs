@@ -4,6 +4,7 @@
 
 use std::fmt;
 use std::net::SocketAddr;
+use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -280,6 +281,10 @@ pub struct ReconcileConfig {
     pub resync_interval: Seconds,
     /// Name of this replica in events and the lease (default: `$POD_NAME`, else the host name).
     pub instance: Option<String>,
+    /// OpsRequests created per second across the fleet, at most (also the burst): a commit
+    /// that changes every database rolls out at this pace instead of in one burst that the
+    /// API server throttles and KubeDB's operator queues.
+    pub max_ops_requests_per_second: NonZeroU32,
 }
 
 impl ReconcileConfig {
@@ -308,6 +313,7 @@ impl Default for ReconcileConfig {
             namespace: None,
             resync_interval: Seconds(Duration::from_secs(300)),
             instance: None,
+            max_ops_requests_per_second: NonZeroU32::new(10).expect("10 is not zero"),
         }
     }
 }

@@ -8,10 +8,12 @@
 
 mod broken;
 mod caches;
+mod pacing;
 mod report;
 mod standings;
 
 use std::collections::HashMap;
+use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -40,6 +42,7 @@ use crate::status::Standing;
 pub use broken::BrokenManifests;
 use caches::strip_unread;
 pub use caches::{CacheWriters, Caches, caches};
+use pacing::Pacing;
 use report::{publish_step, write_status};
 use standings::{Change, Standings};
 
@@ -55,6 +58,8 @@ pub struct ReconcilerSettings {
     pub resync: Duration,
     /// Name of this replica in events.
     pub instance: String,
+    /// OpsRequests created per second across the fleet, at most.
+    pub max_ops_requests_per_second: NonZeroU32,
 }
 
 impl ReconcilerSettings {
@@ -65,6 +70,7 @@ impl ReconcilerSettings {
             namespace: config.reconcile.namespace.clone(),
             resync: config.reconcile.resync_interval.0,
             instance: config.reconcile.instance_name(),
+            max_ops_requests_per_second: config.reconcile.max_ops_requests_per_second,
         }
     }
 }
@@ -98,6 +104,8 @@ pub struct Context {
     metrics: Metrics,
     standings: Arc<Mutex<Standings>>,
     broken: BrokenManifests,
+    /// One bucket of turns to create OpsRequests, shared by every database.
+    pacing: Pacing,
 }
 
 /// The per-object backoff after a failed reconcile: 1 s, doubled per failure up to
@@ -241,6 +249,7 @@ pub async fn run(
     tokio::spawn(version_events.for_each(|_| async {}));
 
     let recorder = events::recorder(client.clone(), &settings.instance);
+    let pacing = Pacing::new(settings.max_ops_requests_per_second);
     let context = Arc::new(Context {
         client,
         databases: databases.clone(),
@@ -253,6 +262,7 @@ pub async fn run(
         metrics,
         standings,
         broken: broken.clone(),
+        pacing,
     });
     // Our own reflector for the main kind too, so readiness waits on caches we can observe.
     let controller = Controller::for_stream(gitops_events, gitops.clone())
@@ -352,7 +362,7 @@ async fn reconcile_inner(
     let mut desired = (**object).clone();
     desired.status = None;
     let manifest = Manifest::from_object(desired, &format!("{namespace}/{name}"));
-    let plan = plan_database(
+    let mut plan = plan_database(
         &manifest,
         live.as_deref(),
         &ops_refs,
@@ -370,7 +380,19 @@ async fn reconcile_inner(
         write_bookkeeping(&ctx.client, &namespace, &name, patch).await?;
         info!("brought pg-gitops' own annotations on the database up to date");
     }
-    if may_write && let Some(step) = plan.steps.first() {
+    // An OpsRequest waits for a turn; the database is reconciled again when one is due.
+    let mut next_turn = None;
+    if may_write
+        && let Some(Step::OpsRequest { .. }) = plan.steps.first()
+        && let Err(wait) = ctx.pacing.take()
+    {
+        plan.waiting_reason = Some(ctx.pacing.waiting_reason());
+        next_turn = Some(wait);
+    }
+    if may_write
+        && next_turn.is_none()
+        && let Some(step) = plan.steps.first()
+    {
         let executed = execute(&ctx.client, &namespace, &name, step).await?;
         info!(step = ?step.step_type(), ?executed, "executed the first step");
         ctx.metrics.record_step_executed(step.step_type());
@@ -383,7 +405,7 @@ async fn reconcile_inner(
     let key = ObjectRef::from_obj(&**object);
     ctx.failures.lock().expect("failure counts").remove(&key);
     count_standing(ctx, key, Standing::of(&plan, suspended));
-    Ok(Action::requeue(ctx.settings.resync))
+    Ok(Action::requeue(next_turn.unwrap_or(ctx.settings.resync)))
 }
 
 /// Keeps the `databases{state}` gauge equal to the standings last computed.

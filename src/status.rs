@@ -158,8 +158,11 @@ fn condition_values(
                 }
                 (None, Some(step)) => {
                     let name = step.ops_request().and_then(|o| o.metadata.name.clone());
+                    let waiting = (plan.waiting_reason.as_deref())
+                        .map(|reason| format!("; waiting: {reason}"))
+                        .unwrap_or_default();
                     format!(
-                        "{} step(s) left; next: {:?}{}",
+                        "{} step(s) left; next: {:?}{}{waiting}",
                         plan.steps.len(),
                         step.step_type(),
                         name.map(|n| format!(" {n}")).unwrap_or_default()

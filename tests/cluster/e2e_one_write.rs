@@ -6,12 +6,17 @@
 //! record): at most 10 writes. The other objects keep the revision at which their manifest
 //! last changed. Before, every manifest was applied on every commit (a write and a
 //! reconcile per database).
+//!
+//! And a commit that changes every database rolls out at `max_ops_requests_per_second`, not
+//! in one burst, while the databases waiting their turn say so in their status.
 
 use std::time::Duration;
 
+use std::num::NonZeroU32;
+
 use kube::api::ListParams;
 use test_support::e2e::*;
-use test_support::kinds::gitops_api;
+use test_support::kinds::{gitops_api, ops_api};
 
 const FLEET: usize = 12;
 
@@ -83,6 +88,77 @@ async fn a_one_file_commit_writes_one_gitops_object() {
         let revision = object.metadata.annotations.unwrap()["gitops.kubedb.com/revision"].clone();
         let expected = if name == "db03" { &second } else { &first };
         assert_eq!(&revision, expected, "{name}");
+    }
+    service.stop().await;
+    sim.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fleet_wide_change_rolls_out_at_the_configured_pace() {
+    let sim = sim_namespace("paced", Duration::from_millis(200)).await;
+    let (client, ns) = (sim.client.clone(), sim.namespace.clone());
+    let dbs: Vec<Db> = (0..FLEET).map(|i| Db::new(&format!("db{i:02}"))).collect();
+    let fleet = Fleet::new(&ns, &dbs.iter().collect::<Vec<_>>());
+    let mut config = fleet.config("paced");
+    config.reconcile.max_ops_requests_per_second = NonZeroU32::new(2).unwrap();
+    let service = Service::start(config, client.clone());
+    service.ready().await;
+    for db in &dbs {
+        wait_current(&client, &ns, db).await;
+    }
+
+    let scaled: Vec<Db> = dbs
+        .iter()
+        .map(|db| Db {
+            replicas: 2,
+            ..db.clone()
+        })
+        .collect();
+    fleet.push(
+        &scaled.iter().collect::<Vec<_>>(),
+        "every database: two replicas",
+    );
+    // While the rollout runs, databases without a turn say why they wait.
+    let gitops = gitops_api(&client, &ns);
+    eventually("a database waiting for its turn", || async {
+        let listed = gitops
+            .list(&ListParams::default())
+            .await
+            .map_err(|e| e.to_string())?;
+        listed
+            .iter()
+            .map(to_value)
+            .find(|o| {
+                condition(o, "Reconciling")
+                    .is_some_and(|(_, _, message)| message.contains("waits its turn"))
+            })
+            .ok_or_else(|| "none waits".to_string())
+    })
+    .await;
+    for db in &scaled {
+        wait_current(&client, &ns, db).await;
+    }
+    let mut created: Vec<i64> = ops_api(&client, &ns)
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|o| o.metadata.creation_timestamp.unwrap().0.as_second())
+        .collect();
+    created.sort();
+    assert_eq!(created.len(), FLEET);
+    // 2 per second with a burst of 2: twelve requests take at least 5 s (the API server's
+    // clock has whole seconds, so allow one second less).
+    let span = created[FLEET - 1] - created[0];
+    assert!(
+        span >= 4,
+        "{FLEET} OpsRequests within {span} s: {created:?}"
+    );
+    for window in created.windows(4) {
+        assert!(
+            window[3] - window[0] >= 1,
+            "four OpsRequests in one second: {created:?}"
+        );
     }
     service.stop().await;
     sim.stop().await;
