@@ -244,7 +244,7 @@ async fn prune(
         .manifests
         .manifests
         .iter()
-        .map(Manifest::key)
+        .map(|m| m.key())
         .collect();
     // A manifest that is merely broken is still wanted: never prune its object.
     keep.extend(

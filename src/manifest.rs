@@ -125,7 +125,9 @@ pub struct Notice {
 /// Everything loaded from one tree.
 #[derive(Debug, Clone, Default)]
 pub struct ManifestSet {
-    pub manifests: Vec<Manifest>,
+    /// Shared, so a snapshot built from the last one keeps the manifests of unchanged files
+    /// without copying them.
+    pub manifests: Vec<Arc<Manifest>>,
     pub errors: Vec<ManifestError>,
     pub notices: Vec<Notice>,
 }
@@ -235,14 +237,14 @@ pub fn load_text(file: &Path, text: Arc<str>, opts: &LoadOptions, set: &mut Mani
             yaml::locate(&text, document.index, path).unwrap_or(document.line)
         };
         match build_manifest(document.value, opts) {
-            Ok((object, declared)) => set.manifests.push(Manifest {
+            Ok((object, declared)) => set.manifests.push(Arc::new(Manifest {
                 file: file.to_path_buf(),
                 line: document.line,
                 object,
                 declared,
                 source: text.clone(),
                 document_index: document.index,
-            }),
+            })),
             Err((database, violations)) => {
                 for violation in violations {
                     set.errors.push(ManifestError {

@@ -35,7 +35,7 @@ fn loads_recursively_multi_document_and_skips_other_kinds() {
         },
     );
     assert_eq!(set.errors, vec![]);
-    let keys: Vec<_> = set.manifests.iter().map(Manifest::key).collect();
+    let keys: Vec<_> = set.manifests.iter().map(|m| m.key()).collect();
     assert_eq!(
         keys,
         vec![

@@ -123,7 +123,7 @@ pub fn manifest_with(spec: Value, metadata: Value) -> Manifest {
         &mut set,
     );
     assert_eq!(set.errors, vec![], "fixture manifest must be valid");
-    set.manifests.remove(0)
+    std::sync::Arc::unwrap_or_clone(set.manifests.remove(0))
 }
 
 pub fn manifest(spec: Value) -> Manifest {

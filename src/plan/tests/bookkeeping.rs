@@ -9,7 +9,9 @@ use crate::models::{LAST_APPLIED_ANNOTATION, RESTART_PENDING_ANNOTATION};
 /// Plans one database against `live` through `plan_all`, as `pg-gitops plan` does.
 fn report(desired: Value, live: KubedbPostgres) -> PlanReport {
     let mut manifests = ManifestSet::default();
-    manifests.manifests.push(manifest(desired));
+    manifests
+        .manifests
+        .push(std::sync::Arc::new(manifest(desired)));
     let mut state = LiveState::default();
     state.databases.insert(("db".into(), "pg1".into()), live);
     plan_report(&manifests, &state)

@@ -131,7 +131,7 @@ fn manifest_named(name: &str, spec: Value) -> Manifest {
         &mut set,
     );
     assert_eq!(set.errors, vec![]);
-    set.manifests.remove(0)
+    std::sync::Arc::unwrap_or_clone(set.manifests.remove(0))
 }
 
 /// KubeDB's mutating webhook on a write of `object`.

@@ -386,7 +386,7 @@ fn names_are_deterministic_and_generation_sensitive() {
 fn the_json_contract() {
     let good = manifest(set(desired_spec(), "/replicas", json!(5)));
     let mut set_ = crate::manifest::ManifestSet::default();
-    set_.manifests.push(good);
+    set_.manifests.push(std::sync::Arc::new(good));
     set_.errors.push(crate::manifest::ManifestError {
         file: "bad.yaml".into(),
         line: 4,
@@ -453,7 +453,7 @@ fn the_json_contract() {
 fn exit_codes() {
     let in_sync = manifest(desired_spec());
     let mut set_ = crate::manifest::ManifestSet::default();
-    set_.manifests.push(in_sync);
+    set_.manifests.push(std::sync::Arc::new(in_sync));
     let mut live_state = LiveState::default();
     live_state.databases.insert(
         ("db".into(), "pg1".into()),

@@ -19,7 +19,7 @@ fn load(spec: &str) -> Result<Manifest, Vec<String>> {
         &mut set,
     );
     if set.errors.is_empty() {
-        Ok(set.manifests.remove(0))
+        Ok(std::sync::Arc::unwrap_or_clone(set.manifests.remove(0)))
     } else {
         Err(set.errors.iter().map(ToString::to_string).collect())
     }

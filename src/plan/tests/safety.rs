@@ -179,10 +179,11 @@ fn an_unreadable_record_is_an_error_naming_it_and_is_never_overwritten() {
     }
     // The other databases of the snapshot are still planned.
     let mut set_ = ManifestSet::default();
-    set_.manifests.push(manifest(desired_spec()));
+    set_.manifests
+        .push(std::sync::Arc::new(manifest(desired_spec())));
     let mut other = manifest(set(desired_spec(), "/replicas", json!(5)));
     other.object.metadata.name = Some("pg2".into());
-    set_.manifests.push(other);
+    set_.manifests.push(std::sync::Arc::new(other));
     let mut live_state = LiveState::default();
     live_state
         .databases
