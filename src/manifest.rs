@@ -6,6 +6,7 @@
 mod kinds;
 mod names;
 pub(crate) mod schema;
+mod tree;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -17,8 +18,8 @@ pub(crate) use schema::{Violation, gitops_spec_schema};
 
 use crate::config::Config;
 use crate::models::{GitopsPostgres, MANAGED_BY_LABEL, MANAGED_BY_VALUE, drop_nulls};
-use crate::walk;
 use crate::yaml::{self, PathSegment};
+pub(crate) use tree::LoadedTree;
 
 const GITOPS_API_VERSION: &str = "gitops.kubedb.com/v1alpha1";
 /// `metadata` keys a manifest may carry; the rest are server-owned or typos.
@@ -143,43 +144,10 @@ pub fn load_dir(root: &Path, opts: &LoadOptions) -> ManifestSet {
 /// watched directory). A symlink is followed only where it stays inside `boundary`; every
 /// other one is an error for its file (see [`crate::walk`]).
 pub(crate) fn load_tree(root: &Path, boundary: &Path, opts: &LoadOptions) -> ManifestSet {
-    let mut set = ManifestSet::default();
-    let walked = match walk::walk(root, boundary, is_yaml) {
-        Ok(walked) => walked,
-        Err(error) => {
-            set.errors.push(ManifestError {
-                file: root.to_path_buf(),
-                line: 0,
-                message: format!("cannot read the manifest directory: {error}"),
-                database: None,
-            });
-            return set;
-        }
-    };
-    for refused in walked.refused {
-        set.errors.push(ManifestError {
-            file: refused.relative,
-            line: 0,
-            message: refused.reason.to_string(),
-            database: None,
-        });
-    }
-    for file in walked.files {
-        match std::fs::read_to_string(&file.path) {
-            Ok(text) => load_text(&file.relative, Arc::from(text), opts, &mut set),
-            Err(error) => set.errors.push(ManifestError {
-                file: file.relative,
-                line: 0,
-                message: format!("cannot read the file: {error}"),
-                database: None,
-            }),
-        }
-    }
-    reject_duplicates(&mut set);
-    set
+    LoadedTree::load(root, boundary, opts, None).1
 }
 
-fn is_yaml(path: &Path) -> bool {
+pub(crate) fn is_yaml(path: &Path) -> bool {
     matches!(
         path.extension().and_then(|e| e.to_str()),
         Some("yaml" | "yml")
@@ -399,7 +367,7 @@ fn remove_sync_label(labels: &mut std::collections::BTreeMap<String, String>) {
 }
 
 /// Two manifests for one database: neither is applied, both are reported.
-fn reject_duplicates(set: &mut ManifestSet) {
+pub(crate) fn reject_duplicates(set: &mut ManifestSet) {
     let mut seen: BTreeMap<(String, String), Vec<usize>> = BTreeMap::new();
     for (index, manifest) in set.manifests.iter().enumerate() {
         seen.entry(manifest.key()).or_default().push(index);

@@ -17,9 +17,10 @@ use super::redact::{ParsedUrl, parse_url};
 use super::{FetchTrigger, Reference, Snapshot, SourceError, SourceStats};
 use crate::backoff::{Backoff, jittered};
 use crate::config::{AuthConfig, SourceConfig};
-use crate::manifest::{LoadOptions, load_tree};
+use crate::manifest::{LoadOptions, LoadedTree};
 
 mod callbacks;
+mod reload;
 
 /// Extra time the async side waits beyond `timeout` before it gives up on a blocking job,
 /// so libgit2's own timeout normally fires first and gives the better message.
@@ -38,6 +39,8 @@ pub(crate) struct GitSync {
     depth: u32,
     timeout: Duration,
     auth: AuthConfig,
+    /// The last commit loaded and what each of its files held, to load the next by its diff.
+    loaded: Option<(Oid, LoadedTree)>,
 }
 
 /// The commit a sync ended on.
@@ -90,6 +93,7 @@ impl GitSync {
             depth: config.depth,
             timeout: config.timeout.0,
             auth: config.auth.clone(),
+            loaded: None,
         })
     }
 
@@ -315,12 +319,12 @@ pub(crate) async fn run(
             let (sync, stats, load) = (sync.clone(), stats.clone(), load.clone());
             tokio::task::spawn_blocking(move || {
                 // The lock keeps a timed-out job and the next one off the same work dir.
-                let sync = sync.lock().unwrap_or_else(|poison| poison.into_inner());
+                let mut sync = sync.lock().unwrap_or_else(|poison| poison.into_inner());
                 let outcome = sync.sync_once(&stats)?;
                 if current.as_deref() == Some(outcome.revision.as_str()) {
                     return Ok(None);
                 }
-                let manifests = load_tree(&outcome.root, &outcome.checkout, &load);
+                let manifests = sync.load(&outcome, &load);
                 Ok(Some(Snapshot {
                     revision: outcome.revision,
                     root: outcome.root,
