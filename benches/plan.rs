@@ -15,6 +15,7 @@ use pg_gitops::plan::{LiveState, PlanSettings, plan_all};
 use serde_json::{Value, json};
 
 /// The same allocator as the `pg-gitops` binary, so the figures are what the service sees.
+#[cfg(not(feature = "heap-profile"))]
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

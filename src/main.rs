@@ -15,7 +15,9 @@ use pg_gitops::plan_command::{self, PlanCommand};
 use pg_gitops::status_command::{self, StatusCommand};
 
 /// The plan allocates many small JSON values; mimalloc frees them far faster than glibc
-/// (measured in BENCHMARKS.md).
+/// (measured in BENCHMARKS.md). The `heap-profile` feature keeps the system allocator, for
+/// heaptrack.
+#[cfg(not(feature = "heap-profile"))]
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -149,6 +151,7 @@ async fn run_command() -> anyhow::Result<ExitCode> {
                 load: LoadOptions { default_namespace },
                 settings: PlanSettings {
                     volume_expansion_mode,
+                    ..PlanSettings::default()
                 },
             };
             return Ok(ExitCode::from(command.run().await?));

@@ -35,12 +35,17 @@ use facts::Facts;
 pub struct PlanSettings {
     /// VolumeExpansion mode unless a database's annotation says otherwise.
     pub volume_expansion_mode: String,
+    /// Fill each plan's `before` and `after` (the declared fields as live and as Git wants
+    /// them) for the text diff. Off for the service and the JSON output: at fleet size the
+    /// copies cost more memory than the plans themselves.
+    pub describe: bool,
 }
 
 impl PlanSettings {
     pub(crate) fn from_config(config: &Config) -> Self {
         Self {
             volume_expansion_mode: config.plan.volume_expansion_mode.clone(),
+            describe: false,
         }
     }
 }
@@ -49,6 +54,7 @@ impl Default for PlanSettings {
     fn default() -> Self {
         Self {
             volume_expansion_mode: "Online".into(),
+            describe: false,
         }
     }
 }
@@ -155,7 +161,7 @@ pub fn plan_database(
         return plan;
     }
     let Some(live) = facts.live else {
-        let object = patch::provision_object(facts.desired, &facts.declared, revision);
+        let object = patch::provision_object(facts.desired, facts.declared, revision);
         plan.steps.push(Step::Provision(Box::new(object)));
         return plan;
     };
@@ -173,7 +179,7 @@ pub fn plan_database(
     if plan.steps.is_empty() && plan.waiting_reason.is_none() {
         plan.bookkeeping = patch::bookkeeping_patch(
             facts.desired,
-            &facts.declared,
+            facts.declared,
             live,
             facts.record.as_ref(),
             facts.rotate_token(),
@@ -182,9 +188,13 @@ pub fn plan_database(
     plan
 }
 
-/// The declared fields as Git wants them, and as they are live.
+/// The declared fields as Git wants them, and as they are live: only for the text diff
+/// (`PlanSettings::describe`), as they copy every declared spec.
 fn describe(facts: &Facts<'_>, plan: &mut DatabasePlan) {
-    plan.after = Value::Object(facts.declared.clone());
+    if !facts.settings.describe {
+        return;
+    }
+    plan.after = facts.declared_spec.clone();
     if facts.live.is_some() {
         plan.before = before_view(&plan.after, &facts.live_spec, facts.record.as_ref());
     }
@@ -194,7 +204,7 @@ fn describe(facts: &Facts<'_>, plan: &mut DatabasePlan) {
 fn check(facts: &Facts<'_>, plan: &mut DatabasePlan) {
     let (mut findings, notes) = checks::check(
         &facts.desired.spec,
-        &plan.after,
+        facts.declared_spec,
         facts.live,
         facts.record.as_ref(),
         facts.catalog,

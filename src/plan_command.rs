@@ -49,7 +49,12 @@ impl PlanCommand {
         } else {
             live::read_files(&self.live, &self.load.default_namespace)
         };
-        let report = plan::plan_all(&set, &state, &self.settings, None);
+        // Only the text output shows the diff.
+        let settings = PlanSettings {
+            describe: matches!(self.output, Output::Text { .. }),
+            ..self.settings.clone()
+        };
+        let report = plan::plan_all(&set, &state, &settings, None);
         match self.output {
             Output::Json => print!("{}", render::json(&report)),
             Output::Text { colour } => print!("{}", render::text(&report, colour)),

@@ -270,7 +270,7 @@ fn history(
 /// Whether writing `next` would change anything on the object.
 pub fn differs(object: &GitopsPostgres, next: &GitopsStatus) -> bool {
     let as_value = |s: &GitopsStatus| serde_json::to_value(s).unwrap_or(Value::Null);
-    object.status.as_ref().map(as_value) != Some(as_value(next))
+    object.status.as_deref().map(as_value) != Some(as_value(next))
 }
 
 #[cfg(test)]

@@ -18,7 +18,7 @@ pub struct GitopsPostgres {
     #[serde(default)]
     pub spec: PostgresSpec,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<GitopsStatus>,
+    pub status: Option<Box<GitopsStatus>>,
 }
 
 fn api_version() -> String {

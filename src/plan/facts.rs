@@ -1,5 +1,7 @@
 //! What one database's plan is made from, gathered and parsed once: every stage reads these.
 
+use std::sync::LazyLock;
+
 use serde_json::{Map, Value};
 
 use super::PlanSettings;
@@ -16,8 +18,11 @@ pub(super) struct Facts<'a> {
     pub desired: &'a GitopsPostgres,
     pub namespace: String,
     pub name: String,
-    /// The spec as Git declares it: only the keys written, nulls dropped.
-    pub declared: Map<String, Value>,
+    /// The spec as Git declares it: only the keys written, nulls dropped (borrowed from the
+    /// manifest: a fleet's plan copies no spec).
+    pub declared: &'a Map<String, Value>,
+    /// The same, as the JSON value the checks read (`null` when nothing is declared).
+    pub declared_spec: &'a Value,
     pub live: Option<&'a KubedbPostgres>,
     /// The live spec as JSON, serialised once (`Null` when there is no database yet).
     pub live_spec: Value,
@@ -43,18 +48,16 @@ impl<'a> Facts<'a> {
         revision: Option<&'a str>,
     ) -> Result<Self, PlanError> {
         let (namespace, name) = manifest.key();
-        let declared = manifest
-            .declared
-            .get("spec")
-            .and_then(Value::as_object)
-            .cloned()
-            .unwrap_or_default();
+        static NOTHING: LazyLock<Map<String, Value>> = LazyLock::new(Map::new);
+        let declared_spec = manifest.declared.get("spec").unwrap_or(&Value::Null);
+        let declared = declared_spec.as_object().unwrap_or(&NOTHING);
         let mut facts = Self {
             manifest,
             desired: &manifest.object,
             namespace,
             name,
             declared,
+            declared_spec,
             live,
             live_spec: live.map_or(Value::Null, |l| {
                 serde_json::to_value(&l.spec).unwrap_or(Value::Null)

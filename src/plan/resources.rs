@@ -129,7 +129,7 @@ pub(super) fn check_one(
     let (Some(requests), Some(limits)) = (&merged.requests, &merged.limits) else {
         return;
     };
-    let declared = |side: &Option<std::collections::BTreeMap<String, Value>>, name: &str| {
+    let declared = |side: &Option<serde_json::Map<String, Value>>, name: &str| {
         side.as_ref().is_some_and(|m| m.contains_key(name))
     };
     for (name, request) in requests {

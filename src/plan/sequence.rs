@@ -46,7 +46,7 @@ struct Candidate {
 pub(super) fn steps(facts: &Facts<'_>, live: &KubedbPostgres) -> Result<Vec<Step>, Vec<PlanError>> {
     let patch_plan = patch::plan_patch(
         facts.desired,
-        &facts.declared,
+        facts.declared,
         live,
         &facts.live_spec,
         facts.record.as_ref(),
@@ -58,7 +58,7 @@ pub(super) fn steps(facts: &Facts<'_>, live: &KubedbPostgres) -> Result<Vec<Step
     let patched = (patch_plan.patch.as_ref()).and_then(|p| patch::live_after_patch(live, p));
     let inputs = steps::Inputs {
         desired: &facts.desired.spec,
-        declared: &facts.declared,
+        declared: facts.declared,
         live: patched.as_ref().unwrap_or(live),
         record: facts.record.as_ref(),
     };

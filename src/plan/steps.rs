@@ -195,7 +195,7 @@ pub fn reconfigure_tls(inputs: &Inputs<'_>, rotate_requested: bool) -> Block {
     if let Some(tls) = desired
         .tls
         .as_ref()
-        .filter(|t| certificate_removed || !covers(t, live.tls.as_ref()))
+        .filter(|t| certificate_removed || !covers(t, live.tls.as_deref()))
     {
         block.extend(tls.as_object().cloned().unwrap_or_default());
     }

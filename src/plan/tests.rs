@@ -172,14 +172,7 @@ pub fn plan_with_ops(
     live: Option<&KubedbPostgres>,
     ops: &[&PostgresOpsRequest],
 ) -> DatabasePlan {
-    let plan = plan_database(
-        manifest,
-        live,
-        ops,
-        None,
-        &PlanSettings::default(),
-        Some("rev1"),
-    );
+    let plan = plan_database(manifest, live, ops, None, &described(), Some("rev1"));
     strict::assert_fits_crds(&plan, live);
     plan
 }
@@ -202,7 +195,7 @@ pub fn plan_with_catalog(
         live,
         &[],
         Some(catalog),
-        &PlanSettings::default(),
+        &described(),
         Some("rev1"),
     );
     strict::assert_fits_crds(&plan, live);
@@ -219,9 +212,17 @@ pub fn body(step: &Step) -> Value {
     .clone()
 }
 
+/// Settings that fill `before` and `after` too (the text diff), so tests can read them.
+pub fn described() -> PlanSettings {
+    PlanSettings {
+        describe: true,
+        ..PlanSettings::default()
+    }
+}
+
 /// Plans a whole snapshot, and checks every object it emits against the CRDs.
 pub fn plan_report(set: &ManifestSet, live: &LiveState) -> PlanReport {
-    let report = plan_all(set, live, &PlanSettings::default(), None);
+    let report = plan_all(set, live, &described(), None);
     for plan in &report.databases {
         let key = (plan.namespace.clone(), plan.name.clone());
         strict::assert_fits_crds(plan, live.databases.get(&key));

@@ -319,6 +319,7 @@ fn volume_expansion_mode_comes_from_settings_or_annotation() {
     );
     let settings = PlanSettings {
         volume_expansion_mode: "Offline".into(),
+        ..PlanSettings::default()
     };
     let plan = plan_database(
         &manifest(spec.clone()),
