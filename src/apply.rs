@@ -240,6 +240,17 @@ async fn prune(
         warn!("the snapshot holds no manifest; refusing to prune everything");
         return;
     }
+    // A file that could not be read at all (not YAML, too large, a refused link) may have
+    // declared any database; pruning now could delete one that is still wanted.
+    if let Some(unknown) = snapshot
+        .manifests
+        .errors
+        .iter()
+        .find(|e| e.database.is_none())
+    {
+        warn!(file = %unknown.file.display(), "a file of the snapshot names no database it could be read for; not pruning until it is fixed");
+        return;
+    }
     let mut keep: BTreeSet<(String, String)> = snapshot
         .manifests
         .manifests

@@ -8,6 +8,7 @@ use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::manifest::SnapshotLimits;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// Why a configuration file could not be used.
@@ -168,6 +169,12 @@ pub struct SourceConfig {
     /// Quiet time after the last file change before a `dir` source reloads.
     pub dir_debounce: Seconds,
     pub auth: AuthConfig,
+    /// A YAML file larger than this is not read (an error for that file).
+    pub max_file_bytes: u64,
+    /// More YAML files than this under `path`: the snapshot is not loaded.
+    pub max_files: usize,
+    /// YAML files larger than this together: the snapshot is not loaded.
+    pub max_total_bytes: u64,
 }
 
 impl Default for SourceConfig {
@@ -187,6 +194,9 @@ impl Default for SourceConfig {
             timeout: Seconds(Duration::from_secs(60)),
             dir_debounce: Seconds(Duration::from_millis(300)),
             auth: AuthConfig::default(),
+            max_file_bytes: SnapshotLimits::default().max_file_bytes,
+            max_files: SnapshotLimits::default().max_files,
+            max_total_bytes: SnapshotLimits::default().max_total_bytes,
         }
     }
 }

@@ -148,7 +148,10 @@ async fn run_command() -> anyhow::Result<ExitCode> {
                     },
                 },
                 kubeconfig,
-                load: LoadOptions { default_namespace },
+                load: LoadOptions {
+                    default_namespace,
+                    ..LoadOptions::default()
+                },
                 settings: PlanSettings {
                     volume_expansion_mode,
                     ..PlanSettings::default()

@@ -31,12 +31,19 @@ const TOP_LEVEL_KEYS: [&str; 5] = ["apiVersion", "kind", "metadata", "spec", "st
 pub struct LoadOptions {
     /// Namespace given to manifests that declare none.
     pub default_namespace: String,
+    /// What one snapshot may cost.
+    pub limits: SnapshotLimits,
 }
 
 impl LoadOptions {
     pub(crate) fn from_config(config: &Config) -> Self {
         Self {
             default_namespace: config.plan.default_namespace.clone(),
+            limits: SnapshotLimits {
+                max_file_bytes: config.source.max_file_bytes,
+                max_files: config.source.max_files,
+                max_total_bytes: config.source.max_total_bytes,
+            },
         }
     }
 }
@@ -45,6 +52,28 @@ impl Default for LoadOptions {
     fn default() -> Self {
         Self {
             default_namespace: "default".into(),
+            limits: SnapshotLimits::default(),
+        }
+    }
+}
+
+/// Bounds on what loading one tree may read, so a hostile or mistaken repository (a huge
+/// file, a hundred thousand files) costs bounded memory and time. A file over the size limit
+/// is an error for that file; a tree over the file-count or total-size limit is not loaded
+/// at all (a partial snapshot could look like removals), and the last good one stays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SnapshotLimits {
+    pub max_file_bytes: u64,
+    pub max_files: usize,
+    pub max_total_bytes: u64,
+}
+
+impl Default for SnapshotLimits {
+    fn default() -> Self {
+        Self {
+            max_file_bytes: 1 << 20,
+            max_files: 50_000,
+            max_total_bytes: 256 << 20,
         }
     }
 }

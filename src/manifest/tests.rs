@@ -32,6 +32,7 @@ fn loads_recursively_multi_document_and_skips_other_kinds() {
         dir.path(),
         &LoadOptions {
             default_namespace: "dbs".into(),
+            ..LoadOptions::default()
         },
     );
     assert_eq!(set.errors, vec![]);
@@ -204,6 +205,7 @@ fn a_misspelt_kind_in_the_gitops_group_is_an_error_for_its_database() {
         Arc::from(text),
         &LoadOptions {
             default_namespace: "dbs".into(),
+            ..LoadOptions::default()
         },
         &mut set,
     );

@@ -7,7 +7,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::{LoadOptions, ManifestError, ManifestSet, is_yaml, load_text, reject_duplicates};
+use super::{
+    LoadOptions, ManifestError, ManifestSet, SnapshotLimits, is_yaml, load_text, reject_duplicates,
+};
 use crate::walk;
 
 /// What each file of a tree held, by its path relative to the loaded root, before
@@ -52,6 +54,11 @@ impl LoadedTree {
                 database: None,
             });
         }
+        if let Some(refusal) = over_limits(root, &walked.files, &opts.limits) {
+            let mut set = ManifestSet::default();
+            set.errors.push(refusal);
+            return (tree, set);
+        }
         let resolved_root = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
         for file in walked.files {
             let direct = file.path == resolved_root.join(&file.relative);
@@ -85,9 +92,54 @@ impl LoadedTree {
     }
 }
 
-/// Reads and validates one file.
+/// Why the whole tree is not loaded: more files, or more bytes, than a snapshot may hold.
+/// Loading a part would make the rest look removed.
+fn over_limits(
+    root: &Path,
+    files: &[walk::WalkedFile],
+    limits: &SnapshotLimits,
+) -> Option<ManifestError> {
+    let refuse = |what: String| ManifestError {
+        file: root.to_path_buf(),
+        line: 0,
+        message: format!("{what}; nothing is loaded and the last good snapshot stays in force"),
+        database: None,
+    };
+    if files.len() > limits.max_files {
+        return Some(refuse(format!(
+            "{} YAML files, more than source.max_files ({})",
+            files.len(),
+            limits.max_files
+        )));
+    }
+    let total: u64 = (files.iter())
+        .filter_map(|file| std::fs::metadata(&file.path).ok())
+        .map(|metadata| metadata.len())
+        .sum();
+    (total > limits.max_total_bytes).then(|| {
+        refuse(format!(
+            "{total} bytes of YAML, more than source.max_total_bytes ({})",
+            limits.max_total_bytes
+        ))
+    })
+}
+
+/// Reads and validates one file; a file over the size limit is not read.
 fn read(relative: &Path, path: &Path, opts: &LoadOptions) -> ManifestSet {
     let mut set = ManifestSet::default();
+    let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    if size > opts.limits.max_file_bytes {
+        set.errors.push(ManifestError {
+            file: relative.to_path_buf(),
+            line: 0,
+            message: format!(
+                "the file is {size} bytes, more than source.max_file_bytes ({}); it is not read",
+                opts.limits.max_file_bytes
+            ),
+            database: None,
+        });
+        return set;
+    }
     match std::fs::read_to_string(path) {
         Ok(text) => load_text(relative, Arc::from(text), opts, &mut set),
         Err(error) => set.errors.push(ManifestError {

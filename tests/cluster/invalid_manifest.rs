@@ -3,7 +3,8 @@
 //! revision, and the condition `InvalidManifest` on the object while the manifest stays
 //! broken; the object keeps its last good version and is not pruned (nor is an object another
 //! installation applied), and the other databases of the commit are
-//! still applied and reconciled.
+//! still applied and reconciled. A file that cannot be read at all (names no database) stops
+//! pruning until it reads again.
 
 use std::time::Duration;
 
@@ -129,6 +130,44 @@ async fn a_broken_manifest_gets_an_event_and_a_condition_and_the_others_still_ap
             match invalid_condition(&client, &ns, "target").await {
                 None => Ok(()),
                 Some(condition) => Err(condition.to_string()),
+            }
+        }
+    })
+    .await;
+
+    // fine.yaml leaves Git in a commit where target.yaml is not even YAML: that file could
+    // have declared any database, so nothing is pruned while it is there...
+    std::fs::remove_file(fleet.repo.work.join("fleet/fine.yaml")).unwrap();
+    // (A database that stays, so the snapshot is not empty: an empty one never prunes.)
+    std::fs::write(
+        fleet.repo.work.join("fleet/extra.yaml"),
+        Db::new("extra").yaml(&ns),
+    )
+    .unwrap();
+    fleet.repo.commit(
+        "fleet/target.yaml",
+        "spec: [not yaml\n",
+        "fine removed, target unreadable",
+    );
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    assert!(
+        gitops_api(&client, &ns)
+            .get_opt("fine")
+            .await
+            .unwrap()
+            .is_some(),
+        "pruned while a file of the snapshot could not be read"
+    );
+    // ...and once it reads again, fine (gone from Git) is pruned.
+    fleet
+        .repo
+        .commit("fleet/target.yaml", &good, "target readable again");
+    eventually("fine pruned once every file reads", || {
+        let api = gitops_api(&client, &ns);
+        async move {
+            match api.get_opt("fine").await {
+                Ok(None) => Ok(()),
+                other => Err(format!("{:?}", other.map(|o| o.is_some()))),
             }
         }
     })

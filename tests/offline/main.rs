@@ -11,6 +11,7 @@ mod dir_source;
 mod git_file;
 mod git_http;
 mod git_ssh;
+mod hostile_repos;
 mod plan_live;
 mod server_limits;
 mod version;

@@ -60,6 +60,7 @@ fn an_invalid_default_namespace_is_an_error_too() {
         ),
         &LoadOptions {
             default_namespace: "Not_A_Namespace".into(),
+            ..LoadOptions::default()
         },
         &mut set,
     );
