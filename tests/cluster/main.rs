@@ -23,6 +23,7 @@ mod leader_election;
 mod logs;
 mod metrics_exported;
 mod plan;
+mod secrets_scan;
 mod sim_ops;
 mod sim_queue;
 mod source_events;
