@@ -151,7 +151,10 @@ async fn a_failed_ops_request_stalls_its_database_only_and_the_retry_annotation_
     let flaky = Db::new("flaky");
     let steady = Db::new("steady");
     let fleet = Fleet::new(&ns, &[&flaky, &steady]);
-    let service = Service::start(fleet.config("e2e-fail"), client.clone());
+    let mut config = fleet.config("e2e-fail");
+    // Resyncs every second: the stalled database is recomputed again and again below.
+    config.reconcile.resync_interval = pg_gitops::config::Seconds(Duration::from_secs(1));
+    let service = Service::start(config, client.clone());
     service.ready().await;
     wait_current(&client, &ns, &flaky).await;
     wait_current(&client, &ns, &steady).await;
@@ -223,6 +226,25 @@ async fn a_failed_ops_request_stalls_its_database_only_and_the_retry_annotation_
         ops_of(&client, &ns, "flaky").await.len(),
         2,
         "no further OpsRequest for the stalled database"
+    );
+    // Ten seconds of resyncs recompute it about ten times: still exactly one OpsRequest per
+    // intent (no hot loop), and the metrics say it is stalled.
+    let reconciled = || async {
+        let metrics = http_get(service.listen, "/metrics").await;
+        let total: f64 = (metrics.lines())
+            .filter(|l| l.starts_with("pg_gitops_reconcile_total"))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum();
+        (total, metrics)
+    };
+    let (before, _) = reconciled().await;
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    let (after, metrics) = reconciled().await;
+    assert!(after - before >= 10.0, "resyncs ran: {before} -> {after}");
+    assert_eq!(ops_of(&client, &ns, "flaky").await.len(), 2, "no hot loop");
+    assert!(
+        metrics.contains("pg_gitops_databases{state=\"stalled\"} 1"),
+        "{metrics}"
     );
 
     // Lifting the fault alone does not retry: the failed request is not re-created.
