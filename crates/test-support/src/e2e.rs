@@ -50,6 +50,8 @@ pub struct Db {
     pub config_secret: String,
     /// Extra annotations on the gitops object (e.g. the retry token in cluster mode).
     pub annotations: Value,
+    /// `spec.authSecret.name`, when the manifest names the Secret of its password.
+    pub auth_secret: Option<String>,
 }
 
 impl Db {
@@ -64,6 +66,7 @@ impl Db {
             memory: "512Mi".into(),
             config_secret: format!("{name}-config"),
             annotations: json!({}),
+            auth_secret: None,
         }
     }
 
@@ -82,7 +85,7 @@ impl Db {
     }
 
     pub fn spec(&self) -> Value {
-        json!({
+        let mut spec = json!({
             "version": self.version,
             "replicas": self.replicas,
             "storageType": "Durable",
@@ -100,7 +103,11 @@ impl Db {
             }]}},
             "configuration": {"secretName": self.config_secret},
             "deletionPolicy": "WipeOut",
-        })
+        });
+        if let Some(name) = &self.auth_secret {
+            spec["authSecret"] = json!({"name": name});
+        }
+        spec
     }
 
     /// The object as JSON (namespace `ns`).
