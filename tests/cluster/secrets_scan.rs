@@ -161,7 +161,7 @@ async fn no_secret_reaches_logs_status_events_metrics_or_the_cluster() {
         let plan = std::process::Command::new(env!("CARGO_BIN_EXE_pg-gitops"))
             .args(["plan", "--output", output, "--manifests"])
             .arg(fleet.repo.work.join("fleet"))
-            .env("KUBECONFIG", &kubeconfig)
+            .env("KUBECONFIG", kubeconfig)
             .output()
             .unwrap();
         let printed = String::from_utf8_lossy(&plan.stdout).into_owned()
