@@ -16,4 +16,5 @@ mod plan_live;
 mod server_limits;
 mod version;
 mod webhook_burst;
+mod webhook_flood;
 mod webhook_providers;
