@@ -11,6 +11,7 @@ mod bench;
 mod chart;
 mod chart_rbac;
 mod chart_rbac_minimal;
+mod crash_trials;
 mod e2e_flow;
 mod e2e_idle;
 mod e2e_leader;
