@@ -17,6 +17,8 @@ pub mod config;
 pub(crate) mod controller;
 pub(crate) mod events;
 pub(crate) mod execute;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod leader;
 pub(crate) mod live;
 pub mod manifest;

@@ -7,7 +7,7 @@ mod liveness;
 mod secrets;
 pub use secrets::WebhookSecrets;
 pub mod signature;
-mod webhook;
+pub(crate) mod webhook;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -8,8 +8,8 @@
 mod auth;
 mod dir;
 mod git;
-mod known_hosts;
-mod redact;
+pub(crate) mod known_hosts;
+pub(crate) mod redact;
 
 use std::path::PathBuf;
 use std::sync::Arc;

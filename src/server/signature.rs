@@ -6,6 +6,8 @@ use hmac::{Hmac, KeyInit, Mac};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use super::Provider;
+
 type HmacSha256 = Hmac<Sha256>;
 
 /// Why a delivery was refused. Never includes the expected value.
@@ -68,6 +70,25 @@ pub fn sign_sha256(secret: &[u8], body: &[u8]) -> String {
             .map(|byte| format!("{byte:02x}"))
             .collect::<String>()
     )
+}
+
+/// The authentication header `provider` sends with `body`, signed with `secret`: what a
+/// receiver must accept (used by tests, tools and the fuzz targets).
+pub fn sign_for(provider: Provider, secret: &[u8], body: &[u8]) -> (&'static str, String) {
+    match provider {
+        Provider::GitHub => ("x-hub-signature-256", sign_sha256(secret, body)),
+        Provider::GitLab => (
+            "x-gitlab-token",
+            String::from_utf8_lossy(secret).into_owned(),
+        ),
+        // Gitea signs with the bare hex digest, no `sha256=` prefix.
+        Provider::Gitea => (
+            "x-gitea-signature",
+            sign_sha256(secret, body)[7..].to_string(),
+        ),
+        Provider::Bitbucket => ("x-hub-signature", sign_sha256(secret, body)),
+        Provider::Generic => ("x-signature", sign_sha256(secret, body)),
+    }
 }
 
 fn decode_hex(hex: &str) -> Option<Vec<u8>> {

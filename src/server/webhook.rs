@@ -46,7 +46,7 @@ impl Provider {
 
 /// What a verified payload asks for.
 #[derive(Debug, PartialEq, Eq)]
-enum Event {
+pub(crate) enum Event {
     Ping,
     /// Refs the push changed, and the commit the followed one now points at if known.
     Push {
@@ -60,7 +60,7 @@ fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|value| value.to_str().ok())
 }
 
-fn verify(
+pub(crate) fn verify(
     provider: Provider,
     secret: &[u8],
     headers: &HeaderMap,
@@ -92,7 +92,11 @@ fn verify(
     }
 }
 
-fn parse_event(provider: Provider, headers: &HeaderMap, body: &[u8]) -> Result<Event, String> {
+pub(crate) fn parse_event(
+    provider: Provider,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Event, String> {
     let event_header = match provider {
         Provider::GitHub => header_str(headers, "x-github-event"),
         Provider::GitLab => header_str(headers, "x-gitlab-event"),

@@ -8,6 +8,7 @@ mod alert_rules;
 mod chart_render;
 mod config_keys;
 mod dir_source;
+mod fuzz_corpus;
 mod git_file;
 mod git_http;
 mod git_ssh;

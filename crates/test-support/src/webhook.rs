@@ -166,17 +166,7 @@ pub fn ping_body(provider: Provider) -> String {
 
 /// The authentication header each provider sends for `body`.
 pub fn auth_header(provider: Provider, secret: &str, body: &[u8]) -> (&'static str, String) {
-    match provider {
-        Provider::GitHub => ("x-hub-signature-256", sign_sha256(secret.as_bytes(), body)),
-        Provider::GitLab => ("x-gitlab-token", secret.to_string()),
-        // Gitea signs with the bare hex digest, no `sha256=` prefix.
-        Provider::Gitea => (
-            "x-gitea-signature",
-            sign_sha256(secret.as_bytes(), body)[7..].to_string(),
-        ),
-        Provider::Bitbucket => ("x-hub-signature", sign_sha256(secret.as_bytes(), body)),
-        Provider::Generic => ("x-signature", sign_sha256(secret.as_bytes(), body)),
-    }
+    pg_gitops::server::signature::sign_for(provider, secret.as_bytes(), body)
 }
 
 /// A POST to `/hooks/<provider>`; `secret: None` leaves the authentication header out.
