@@ -6,7 +6,6 @@
 use axum::body::Body;
 use axum::http::Request;
 use pg_gitops::server::Provider;
-use pg_gitops::server::signature::sign_sha256;
 use serde_json::json;
 
 const OLD_SHA: &str = "6113728f27ae82c7b1a177c8d03f9e96e0adf246";
