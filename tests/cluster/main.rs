@@ -15,6 +15,7 @@ mod e2e_flow;
 mod e2e_idle;
 mod e2e_leader;
 mod e2e_one_write;
+mod fleet;
 mod harness;
 mod harness_auth;
 mod image;
