@@ -149,7 +149,11 @@ impl AuditLog {
 
     /// Waits until pg-gitops has written nothing for `quiet`; returns its writes meanwhile.
     /// Fails after `patience`.
-    pub async fn pg_gitops_until_quiet(&mut self, quiet: Duration, patience: Duration) -> Vec<Entry> {
+    pub async fn pg_gitops_until_quiet(
+        &mut self,
+        quiet: Duration,
+        patience: Duration,
+    ) -> Vec<Entry> {
         let deadline = tokio::time::Instant::now() + patience;
         let mut writes = Vec::new();
         let mut last = tokio::time::Instant::now();
