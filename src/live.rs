@@ -206,7 +206,23 @@ pub async fn client(kubeconfig: Option<&Path>) -> Result<kube::Client, LiveError
             .await
             .map_err(|e| LiveError::Config(e.to_string()))?,
     };
-    kube::Client::try_from(config).map_err(|e| LiveError::Config(e.to_string()))
+    kube::Client::try_from(identified(config)).map_err(|e| LiveError::Config(e.to_string()))
+}
+
+/// The User-Agent of every request the service and `plan` send: the API server's audit log
+/// and request metrics then tell pg-gitops from other clients (kube-rs sends none of its own).
+pub const USER_AGENT: &str = concat!("pg-gitops/", env!("CARGO_PKG_VERSION"));
+
+/// `config` with the [`USER_AGENT`] header (replacing any User-Agent it already had).
+pub fn identified(mut config: kube::Config) -> kube::Config {
+    use axum::http::{HeaderValue, header};
+    config
+        .headers
+        .retain(|(name, _)| *name != header::USER_AGENT);
+    config
+        .headers
+        .push((header::USER_AGENT, HeaderValue::from_static(USER_AGENT)));
+    config
 }
 
 /// Reads the same objects from the API server (every namespace).

@@ -91,3 +91,20 @@ fn an_object_that_cannot_be_typed_puts_the_error_on_its_database() {
         ]
     );
 }
+
+#[test]
+fn the_client_names_itself_pg_gitops_with_its_version() {
+    let mut config = kube::Config::new("https://127.0.0.1:6443".parse().unwrap());
+    config.headers.push((
+        axum::http::header::USER_AGENT,
+        axum::http::HeaderValue::from_static("kube-rs"),
+    ));
+    let config = identified(config);
+    let agents: Vec<_> = config
+        .headers
+        .iter()
+        .filter(|(name, _)| *name == axum::http::header::USER_AGENT)
+        .map(|(_, value)| value.to_str().unwrap().to_string())
+        .collect();
+    assert_eq!(agents, [format!("pg-gitops/{}", env!("CARGO_PKG_VERSION"))]);
+}

@@ -16,6 +16,7 @@ mod e2e_flow;
 mod e2e_idle;
 mod e2e_leader;
 mod e2e_one_write;
+mod fleet;
 mod git_failures;
 mod harness;
 mod harness_auth;

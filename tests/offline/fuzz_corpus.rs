@@ -1,4 +1,4 @@
-//! Every input of the fuzz corpora (`fuzz/corpus/<target>/`) and every crash the fuzzers
+//! Every input of the fuzz corpora (`fuzz/seeds/<target>/`) and every crash the fuzzers
 //! found (`fuzz/regressions/<target>/`) replayed on stable through the same bodies the fuzz
 //! targets run (`pg_gitops::fuzzing`), so `scripts/test` keeps them fixed without nightly.
 //! The fuzzers themselves: `scripts/fuzz` (see docs/reliability.md).
@@ -30,8 +30,8 @@ fn inputs(dir: &Path) -> Vec<std::path::PathBuf> {
 fn every_corpus_input_and_regression_passes_its_target() {
     let fuzz = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz");
     for (name, target) in TARGETS {
-        let corpus = inputs(&fuzz.join("corpus").join(name));
-        assert!(!corpus.is_empty(), "fuzz/corpus/{name} has seed inputs");
+        let corpus = inputs(&fuzz.join("seeds").join(name));
+        assert!(!corpus.is_empty(), "fuzz/seeds/{name} has seed inputs");
         for file in corpus
             .iter()
             .chain(&inputs(&fuzz.join("regressions").join(name)))

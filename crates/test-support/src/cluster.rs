@@ -215,10 +215,11 @@ async fn load_config(kubeconfig: &Path) -> Result<Config, String> {
         .map_err(|e| format!("loading kubeconfig {}: {e}", kubeconfig.display()))
 }
 
-/// Starts kube-apiserver + etcd with `scripts/control-plane up`.
-async fn local_cluster() -> Result<TestCluster, String> {
+/// Runs `scripts/control-plane up` in a new temporary directory (with `extra` arguments);
+/// returns the directory. The watchdog of `up` removes it once this process is gone.
+fn control_plane_up(prefix: &str, extra: &[&str]) -> Result<PathBuf, String> {
     let dir = tempfile::Builder::new()
-        .prefix("pg-gitops-cluster-")
+        .prefix(prefix)
         .tempdir()
         .map_err(|e| format!("creating a temporary directory: {e}"))?
         // Removed by the watchdog of `up` once this process is gone.
@@ -229,6 +230,7 @@ async fn local_cluster() -> Result<TestCluster, String> {
         .arg(&dir)
         .arg("--watch-pid")
         .arg(std::process::id().to_string())
+        .args(extra)
         .stdin(std::process::Stdio::null())
         .output()
         .map_err(|e| format!("running {}: {e}", script.display()))?;
@@ -241,6 +243,12 @@ async fn local_cluster() -> Result<TestCluster, String> {
             String::from_utf8_lossy(&output.stderr)
         ));
     }
+    Ok(dir)
+}
+
+/// Starts kube-apiserver + etcd with `scripts/control-plane up`.
+async fn local_cluster() -> Result<TestCluster, String> {
+    let dir = control_plane_up("pg-gitops-cluster-", &[])?;
     let kubeconfig = dir.join("kubeconfig");
     let config = load_config(&kubeconfig).await?;
     Ok(TestCluster {
@@ -338,4 +346,66 @@ async fn wait_established(crds: &Api<CustomResourceDefinition>, name: &str) -> R
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     Err(format!("CRD {name} is not Established after 60 s"))
+}
+
+/// A control plane of one test's own, not shared with the other tests of the binary: for a
+/// test that needs the whole cluster to itself (a service and a simulator serving every
+/// namespace) or the API server's audit log. Started by `scripts/control-plane up
+/// --audit-log` (about 11 s; always local, also with `PG_GITOPS_TEST_KUBECONFIG`: such a test
+/// must not run a cluster-wide simulator on somebody's cluster); stopped by
+/// [`OwnCluster::stop`], or by the watchdog when the test process ends.
+pub struct OwnCluster {
+    dir: PathBuf,
+    config: Config,
+}
+
+impl OwnCluster {
+    /// Starts it; panics (failing the test) with instructions if it cannot.
+    pub async fn start(prefix: &str) -> Self {
+        let started = tokio::task::spawn_blocking({
+            let prefix = format!("pg-gitops-{prefix}-");
+            move || control_plane_up(&prefix, &["--audit-log"])
+        })
+        .await
+        .expect("the control plane start-up did not panic");
+        let dir = started.unwrap_or_else(|err| panic!("{err}\n\n{HOW_TO_PROVISION}"));
+        let config = load_config(&dir.join("kubeconfig"))
+            .await
+            .unwrap_or_else(|err| panic!("{err}"));
+        Self { dir, config }
+    }
+
+    /// A new client for the calling test's tokio runtime (admin rights).
+    pub fn client(&self) -> Client {
+        Client::try_from(self.config.clone())
+            .expect("building a kube::Client from the test kubeconfig")
+    }
+
+    /// Path of the kubeconfig file (admin rights), for child processes.
+    pub fn kubeconfig_path(&self) -> PathBuf {
+        self.dir.join("kubeconfig")
+    }
+
+    /// The audit log: one JSON object per write request (see [`crate::audit`]).
+    pub fn audit_log(&self) -> PathBuf {
+        self.dir.join("audit.log")
+    }
+
+    /// Stops kube-apiserver and etcd and removes their data.
+    pub async fn stop(self) {
+        let script = crate::repo_root().join("scripts/control-plane");
+        let dir = self.dir.clone();
+        let status = tokio::task::spawn_blocking(move || {
+            Command::new(script)
+                .arg("down")
+                .arg(&dir)
+                .arg("--purge")
+                .stdin(std::process::Stdio::null())
+                .status()
+        })
+        .await
+        .expect("stopping the control plane did not panic")
+        .expect("running scripts/control-plane down");
+        assert!(status.success(), "scripts/control-plane down: {status}");
+    }
 }

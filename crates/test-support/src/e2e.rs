@@ -164,7 +164,7 @@ impl Db {
 
 /// The `PostgresVersion` catalog every test needs for UpdateVersion 16.4 → 17.2 (cluster-scoped,
 /// shared by the tests of a binary; an existing object is fine).
-async fn ensure_versions(client: &Client) {
+pub async fn ensure_versions(client: &Client) {
     let api: Api<DynamicObject> = Api::all_with(client.clone(), &kinds::postgres_version());
     for (version, allowlist) in [
         ("16.4", vec![">= 16.4, < 18"]),

@@ -3,6 +3,8 @@
 //! - [`cluster`]: the real Kubernetes API server of the test run ([`cluster()`]), started once
 //!   per test binary by `scripts/control-plane up` (or the cluster of
 //!   `PG_GITOPS_TEST_KUBECONFIG`), with a fresh namespace per test.
+//! - [`audit`]: the audit log of a test's own control plane ([`cluster::OwnCluster`]): the
+//!   writes pg-gitops sent, by reason.
 //! - [`kinds`]: the KubeDB kinds as `ApiResource`s and namespaced `Api`s.
 //! - [`sim`]: `kubedb-sim` in-process on a fresh namespace, with a timeline of its writes.
 //! - [`e2e`]: the whole service (`run_until` or the binary) against a real Git repository.
@@ -15,6 +17,7 @@
 //! A library crate rather than `mod support;` copied into each test binary: each helper exists
 //! once, and the dead-code lint sees them (a `pub` item here is used by some test).
 
+pub mod audit;
 pub mod chart;
 pub mod cluster;
 pub mod e2e;
@@ -26,7 +29,7 @@ pub mod metadata;
 pub mod sim;
 pub mod webhook;
 
-pub use cluster::{TestCluster, cluster};
+pub use cluster::{OwnCluster, TestCluster, cluster};
 
 /// The pg-gitops checkout (this crate lives in its `crates/test-support`): the tests run its
 /// scripts and read its `vendor/`, `charts/` and `examples/`.
