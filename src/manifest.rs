@@ -293,10 +293,12 @@ fn build_manifest(
             });
         }
     }
-    let name = map["metadata"]["name"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
+    // `metadata` may be missing or not a mapping: a Map index would panic on a missing key.
+    let metadata_str = |field: &str| {
+        let metadata = map.get("metadata").and_then(Value::as_object);
+        metadata.and_then(|m| m.get(field)).and_then(Value::as_str)
+    };
+    let name = metadata_str("name").unwrap_or_default().to_string();
     if name.is_empty() {
         violations.push(Violation {
             path: vec![
@@ -332,7 +334,7 @@ fn build_manifest(
             }
         }
     }
-    let namespace = match map["metadata"]["namespace"].as_str() {
+    let namespace = match metadata_str("namespace") {
         Some(ns) if !ns.is_empty() => ns.to_string(),
         _ => opts.default_namespace.clone(),
     };

@@ -222,3 +222,30 @@ fn a_misspelt_kind_in_the_gitops_group_is_an_error_for_its_database() {
         error.message
     );
 }
+
+/// Found by the manifest_loader fuzz target: a gitops Postgres document without `metadata`
+/// (here misspelt) panicked the loader (a map index on a missing key), which failed the
+/// whole sync and froze the snapshot. It is an error for its file like any other.
+#[test]
+fn a_document_without_metadata_is_an_error_not_a_panic() {
+    for document in [
+        "apiVersion: gitops.kubedb.com/v1alpha1\nkind: Postgres\nme,tadata:\n  name: x\nspec:\n  version: \"16.4\"\n",
+        "apiVersion: gitops.kubedb.com/v1alpha1\nkind: Postgres\nmetadata: 7\nspec:\n  version: \"16.4\"\n",
+    ] {
+        let mut set = ManifestSet::default();
+        load_text(
+            Path::new("x.yaml"),
+            Arc::from(document),
+            &LoadOptions::default(),
+            &mut set,
+        );
+        assert!(set.manifests.is_empty(), "{document}");
+        assert!(
+            set.errors.iter().any(|e| e
+                .message
+                .contains("metadata.name: required field is missing")),
+            "{:#?}",
+            set.errors
+        );
+    }
+}
