@@ -93,16 +93,31 @@ fn patterns_match(patterns: &str, name: &str) -> bool {
     matched
 }
 
+/// Glob match in O(pattern × text): on a mismatch, go back to the last `*` and let it take
+/// one more byte. (The recursive form took exponential time on patterns like `*a*a*a*…b`;
+/// found by the known_hosts fuzz target.)
 fn glob(pattern: &[u8], text: &[u8]) -> bool {
-    match (pattern.first(), text.first()) {
-        (None, None) => true,
-        (Some(b'*'), _) => {
-            glob(&pattern[1..], text) || (!text.is_empty() && glob(pattern, &text[1..]))
+    let (mut p, mut t) = (0, 0);
+    // Where the last `*` was, and the text position it has taken up to.
+    let mut last_star: Option<(usize, usize)> = None;
+    while t < text.len() {
+        match pattern.get(p) {
+            Some(b'*') => {
+                last_star = Some((p, t));
+                p += 1;
+            }
+            Some(b'?') => (p, t) = (p + 1, t + 1),
+            Some(c) if c.eq_ignore_ascii_case(&text[t]) => (p, t) = (p + 1, t + 1),
+            _ => match last_star {
+                Some((star, taken)) => {
+                    last_star = Some((star, taken + 1));
+                    (p, t) = (star + 1, taken + 1);
+                }
+                None => return false,
+            },
         }
-        (Some(b'?'), Some(_)) => glob(&pattern[1..], &text[1..]),
-        (Some(p), Some(t)) if p.eq_ignore_ascii_case(t) => glob(&pattern[1..], &text[1..]),
-        _ => false,
     }
+    pattern[p..].iter().all(|c| *c == b'*')
 }
 
 #[cfg(test)]
