@@ -18,7 +18,8 @@ use crate::yaml::PathSegment;
 /// and every field of a loaded manifest has a line inside the file.
 pub fn manifest_loader(data: &[u8]) {
     let text = String::from_utf8_lossy(data);
-    let lines = text.lines().count().max(1);
+    // Lines as YAML counts them: a lone `\r` breaks a line too.
+    let lines = 1 + text.matches('\n').count() + text.replace("\r\n", "\n").matches('\r').count();
     let mut set = ManifestSet::default();
     load_text(
         Path::new("fuzz.yaml"),
