@@ -1,9 +1,19 @@
-//! Captures every tracing event of the test binary (TRACE and up) in memory.
+//! The one tracing subscriber of a test binary: test output filtered by `RUST_LOG`, and, once
+//! a test calls [`capture`], every event (TRACE and up) kept in memory so secrets can be
+//! looked for in it. One subscriber for both, because a binary gets only one global default:
+//! the simulator's helpers install it too ([`install`]), and a test that captures later still
+//! captures.
 
 use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::{EnvFilter, Layer, filter};
+
 static CAPTURED: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+/// Whether events are being kept in memory (from the first [`capture`] on).
+static CAPTURING: AtomicBool = AtomicBool::new(false);
 
 struct CaptureWriter(Arc<Mutex<Vec<u8>>>);
 
@@ -18,19 +28,32 @@ impl Write for CaptureWriter {
     }
 }
 
-/// Installs the capturing subscriber once per test binary.
-pub fn capture() {
+/// Installs the binary's subscriber once (nothing is kept in memory until [`capture`]).
+pub fn install() {
     CAPTURED.get_or_init(|| {
         let buffer = Arc::new(Mutex::new(Vec::new()));
         let writer = buffer.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::TRACE)
+        let kept = tracing_subscriber::fmt::layer()
             .with_ansi(false)
             .with_writer(move || CaptureWriter(writer.clone()))
-            .finish();
+            // Dynamic: asked per event, so callsites seen before capturing started are kept too.
+            .with_filter(filter::dynamic_filter_fn(|_, _| {
+                CAPTURING.load(Ordering::Relaxed)
+            }));
+        let shown = tracing_subscriber::fmt::layer()
+            .with_test_writer()
+            .with_ansi(false)
+            .with_filter(EnvFilter::from_default_env());
+        let subscriber = tracing_subscriber::registry().with(kept).with(shown);
         tracing::subscriber::set_global_default(subscriber).expect("one subscriber per binary");
         buffer
     });
+}
+
+/// Keeps every event of the binary in memory from now on (TRACE and up).
+pub fn capture() {
+    install();
+    CAPTURING.store(true, Ordering::Relaxed);
 }
 
 /// Everything logged so far by any test in this binary.

@@ -34,11 +34,7 @@ impl SimNamespace {
     /// A fresh namespace with a simulator whose OpsRequest steps last `step`.
     /// Set `RUST_LOG=kubedb_sim=info` to see the simulator's steps in test output.
     pub async fn start(prefix: &str, step: Duration) -> Self {
-        let _ = tracing_subscriber::fmt()
-            .with_test_writer()
-            .with_ansi(false)
-            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-            .try_init();
+        crate::logs::install();
         let cluster = crate::cluster().await;
         let client = cluster.client();
         let namespace = cluster.namespace(prefix).await;

@@ -197,23 +197,19 @@ fn plan_now(
     ops: &[PostgresOpsRequest],
 ) -> DatabasePlan {
     let ops: Vec<&PostgresOpsRequest> = ops.iter().collect();
-    let plan = plan_database(
-        manifest,
-        live,
-        &ops,
-        Some(&catalog()),
-        &PlanSettings::default(),
-        Some("rev1"),
-    );
-    let again = plan_database(
-        manifest,
-        live,
-        &ops,
-        Some(&catalog()),
-        &PlanSettings::default(),
-        Some("rev1"),
-    );
-    assert_eq!(plan, again, "the same inputs must give the same plan");
+    let (catalog, settings) = (catalog(), PlanSettings::default());
+    let make = || {
+        plan_database(
+            manifest,
+            live,
+            &ops,
+            Some(&catalog),
+            &settings,
+            Some("rev1"),
+        )
+    };
+    let plan = make();
+    assert_eq!(plan, make(), "the same inputs must give the same plan");
     strict::assert_fits_crds(&plan, live);
     plan
 }
