@@ -63,7 +63,6 @@ impl ApplySettings {
 /// kind, its location (the URL without credentials, or the directory) and its path. The
 /// followed branch or tag is left out, so switching it keeps the objects prunable.
 pub fn source_id(source: &SourceConfig) -> String {
-    use sha2::{Digest, Sha256};
     let location = match source.kind {
         SourceKind::Git => display_url(source.url.as_deref().unwrap_or_default()),
         SourceKind::Dir | SourceKind::Cluster => source
@@ -72,12 +71,7 @@ pub fn source_id(source: &SourceConfig) -> String {
             .map(|dir| dir.display().to_string())
             .unwrap_or_default(),
     };
-    let digest = Sha256::digest(format!("{:?}\0{location}\0{}", source.kind, source.path));
-    digest
-        .iter()
-        .take(8)
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
+    unchanged::short_hash(&format!("{:?}\0{location}\0{}", source.kind, source.path))
 }
 
 /// Errors of one object; the others carry on.

@@ -17,7 +17,13 @@ use crate::models::{APPLIED_HASH_ANNOTATION, GitopsPostgres};
 /// The hash of an apply configuration, canonical (serde_json orders object keys), as 16 hex
 /// digits.
 pub(crate) fn applied_hash(config: &Value) -> String {
-    let digest = Sha256::digest(config.to_string());
+    short_hash(&config.to_string())
+}
+
+/// The first 16 hex digits of SHA-256 over `text`: short enough for a label value, and the
+/// one hash the apply stage puts on objects (this one and the source label).
+pub(super) fn short_hash(text: &str) -> String {
+    let digest = Sha256::digest(text);
     digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
 }
 

@@ -107,7 +107,8 @@ pub fn mutated(desired: &[(&str, Value)], live: &[(&str, Value)]) -> (Value, Val
     (apply(desired_spec(), desired), apply(live_spec(), live))
 }
 
-/// Loads a gitops manifest for `db/pg1` through the real loader (so lines are real).
+/// Loads a gitops manifest for `db/pg1` (or the name `metadata` gives) through the real
+/// loader, so lines are real.
 pub fn manifest_with(spec: Value, metadata: Value) -> Manifest {
     let mut meta = json!({"name": "pg1", "namespace": "db"});
     meta.as_object_mut()

@@ -120,18 +120,7 @@ fn database_name() -> impl Strategy<Value = String> {
 }
 
 fn manifest_named(name: &str, spec: Value) -> Manifest {
-    let document = json!({"apiVersion": "gitops.kubedb.com/v1alpha1", "kind": "Postgres",
-        "metadata": {"name": name, "namespace": "db", "generation": 1}, "spec": spec});
-    let mut set = ManifestSet::default();
-    let text = crate::yaml::to_string(&document);
-    load_text(
-        Path::new("db.yaml"),
-        Arc::from(text),
-        &LoadOptions::default(),
-        &mut set,
-    );
-    assert_eq!(set.errors, vec![]);
-    std::sync::Arc::unwrap_or_clone(set.manifests.remove(0))
+    manifest_with(spec, json!({"name": name, "generation": 1}))
 }
 
 /// KubeDB's mutating webhook on a write of `object`.
