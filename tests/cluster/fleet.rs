@@ -47,7 +47,7 @@ use pg_gitops::server::Provider;
 use serde_json::Value;
 use test_support::OwnCluster;
 use test_support::audit::{AuditLog, Entry, by_reason};
-use test_support::e2e::{Db, ensure_versions, http_get, is_current, to_value, write_config};
+use test_support::e2e::{Db, ensure_versions, is_current, reconciles, to_value, write_config};
 use test_support::git::repo::TestRepo;
 use test_support::kinds;
 use test_support::webhook::deliver_over_tcp;
@@ -254,16 +254,6 @@ impl Drop for Binary {
             let _ = child.wait();
         }
     }
-}
-
-/// Sum of the `pg_gitops_reconcile_total` series on /metrics.
-async fn reconciles(listen: std::net::SocketAddr) -> f64 {
-    http_get(listen, "/metrics")
-        .await
-        .lines()
-        .filter(|line| line.starts_with("pg_gitops_reconcile_total"))
-        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
 }
 
 fn mib(kib: u64) -> String {

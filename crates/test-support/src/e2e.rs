@@ -333,6 +333,16 @@ pub async fn http_get(addr: SocketAddr, path: &str) -> String {
     response
 }
 
+/// Sum of the `pg_gitops_reconcile_total` series on the service's `/metrics` at `listen`.
+pub async fn reconciles(listen: SocketAddr) -> f64 {
+    http_get(listen, "/metrics")
+        .await
+        .lines()
+        .filter(|line| line.starts_with("pg_gitops_reconcile_total"))
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
 /// Every request a client sent that is not a read (method other than GET), as "METHOD path".
 #[derive(Clone, Default)]
 pub struct Writes(Arc<Mutex<Vec<String>>>);
