@@ -26,6 +26,7 @@ use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Client, ResourceExt};
 use tracing::{info, instrument, warn};
 
+use crate::api_health::{ApiHealth, watch_backoff};
 use crate::backoff::Backoff;
 use crate::config::Config;
 use crate::events;
@@ -165,6 +166,7 @@ pub async fn run(
             gitops_listed: mut gitops_listed_rx,
             ops_requests,
             broken,
+            api,
         },
         CacheWriters {
             gitops: gitops_writer,
@@ -214,16 +216,22 @@ pub async fn run(
         gitops_writer,
         watcher(gitops_api, config.clone()).modify(strip_unread),
     )
-    .inspect(move |event| match event {
-        Ok(watcher::Event::InitDone) => {
-            forget(None);
-            let _ = gitops_listed.send(true);
+    .inspect({
+        let api = api.clone();
+        move |event| {
+            api.observe_watch(event);
+            match event {
+                Ok(watcher::Event::InitDone) => {
+                    forget(None);
+                    let _ = gitops_listed.send(true);
+                }
+                Ok(watcher::Event::Delete(object)) => forget(Some(object)),
+                Err(error) => warn!(%error, "watching gitops Postgres objects"),
+                _ => {}
+            }
         }
-        Ok(watcher::Event::Delete(object)) => forget(Some(object)),
-        Err(error) => warn!(%error, "watching gitops Postgres objects"),
-        _ => {}
     })
-    .default_backoff()
+    .backoff(watch_backoff())
     .applied_objects();
     let (databases, databases_writer) = reflector::store();
     let (versions, versions_writer) = reflector::store();
@@ -231,23 +239,28 @@ pub async fn run(
         databases_writer,
         watcher(databases_api, config.clone()).modify(strip_unread),
     )
-    .default_backoff()
+    .inspect(observed_by(&api))
+    .backoff(watch_backoff())
     .touched_objects();
     let ops_events = reflector::reflector(
         ops_writer,
         watcher(ops_api, config.clone()).modify(strip_unread),
     )
-    .default_backoff()
+    .inspect(observed_by(&api))
+    .backoff(watch_backoff())
     .touched_objects();
     // The catalog only informs the version check; it never triggers a reconcile.
     let version_events = reflector::reflector(
         versions_writer,
         watcher(Api::<PostgresVersion>::all(client.clone()), config.clone()).modify(strip_unread),
     )
-    .default_backoff()
+    .inspect(observed_by(&api))
+    .backoff(watch_backoff())
     .touched_objects();
     tokio::spawn(version_events.for_each(|_| async {}));
 
+    let failures_after_outage = failures.clone();
+    tokio::spawn(crate::api_health::probe(client.clone(), api.clone()));
     let recorder = events::recorder(client.clone(), &settings.instance);
     let pacing = Pacing::new(settings.max_ops_requests_per_second);
     let context = Arc::new(Context {
@@ -273,6 +286,14 @@ pub async fn run(
             Some(ObjectRef::new(ops.database_name()?).within(&namespace))
         })
         .reconcile_all_on(leader.gained)
+        // After an outage, at once: the backoffs of reconciles that failed during it would
+        // otherwise outlast it by minutes.
+        .reconcile_all_on(api.returns().map(move |()| {
+            failures_after_outage
+                .lock()
+                .expect("failure counts")
+                .clear();
+        }))
         .reconcile_on(broken.changes())
         .graceful_shutdown_on(shutdown);
     let gitops_store = gitops;
@@ -312,6 +333,12 @@ pub async fn run(
         () = drained => {}
         () = before_ready => info!("shutdown before the caches filled; nothing to drain"),
     }
+}
+
+/// Reports each event of a watch to the API's health.
+fn observed_by<K>(api: &ApiHealth) -> impl Fn(&Result<watcher::Event<K>, watcher::Error>) + use<K> {
+    let api = api.clone();
+    move |event| api.observe_watch(event)
 }
 
 /// The gitops object of a `kubedb.com` Postgres has the same namespace and name.

@@ -10,6 +10,7 @@
 //! stages behind them (apply, controller, execute, live reads, metrics, rendering) are
 //! crate-private so the compiler reports any of their code that nothing uses.
 
+pub mod api_health;
 pub(crate) mod apply;
 pub(crate) mod backoff;
 pub mod build_info;

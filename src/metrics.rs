@@ -19,17 +19,16 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
-use tokio::sync::watch;
-use tracing::info;
 
 use crate::build_info;
 use crate::models::OpsRequestType;
 use crate::plan::StepType;
 use crate::server::DeliveryResult;
-use crate::source::{Snapshot, SourceStats};
+use crate::source::SourceStats;
 use crate::status::Standing;
 
 mod databases;
+mod follow;
 mod labels;
 
 use labels::{
@@ -81,6 +80,7 @@ struct Families {
     databases: Family<StateLabels, Gauge>,
     database_info: Family<DatabaseLabels, Gauge>,
     leader: Gauge,
+    kubernetes_api_reachable: Gauge,
     git_fetch_total: Family<ResultLabels, Counter>,
     webhook_deliveries_total: Family<DeliveryLabels, Counter>,
     snapshot_revision: Family<RevisionLabels, Gauge>,
@@ -128,6 +128,7 @@ impl Metrics {
             databases: Family::default(),
             database_info: Family::default(),
             leader: Gauge::default(),
+            kubernetes_api_reachable: Gauge::default(),
             git_fetch_total: Family::default(),
             webhook_deliveries_total: Family::default(),
             snapshot_revision: Family::default(),
@@ -171,6 +172,12 @@ impl Metrics {
             "leader",
             "1 while this replica holds the leader Lease and may write, else 0",
             families.leader.clone(),
+        );
+        registry.register(
+            "kubernetes_api_reachable",
+            "1 while this replica's watches reach the Kubernetes API, 0 during an outage (no \
+             connection, or 5xx/429 answers) until the API answers again",
+            families.kubernetes_api_reachable.clone(),
         );
         registry.register(
             "git_fetch",
@@ -368,45 +375,11 @@ impl Metrics {
             .set(1);
     }
 
-    /// Keeps the `leader` gauge (and the log) in step with this replica's leadership until
-    /// the election ends.
-    pub(crate) async fn follow_leadership(self, mut leading: watch::Receiver<bool>) {
-        loop {
-            let now = *leading.borrow_and_update();
-            self.set_leader(now);
-            info!(leader = now, "leadership");
-            if leading.changed().await.is_err() {
-                return;
-            }
-        }
-    }
-
     /// How many manifests of the snapshot in use could not be read.
     pub fn set_invalid_manifests(&self, count: usize) {
         self.families()
             .invalid_manifests
             .set(i64::try_from(count).unwrap_or(i64::MAX));
-    }
-
-    /// Keeps `snapshot_revision` and `invalid_manifests` on the snapshot the source
-    /// publishes, until it stops.
-    pub(crate) async fn follow_snapshots(
-        self,
-        mut snapshots: watch::Receiver<Option<Arc<Snapshot>>>,
-    ) {
-        loop {
-            let seen = snapshots
-                .borrow_and_update()
-                .as_ref()
-                .map(|snapshot| (snapshot.revision.clone(), snapshot.manifests.errors.len()));
-            if let Some((revision, invalid)) = seen {
-                self.set_snapshot_revision(&revision);
-                self.set_invalid_manifests(invalid);
-            }
-            if snapshots.changed().await.is_err() {
-                return;
-            }
-        }
     }
 
     /// The whole registry as OpenMetrics text, ending in `# EOF`.

@@ -119,6 +119,7 @@ pub async fn run_until(
     }
     let controller_gate = gates.clone();
     let (mut caches, cache_writers) = controller::caches();
+    tokio::spawn(metrics.clone().follow_api(caches.api.subscribe()));
     if let Some(handle) = &source {
         caches.broken = BrokenManifests::follow(handle.snapshots.clone());
         let apply_gate = gates.clone();

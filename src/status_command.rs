@@ -233,6 +233,18 @@ pub fn table(report: &StatusReport) -> String {
         );
         line("Error:", or_dash(source.last_fetch_error.as_deref()));
     }
+    if let (false, Some(since)) = (
+        report.kubernetes.reachable,
+        report.kubernetes.unreachable_since.as_deref(),
+    ) {
+        line(
+            "Cluster:",
+            format!(
+                "unreachable since {since} ({}); databases as they were then",
+                or_dash(report.kubernetes.error.as_deref())
+            ),
+        );
+    }
     line("Invalid:", source.invalid_manifests.len().to_string());
     for invalid in &source.invalid_manifests {
         line(

@@ -17,6 +17,7 @@ use kube::ResourceExt;
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
+use crate::api_health::Reachability;
 use crate::config::{SourceConfig, SourceKind};
 use crate::controller::Caches;
 use crate::models::{GitopsPostgres, PostgresOpsRequest};
@@ -27,8 +28,48 @@ use crate::source::{Reference, Snapshot, SourceHandle, SourceStats};
 #[serde(rename_all = "camelCase")]
 pub struct StatusReport {
     pub source: SourceStatus,
+    /// Absent in the answers of versions before 0.4: read as reachable.
+    #[serde(default)]
+    pub kubernetes: KubernetesStatus,
     /// Sorted by namespace, then name.
     pub databases: Vec<DatabaseStatus>,
+}
+
+/// Whether this replica reaches the Kubernetes API. During an outage every other part of the
+/// report shows the cluster as it was when the outage began.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KubernetesStatus {
+    pub reachable: bool,
+    /// When the outage began (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unreachable_since: Option<String>,
+    /// The latest failure of the outage.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl Default for KubernetesStatus {
+    fn default() -> Self {
+        Self::from(&Reachability::Reachable)
+    }
+}
+
+impl From<&Reachability> for KubernetesStatus {
+    fn from(reachability: &Reachability) -> Self {
+        match reachability {
+            Reachability::Reachable => Self {
+                reachable: true,
+                unreachable_since: None,
+                error: None,
+            },
+            Reachability::Unreachable { since, error } => Self {
+                reachable: false,
+                unreachable_since: Some(since.to_string()),
+                error: Some(error.clone()),
+            },
+        }
+    }
 }
 
 /// The header: where the desired state comes from and how the last sync went.
@@ -157,6 +198,7 @@ impl StatusSources {
             .and_then(|snapshots| snapshots.borrow().clone());
         StatusReport {
             source: self.source(snapshot.as_deref()),
+            kubernetes: KubernetesStatus::from(&self.caches.api.now()),
             databases: databases(
                 &self.caches.gitops.state(),
                 &self.caches.ops_requests.state(),

@@ -5,6 +5,7 @@ use kube::runtime::reflector::{self, Store, store::Writer};
 use tokio::sync::watch;
 
 use super::BrokenManifests;
+use crate::api_health::ApiHealth;
 use crate::models::{GitopsPostgres, PostgresOpsRequest};
 
 /// The caches of gitops objects and OpsRequests the controller fills, readable elsewhere (the
@@ -19,6 +20,9 @@ pub struct Caches {
     pub ops_requests: Store<PostgresOpsRequest>,
     /// The broken manifests of the snapshot in use (set with a Git or directory source).
     pub broken: BrokenManifests,
+    /// Whether the watches that fill these caches reach the API server: while they cannot,
+    /// the caches show the cluster as it was when the outage began.
+    pub api: ApiHealth,
 }
 
 /// The writing halves of [`Caches`], handed to [`super::run`].
@@ -39,6 +43,7 @@ pub fn caches() -> (Caches, CacheWriters) {
             gitops_listed,
             ops_requests,
             broken: BrokenManifests::default(),
+            api: ApiHealth::new(),
         },
         CacheWriters {
             gitops: gitops_writer,

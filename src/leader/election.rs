@@ -14,6 +14,7 @@ use kube::{Api, Client};
 use kube_lease_manager::{LeaseManager, LeaseManagerError};
 use tracing::{info, warn};
 
+use crate::api_health::watch_backoff;
 use crate::backoff::{Backoff, spread};
 
 use super::{
@@ -89,8 +90,9 @@ impl Election {
     ) {
         let api: Api<Lease> = Api::namespaced(self.client.clone(), &self.settings.lease_namespace);
         let by_name = format!("metadata.name={}", self.settings.lease_name);
-        let mut lease_events =
-            pin!(watcher(api, watcher::Config::default().fields(&by_name)).default_backoff());
+        let mut lease_events = pin!(
+            watcher(api, watcher::Config::default().fields(&by_name)).backoff(watch_backoff())
+        );
         // The Lease as listed so far while a (re-)list is in progress.
         let mut listing = ObservedLease::default();
         let mut shutdown = pin!(shutdown);

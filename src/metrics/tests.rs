@@ -8,8 +8,12 @@ use axum::routing::get;
 use http_body_util::BodyExt;
 use tower::ServiceExt;
 
+use tokio::sync::watch;
+
 use super::*;
+use crate::api_health::ApiHealth;
 use crate::server::{DeliveryLog, Provider};
+use crate::source::Snapshot;
 
 /// The value of the one sample line that starts with `series ` (name plus labels).
 fn sample(text: &str, series: &str) -> Option<f64> {
@@ -356,4 +360,29 @@ async fn invalid_manifests_follow_the_snapshot_in_use() {
     }
     drop(sender);
     follower.await.unwrap();
+}
+
+#[tokio::test]
+async fn the_api_gauge_follows_an_outage() {
+    let metrics = Metrics::new();
+    let health = ApiHealth::new();
+    tokio::spawn(metrics.clone().follow_api(health.subscribe()));
+    let gauge = |metrics: &Metrics| sample(&metrics.encode(), "pg_gitops_kubernetes_api_reachable");
+    let settles = |want: f64| {
+        let metrics = metrics.clone();
+        async move {
+            for _ in 0..100 {
+                if gauge(&metrics) == Some(want) {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            panic!("the gauge stays at {:?}, not {want}", gauge(&metrics));
+        }
+    };
+    settles(1.0).await;
+    health.failed(&"connection refused");
+    settles(0.0).await;
+    health.answered();
+    settles(1.0).await;
 }

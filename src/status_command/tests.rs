@@ -2,7 +2,7 @@ use axum::Router;
 use axum::routing::get;
 
 use super::*;
-use crate::status_view::{InvalidManifest, OpsRequestStatus, SourceStatus};
+use crate::status_view::{InvalidManifest, KubernetesStatus, OpsRequestStatus, SourceStatus};
 
 fn report() -> StatusReport {
     StatusReport {
@@ -20,6 +20,7 @@ fn report() -> StatusReport {
                 message: "mapping values are not allowed".into(),
             }],
         },
+        kubernetes: KubernetesStatus::default(),
         databases: vec![DatabaseStatus {
             namespace: "db".into(),
             name: "pg1".into(),
@@ -183,4 +184,33 @@ async fn watch_keeps_going_while_the_service_is_down() {
         2,
         "{text:?}"
     );
+}
+
+#[test]
+fn an_outage_is_named_above_the_databases_it_made_stale() {
+    let mut report = report();
+    assert!(
+        !table(&report).contains("Cluster:"),
+        "nothing while reachable"
+    );
+    report.kubernetes = KubernetesStatus {
+        reachable: false,
+        unreachable_since: Some("2026-12-03T07:01:00Z".into()),
+        error: Some("connection refused".into()),
+    };
+    let text = table(&report);
+    assert!(
+        text.contains(
+            "Cluster:  unreachable since 2026-12-03T07:01:00Z (connection refused); databases as they were then\n"
+        ),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_report_of_an_older_service_reads_as_reachable() {
+    let mut json = serde_json::to_value(report()).unwrap();
+    json.as_object_mut().unwrap().remove("kubernetes");
+    let read: StatusReport = serde_json::from_value(json).unwrap();
+    assert!(read.kubernetes.reachable);
 }

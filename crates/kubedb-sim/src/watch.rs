@@ -17,8 +17,8 @@ pub(super) fn reflect(
     let writer = Writer::new(resource.clone());
     let store = writer.as_reader();
     let changed = Arc::clone(changed);
-    let stream =
-        reflector::reflector(writer, watcher(api, watcher::Config::default())).default_backoff();
+    let stream = reflector::reflector(writer, watcher(api, watcher::Config::default()))
+        .backoff(retry_within_seconds());
     let task = tokio::spawn(async move {
         futures::pin_mut!(stream);
         while let Some(event) = stream.next().await {
@@ -41,4 +41,17 @@ impl Drop for AbortOnDrop<'_> {
             task.abort();
         }
     }
+}
+
+/// Retries of a failed watch: from half a second up to 2 s plus jitter (kube-runtime's default, like
+/// client-go's, grows to 30 s). KubeDB's operator backs off like client-go; the simulator
+/// retries sooner so that, after an API-server outage, how long the tests wait for KubeDB's
+/// stand-in does not hide how long pg-gitops took.
+fn retry_within_seconds() -> kube::runtime::watcher::ExponentialBackoff {
+    backon::ExponentialBuilder::default()
+        .with_min_delay(std::time::Duration::from_millis(500))
+        .with_max_delay(std::time::Duration::from_secs(2))
+        .with_jitter()
+        .without_max_times()
+        .into()
 }

@@ -391,21 +391,42 @@ impl OwnCluster {
         self.dir.join("audit.log")
     }
 
+    /// An outage: stops kube-apiserver and etcd but keeps their data and ports
+    /// (`scripts/control-plane stop`).
+    pub async fn stop_api_server_and_etcd(&self) {
+        self.control_plane(&["stop"]).await;
+    }
+
+    /// Ends the outage: etcd again on its data, then the API server on its port, until /readyz
+    /// answers (`scripts/control-plane start`). Clients made before keep working.
+    pub async fn start_api_server_and_etcd(&self) {
+        self.control_plane(&["start"]).await;
+    }
+
     /// Stops kube-apiserver and etcd and removes their data.
     pub async fn stop(self) {
+        self.control_plane(&["down", "--purge"]).await;
+    }
+
+    /// Runs `scripts/control-plane COMMAND DIR [ARGS]`, failing the test if it fails.
+    async fn control_plane(&self, command: &[&str]) {
         let script = crate::repo_root().join("scripts/control-plane");
-        let dir = self.dir.clone();
+        let shown = command.join(" ");
+        let (dir, command) = (
+            self.dir.clone(),
+            command.iter().map(|c| c.to_string()).collect::<Vec<_>>(),
+        );
         let status = tokio::task::spawn_blocking(move || {
             Command::new(script)
-                .arg("down")
+                .arg(&command[0])
                 .arg(&dir)
-                .arg("--purge")
+                .args(&command[1..])
                 .stdin(std::process::Stdio::null())
                 .status()
         })
         .await
-        .expect("stopping the control plane did not panic")
-        .expect("running scripts/control-plane down");
-        assert!(status.success(), "scripts/control-plane down: {status}");
+        .expect("scripts/control-plane did not panic")
+        .expect("running scripts/control-plane");
+        assert!(status.success(), "scripts/control-plane {shown}: {status}");
     }
 }

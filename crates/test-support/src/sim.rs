@@ -12,7 +12,7 @@ use std::time::Duration;
 use futures::StreamExt;
 use kube::Client;
 use kube::api::{Api, DynamicObject, PostParams};
-use kube::runtime::watcher;
+use kube::runtime::{WatchStreamExt, watcher};
 use kubedb_sim::{SimConfig, SimHandle, spawn};
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
@@ -241,7 +241,14 @@ impl Timeline {
             let seen = Arc::clone(&seen);
             tasks.push(tokio::spawn(async move {
                 let mut listed = Some(listed);
-                let stream = watcher(api, watcher::Config::default());
+                // Retries within a second or two, and never in a hot loop, while the API
+                // server is away (the outage test stops it).
+                let retry: watcher::ExponentialBackoff = backon::ExponentialBuilder::default()
+                    .with_min_delay(Duration::from_millis(200))
+                    .with_max_delay(Duration::from_secs(2))
+                    .without_max_times()
+                    .into();
+                let stream = watcher(api, watcher::Config::default()).backoff(retry);
                 futures::pin_mut!(stream);
                 while let Some(event) = stream.next().await {
                     let object = match event {
