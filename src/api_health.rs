@@ -20,6 +20,7 @@ use std::time::Duration;
 use futures::Stream;
 use k8s_openapi::jiff::Timestamp;
 use kube::Client;
+use kube::runtime::utils::Backoff as _;
 use kube::runtime::watcher;
 use tokio::sync::watch;
 use tracing::{info, warn};
@@ -148,6 +149,45 @@ pub async fn probe(client: Client, health: ApiHealth) {
                 // server is up; its watches will tell the rest.
                 Err(_) => health.answered(),
             }
+        }
+    }
+}
+
+/// A watch's retry delays ([`watch_backoff`]) that start over once per outage that ended:
+/// the first failure after the API server returned (typically `410 Gone`, because a restarted
+/// API server's watch cache no longer holds the resource version the watch had reached) is
+/// retried at once, not after the longest delay the outage built up. Once per outage, so a
+/// failure that repeats still backs off.
+pub struct OutageAwareBackoff {
+    delays: kube::runtime::watcher::ExponentialBackoff,
+    ended: watch::Receiver<u64>,
+}
+
+impl Iterator for OutageAwareBackoff {
+    type Item = Duration;
+
+    fn next(&mut self) -> Option<Duration> {
+        if self.ended.has_changed().unwrap_or(false) {
+            self.ended.mark_unchanged();
+            self.delays.reset();
+            return Some(Duration::ZERO);
+        }
+        self.delays.next()
+    }
+}
+
+impl kube::runtime::utils::Backoff for OutageAwareBackoff {
+    fn reset(&mut self) {
+        self.delays.reset();
+    }
+}
+
+impl ApiHealth {
+    /// [`watch_backoff`] for a watch that reports to this state.
+    pub fn watch_backoff(&self) -> OutageAwareBackoff {
+        OutageAwareBackoff {
+            delays: watch_backoff(),
+            ended: self.ended.subscribe(),
         }
     }
 }

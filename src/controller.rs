@@ -26,7 +26,7 @@ use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Client, ResourceExt};
 use tracing::{info, instrument, warn};
 
-use crate::api_health::{ApiHealth, watch_backoff};
+use crate::api_health::ApiHealth;
 use crate::backoff::Backoff;
 use crate::config::Config;
 use crate::events;
@@ -231,7 +231,7 @@ pub async fn run(
             }
         }
     })
-    .backoff(watch_backoff())
+    .backoff(api.watch_backoff())
     .applied_objects();
     let (databases, databases_writer) = reflector::store();
     let (versions, versions_writer) = reflector::store();
@@ -240,14 +240,14 @@ pub async fn run(
         watcher(databases_api, config.clone()).modify(strip_unread),
     )
     .inspect(observed_by(&api))
-    .backoff(watch_backoff())
+    .backoff(api.watch_backoff())
     .touched_objects();
     let ops_events = reflector::reflector(
         ops_writer,
         watcher(ops_api, config.clone()).modify(strip_unread),
     )
     .inspect(observed_by(&api))
-    .backoff(watch_backoff())
+    .backoff(api.watch_backoff())
     .touched_objects();
     // The catalog only informs the version check; it never triggers a reconcile.
     let version_events = reflector::reflector(
@@ -255,7 +255,7 @@ pub async fn run(
         watcher(Api::<PostgresVersion>::all(client.clone()), config.clone()).modify(strip_unread),
     )
     .inspect(observed_by(&api))
-    .backoff(watch_backoff())
+    .backoff(api.watch_backoff())
     .touched_objects();
     tokio::spawn(version_events.for_each(|_| async {}));
 

@@ -92,3 +92,23 @@ fn watches_retry_within_a_few_seconds_however_long_the_outage() {
         "{delays:?}"
     );
 }
+
+#[test]
+fn a_watch_retries_at_once_after_an_outage_ends_but_only_once() {
+    let health = ApiHealth::new();
+    let mut backoff = health.watch_backoff();
+    let during: Vec<Duration> = backoff.by_ref().take(8).collect();
+    assert!(during[7] >= Duration::from_secs(2), "{during:?}");
+    health.failed(&"refused");
+    health.answered();
+    assert_eq!(
+        backoff.next(),
+        Some(Duration::ZERO),
+        "the first retry after the outage"
+    );
+    let after = backoff.next().unwrap();
+    assert!(
+        after > Duration::ZERO && after <= Duration::from_secs(1),
+        "then from the start again: {after:?}"
+    );
+}

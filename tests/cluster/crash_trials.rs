@@ -10,7 +10,6 @@
 //!
 //! `scripts/test` runs 2 trials; docs/reliability.md records the 20-trial run.
 
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use test_support::e2e::*;
@@ -32,25 +31,6 @@ impl Rng {
     }
 }
 
-fn start(config: &std::path::Path, kubeconfig: &std::path::Path) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_pg-gitops"))
-        .args(["run", "--config"])
-        .arg(config)
-        .env("KUBECONFIG", kubeconfig)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("starting pg-gitops")
-}
-
-fn kill_9(mut child: Child) {
-    let _ = Command::new("kill")
-        .args(["-9", &child.id().to_string()])
-        .status();
-    let _ = child.wait();
-}
-
 async fn trial(seed: u64) {
     eprintln!("crash trial: seed {seed}");
     let mut rng = Rng(seed.max(1));
@@ -68,7 +48,15 @@ async fn trial(seed: u64) {
     config.leader_election.lease_name = format!("crash-{seed}");
     write_config(&config, &config_file);
 
-    let mut service = start(&config_file, &kubeconfig);
+    let start = || {
+        ServiceProcess::start(
+            env!("CARGO_BIN_EXE_pg-gitops"),
+            &config_file,
+            &kubeconfig,
+            None,
+        )
+    };
+    let mut service = start();
     for db in &dbs {
         wait_current(&client, &ns, db).await;
     }
@@ -77,10 +65,10 @@ async fn trial(seed: u64) {
     // Six kills at random moments of the sequences, each followed by a restart.
     for kill in 0..6 {
         tokio::time::sleep(rng.millis(300, 2_500)).await;
-        kill_9(service);
+        service.kill_9();
         eprintln!("crash trial {seed}: kill {kill}");
         tokio::time::sleep(rng.millis(0, 1_000)).await;
-        service = start(&config_file, &kubeconfig);
+        service = start();
     }
     for db in &changed {
         wait_current(&client, &ns, db).await;
@@ -91,7 +79,7 @@ async fn trial(seed: u64) {
             assert_eq!(phase_of(o), "Successful", "seed {seed}: {o:#}");
         }
     }
-    kill_9(service);
+    service.kill_9();
     sim.stop().await;
 }
 

@@ -7,6 +7,7 @@
 //! cluster-scoped objects (CRDs, PostgresVersions) only in ways other tests cannot disturb
 //! (see docs/testing.md, "Writing a cluster test").
 
+mod api_outage;
 mod bench;
 mod chart;
 mod chart_rbac;

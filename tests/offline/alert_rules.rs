@@ -183,6 +183,33 @@ fn unit_tests(spec: &Value) -> Value {
                     }]},
                 ],
             },
+            {
+                // Pod a loses the API for 5 minutes (a 1-minute blip before that is no
+                // alert); pod b never does.
+                "interval": "1m",
+                "input_series": [
+                    series("pg_gitops_kubernetes_api_reachable", "", "a", "1x3 0 1x3 0x5 1x5"),
+                    series("pg_gitops_kubernetes_api_reachable", "", "b", "1x20"),
+                ],
+                "alert_rule_test": [
+                    {"eval_time": "6m", "alertname": "PgGitopsKubernetesApiUnreachable", "exp_alerts": []},
+                    {"eval_time": "9m", "alertname": "PgGitopsKubernetesApiUnreachable", "exp_alerts": []},
+                    {"eval_time": "11m", "alertname": "PgGitopsKubernetesApiUnreachable", "exp_alerts": [{
+                        "exp_labels": with(json!({
+                            "severity": "critical",
+                            "instance": "a:8080",
+                            "pod": "a",
+                        })),
+                        "exp_annotations": annotations(
+                            spec,
+                            "PgGitopsKubernetesApiUnreachable",
+                            "0",
+                            &[("pod", "a")],
+                        ),
+                    }]},
+                    {"eval_time": "15m", "alertname": "PgGitopsKubernetesApiUnreachable", "exp_alerts": []},
+                ],
+            },
         ],
     })
 }
@@ -203,7 +230,8 @@ fn promtool_accepts_the_rules_and_each_alert_fires_exactly_when_expected() {
             "PgGitopsSourceNotSyncing",
             "PgGitopsInvalidManifests",
             "PgGitopsNoLeader",
-            "PgGitopsReconcileErrors"
+            "PgGitopsReconcileErrors",
+            "PgGitopsKubernetesApiUnreachable"
         ]
     );
     let dir = tempfile::tempdir().unwrap();
@@ -211,7 +239,7 @@ fn promtool_accepts_the_rules_and_each_alert_fires_exactly_when_expected() {
     std::fs::write(dir.path().join("rules.yaml"), spec.to_string()).unwrap();
     let (ok, out) = promtool(&["check", "rules", "rules.yaml"], dir.path());
     assert!(ok, "promtool check rules failed:\n{out}");
-    assert!(out.contains("SUCCESS: 5 rules found"), "{out}");
+    assert!(out.contains("SUCCESS: 6 rules found"), "{out}");
 
     let tests = unit_tests(&spec);
     std::fs::write(dir.path().join("tests.yaml"), tests.to_string()).unwrap();

@@ -386,6 +386,22 @@ impl OwnCluster {
         self.dir.join("kubeconfig")
     }
 
+    /// Creates namespace `name` (the cluster is the test's own: no name clash to avoid).
+    pub async fn namespace(&self, name: &str) -> String {
+        let ns = Namespace {
+            metadata: ObjectMeta {
+                name: Some(name.into()),
+                ..ObjectMeta::default()
+            },
+            ..Namespace::default()
+        };
+        Api::<Namespace>::all(self.client())
+            .create(&PostParams::default(), &ns)
+            .await
+            .unwrap_or_else(|e| panic!("creating namespace {name}: {e}"));
+        name.into()
+    }
+
     /// The audit log: one JSON object per write request (see [`crate::audit`]).
     pub fn audit_log(&self) -> PathBuf {
         self.dir.join("audit.log")

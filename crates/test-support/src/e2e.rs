@@ -18,7 +18,9 @@ use serde_json::{Value, json};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+mod process;
 mod read;
+pub use process::ServiceProcess;
 pub use read::*;
 
 use crate::git::repo::TestRepo;
@@ -335,10 +337,18 @@ pub async fn http_get(addr: SocketAddr, path: &str) -> String {
 
 /// Sum of the `pg_gitops_reconcile_total` series on the service's `/metrics` at `listen`.
 pub async fn reconciles(listen: SocketAddr) -> f64 {
+    metric(listen, "pg_gitops_reconcile_total").await
+}
+
+/// Sum of the series of metric `name` on the service's `/metrics` at `listen` (0 if none).
+pub async fn metric(listen: SocketAddr, name: &str) -> f64 {
     http_get(listen, "/metrics")
         .await
         .lines()
-        .filter(|line| line.starts_with("pg_gitops_reconcile_total"))
+        .filter(|line| {
+            line.strip_prefix(name)
+                .is_some_and(|rest| rest.starts_with([' ', '{']))
+        })
         .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
         .sum()
 }

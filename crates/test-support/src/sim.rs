@@ -34,10 +34,14 @@ impl SimNamespace {
     /// A fresh namespace with a simulator whose OpsRequest steps last `step`.
     /// Set `RUST_LOG=kubedb_sim=info` to see the simulator's steps in test output.
     pub async fn start(prefix: &str, step: Duration) -> Self {
-        crate::logs::install();
         let cluster = crate::cluster().await;
-        let client = cluster.client();
         let namespace = cluster.namespace(prefix).await;
+        Self::on(cluster.client(), namespace, step).await
+    }
+
+    /// The same on an existing namespace of any cluster (e.g. a test's [`crate::OwnCluster`]).
+    pub async fn on(client: Client, namespace: String, step: Duration) -> Self {
+        crate::logs::install();
         let timeline = Timeline::start(client.clone(), &namespace).await;
         let mut config = SimConfig::new(step).in_namespace(namespace.clone());
         // Provisioning is not what these tests wait for; keep it short whatever the step.
