@@ -75,8 +75,9 @@ pub fn compute(object: &Value) -> Result<Computed, String> {
         && observed != generation
     {
         let kind = object["kind"].as_str().unwrap_or_default();
-        let message =
-            format!("{kind} generation is {generation}, but latest observed generation is {observed}");
+        let message = format!(
+            "{kind} generation is {generation}, but latest observed generation is {observed}"
+        );
         return Ok(Computed::new(
             KStatus::InProgress,
             &message,
@@ -86,7 +87,11 @@ pub fn compute(object: &Value) -> Result<Computed, String> {
     let conditions = conditions(object)?;
     for c in &conditions {
         if c.kind == "Reconciling" && c.status == "True" {
-            return Ok(Computed::new(KStatus::InProgress, &c.message, Some(&c.reason)));
+            return Ok(Computed::new(
+                KStatus::InProgress,
+                &c.message,
+                Some(&c.reason),
+            ));
         }
         if c.kind == "Stalled" && c.status == "True" {
             return Ok(Computed::new(KStatus::Failed, &c.message, Some(&c.reason)));
@@ -97,7 +102,11 @@ pub fn compute(object: &Value) -> Result<Computed, String> {
         match c.status.as_str() {
             "True" => return Ok(Computed::new(KStatus::Current, "Resource is Ready", None)),
             "False" | "Unknown" => {
-                return Ok(Computed::new(KStatus::InProgress, &c.message, Some(&c.reason)));
+                return Ok(Computed::new(
+                    KStatus::InProgress,
+                    &c.message,
+                    Some(&c.reason),
+                ));
             }
             _ => {}
         }

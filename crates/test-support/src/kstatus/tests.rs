@@ -23,7 +23,12 @@ fn status_of(object: &Value) -> (KStatus, Option<String>) {
 fn upstream_crd_generic_status_cases() {
     let g1 = json!({"name": "test", "namespace": "qual", "generation": 1});
     let cases = [
-        ("crdNoStatus", cr(g1.clone(), Value::Null), KStatus::Current, None),
+        (
+            "crdNoStatus",
+            cr(g1.clone(), Value::Null),
+            KStatus::Current,
+            None,
+        ),
         (
             "crdMismatchStatusGeneration",
             cr(
@@ -73,7 +78,8 @@ fn upstream_crd_generic_status_cases() {
 #[test]
 fn the_first_true_reconciling_or_stalled_decides_before_ready() {
     let metadata = json!({"name": "a", "generation": 3});
-    let reconciling = json!({"type": "Reconciling", "status": "True", "reason": "Busy", "message": "m"});
+    let reconciling =
+        json!({"type": "Reconciling", "status": "True", "reason": "Busy", "message": "m"});
     let stalled = json!({"type": "Stalled", "status": "True", "reason": "Broken", "message": "x"});
     let ready = json!({"type": "Ready", "status": "True"});
     let object = cr(
@@ -112,6 +118,9 @@ fn deletion_comes_first_and_wrong_types_are_errors() {
     assert_eq!(status_of(&object).0, KStatus::Terminating);
     let object = cr(json!({"name": "a", "generation": "2"}), Value::Null);
     assert!(compute(&object).is_err());
-    let object = cr(json!({"name": "a"}), json!({"conditions": {"type": "Ready"}}));
+    let object = cr(
+        json!({"name": "a"}),
+        json!({"conditions": {"type": "Ready"}}),
+    );
     assert!(compute(&object).is_err());
 }
