@@ -2,6 +2,14 @@
 //! live database. Wire-compatible with KubeDB's gitops CRD (the API server prunes anything
 //! else): `status.gitops.gitOpsInfo[]`, kstatus-style `Ready`/`Reconciling`/`Stalled`
 //! conditions, and `status.phase` mirrored from the database.
+//!
+//! The conditions keep kstatus' contract (sigs.k8s.io/cli-utils `pkg/kstatus/status`, what
+//! Flux's `wait` and `healthChecks` compute): `status.observedGeneration` is the generation the
+//! status was computed from, always written; `Reconciling` is True while anything remains
+//! (a step, an open OpsRequest, a wait for a turn or for the database, a database not Ready
+//! yet); `Stalled` is True only for what needs a person (the plan's errors); `Ready` is True
+//! only when the database matches Git and is Ready. `charts/pg-gitops/files/argocd-health.lua`
+//! reads the same conditions for Argo CD.
 
 use serde_json::Value;
 
@@ -185,14 +193,19 @@ fn condition_values(
             not("Current"),
             not("Current"),
         ),
+        // Matching Git is not done yet: kstatus (Flux's `wait` and `healthChecks`) reads
+        // Reconciling=True as InProgress, so Flux waits for the database (a new one while
+        // KubeDB provisions it, one after its last OpsRequest until KubeDB reports Ready) instead
+        // of reading the False conditions as Current. Not Stalled: KubeDB is still at work,
+        // and a database that never gets Ready fails the Flux wait by its timeout.
         Standing::Current => {
             let message = format!(
                 "the database matches Git but its phase is {}",
                 phase.unwrap_or("unknown")
             );
             (
-                ("False", "DatabaseNotReady", message),
-                not("DatabaseNotReady"),
+                ("False", "DatabaseNotReady", message.clone()),
+                ("True", "DatabaseNotReady", message),
                 not("DatabaseNotReady"),
             )
         }

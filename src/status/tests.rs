@@ -75,6 +75,32 @@ fn in_sync_and_ready_is_current() {
 }
 
 #[test]
+fn matching_git_but_not_ready_is_still_reconciling() {
+    // kstatus reads Reconciling=True as InProgress: Flux's wait must not end before KubeDB
+    // reports the database Ready (while it provisions it, or after an OpsRequest).
+    let object = object(json!(null));
+    for phase in ["Provisioning", "NotReady", "Critical"] {
+        let live = live(phase);
+        let status = compute(&StatusInput {
+            invalid_manifest: None,
+            object: &object,
+            plan: &plan(),
+            ops: &[],
+            live: Some(&live),
+            suspended: false,
+            now: "t",
+        });
+        let reconciling = condition(&status, "Reconciling");
+        assert_eq!(reconciling.status, "True", "{phase}");
+        assert_eq!(reconciling.reason.as_deref(), Some("DatabaseNotReady"));
+        assert!(reconciling.message.as_deref().unwrap().contains(phase));
+        assert_eq!(condition(&status, "Ready").status, "False");
+        assert_eq!(condition(&status, "Stalled").status, "False");
+        assert_eq!(status.observed_generation, Some(4));
+    }
+}
+
+#[test]
 fn progressing_lists_this_generations_ops_requests_with_phases() {
     let object = object(json!(null));
     let mut plan = plan();

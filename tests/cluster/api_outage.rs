@@ -53,7 +53,8 @@ async fn an_api_server_and_etcd_outage_mid_sequence_loses_and_doubles_nothing() 
     let client = cluster.client();
     ensure_versions(&client).await;
     let ns = cluster.namespace("outage").await;
-    let sim = SimNamespace::on(client.clone(), ns.clone(), Duration::from_millis(700)).await;
+    let step = Duration::from_millis(700);
+    let sim = SimNamespace::on(client.clone(), ns.clone(), step, Duration::from_millis(200)).await;
     let dbs: Vec<Db> = ["a", "b", "c"].iter().map(|n| Db::new(n)).collect();
     let fleet = Fleet::new(&ns, &dbs.iter().collect::<Vec<_>>());
     let mut config = fleet.config("outage");

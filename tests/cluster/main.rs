@@ -21,6 +21,7 @@ mod fleet;
 mod git_failures;
 mod harness;
 mod harness_auth;
+mod health;
 mod image;
 mod invalid_manifest;
 mod leader_election;

@@ -112,6 +112,7 @@ fn lint_is_clean_for_default_ha_and_full_values() {
     ] {
         opt_ins[key] = json!({ "enabled": true });
     }
+    opt_ins["argocd"] = json!({ "healthCheck": { "enabled": true } });
     for values in [json!({}), ha_values(), full_values(), opt_ins] {
         let out = render_script(&["lint", CHART, "--values", &values.to_string()])
             .unwrap_or_else(|e| panic!("lint failed to run: {e}"));

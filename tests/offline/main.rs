@@ -5,6 +5,7 @@
 //! absent from the log is absent from every test's log lines.
 
 mod alert_rules;
+mod argocd_health;
 mod chart_render;
 mod config_keys;
 mod dir_source;

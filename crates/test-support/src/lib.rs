@@ -1,5 +1,7 @@
 //! The shared harness of pg-gitops' integration tests, one module per topic:
 //!
+//! - [`kstatus`]: kstatus' `Compute` (what Flux waits on), ported from its Go source.
+//! - [`argocd`]: the Argo CD health check run in a real Lua 5.1, as Argo CD runs it.
 //! - [`cluster`]: the real Kubernetes API server of the test run ([`cluster()`]), started once
 //!   per test binary by `scripts/control-plane up` (or the cluster of
 //!   `PG_GITOPS_TEST_KUBECONFIG`), with a fresh namespace per test.
@@ -17,12 +19,14 @@
 //! A library crate rather than `mod support;` copied into each test binary: each helper exists
 //! once, and the dead-code lint sees them (a `pub` item here is used by some test).
 
+pub mod argocd;
 pub mod audit;
 pub mod chart;
 pub mod cluster;
 pub mod e2e;
 pub mod git;
 pub mod kinds;
+pub mod kstatus;
 pub mod leader;
 pub mod logs;
 pub mod metadata;

@@ -34,18 +34,28 @@ impl SimNamespace {
     /// A fresh namespace with a simulator whose OpsRequest steps last `step`.
     /// Set `RUST_LOG=kubedb_sim=info` to see the simulator's steps in test output.
     pub async fn start(prefix: &str, step: Duration) -> Self {
+        // Provisioning is not what these tests wait for; keep it short whatever the step.
+        Self::start_with(prefix, step, step.min(Duration::from_millis(200))).await
+    }
+
+    /// As [`SimNamespace::start`], with new databases `Provisioning` for `provisioning`.
+    pub async fn start_with(prefix: &str, step: Duration, provisioning: Duration) -> Self {
         let cluster = crate::cluster().await;
         let namespace = cluster.namespace(prefix).await;
-        Self::on(cluster.client(), namespace, step).await
+        Self::on(cluster.client(), namespace, step, provisioning).await
     }
 
     /// The same on an existing namespace of any cluster (e.g. a test's [`crate::OwnCluster`]).
-    pub async fn on(client: Client, namespace: String, step: Duration) -> Self {
+    pub async fn on(
+        client: Client,
+        namespace: String,
+        step: Duration,
+        provisioning: Duration,
+    ) -> Self {
         crate::logs::install();
         let timeline = Timeline::start(client.clone(), &namespace).await;
         let mut config = SimConfig::new(step).in_namespace(namespace.clone());
-        // Provisioning is not what these tests wait for; keep it short whatever the step.
-        config.provisioning_duration = step.min(Duration::from_millis(200));
+        config.provisioning_duration = provisioning;
         let sim = spawn(client.clone(), config);
         Self {
             client,
@@ -223,14 +233,15 @@ pub struct Seen {
     pub object: Value,
 }
 
-/// Every version of the namespace's Postgres and PostgresOpsRequest objects.
+/// Every version of the namespace's Postgres, PostgresOpsRequest and gitops Postgres
+/// (kind `GitopsPostgres` here) objects.
 pub struct Timeline {
     seen: Arc<Mutex<Vec<Seen>>>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl Timeline {
-    /// Starts watching; returns once both watches have listed (so nothing created afterwards
+    /// Starts watching; returns once every watch has listed (so nothing created afterwards
     /// is missed).
     pub async fn start(client: Client, namespace: &str) -> Self {
         let seen = Arc::new(Mutex::new(Vec::new()));
@@ -238,6 +249,7 @@ impl Timeline {
         for (kind, resource) in [
             ("Postgres", kinds::kubedb_postgres()),
             ("PostgresOpsRequest", kinds::ops_request()),
+            ("GitopsPostgres", kinds::gitops_postgres()),
         ] {
             let api: Api<DynamicObject> =
                 Api::namespaced_with(client.clone(), namespace, &resource);
@@ -306,7 +318,7 @@ impl Timeline {
     }
 
     /// Waits until the watch has delivered version `revision` (or a newer one) of the object.
-    pub(crate) async fn wait_for_version(&self, kind: &str, name: &str, revision: u64) {
+    pub async fn wait_for_version(&self, kind: &str, name: &str, revision: u64) {
         let deadline = tokio::time::Instant::now() + PATIENCE;
         while !self
             .versions(kind, name)
@@ -367,7 +379,7 @@ impl Drop for Timeline {
 }
 
 /// `metadata.resourceVersion` as the etcd revision it is.
-pub(crate) fn revision_of(object: &Value) -> u64 {
+pub fn revision_of(object: &Value) -> u64 {
     object
         .pointer("/metadata/resourceVersion")
         .and_then(Value::as_str)
