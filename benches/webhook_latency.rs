@@ -72,6 +72,7 @@ async fn serve_webhooks(handle: &SourceHandle) -> std::net::SocketAddr {
         target: WebhookTarget {
             reference: handle.reference.clone(),
             trigger: handle.trigger.clone(),
+            relay: None,
         },
         deliveries: DeliveryLog::default(),
         readiness: Readiness::default(),

@@ -24,6 +24,9 @@
 //! RBAC: `leases` in the lease namespace: get, list, watch, create, patch.
 
 mod election;
+mod relay;
+
+pub use relay::{LeaderRelay, SYNC_REQUESTED_ANNOTATION};
 #[cfg(test)]
 mod tests;
 

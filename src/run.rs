@@ -12,7 +12,7 @@ use tracing::{info, warn};
 use crate::apply::{self, ApplySettings};
 use crate::config::{Config, SourceKind};
 use crate::controller::{self, BrokenManifests, LeaderHooks, ReconcilerSettings};
-use crate::leader::{self, LeaderError, LeaderSettings};
+use crate::leader::{self, LeaderError, LeaderRelay, LeaderSettings};
 use crate::live::{self, LiveError};
 use crate::manifest::LoadOptions;
 use crate::metrics::{Metrics, metrics_handler};
@@ -98,10 +98,17 @@ pub async fn run_until(
         Some(handle) => WebhookTarget {
             reference: handle.reference.clone(),
             trigger: handle.trigger.clone(),
+            relay: LeaderRelay::start(
+                client.clone(),
+                &LeaderSettings::from_config(&config),
+                leadership.clone(),
+                handle.trigger.clone(),
+            ),
         },
         None => WebhookTarget {
             reference: Reference::Directory,
             trigger: FetchTrigger::new(),
+            relay: None,
         },
     };
     if let Some(handle) = &source {

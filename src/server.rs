@@ -22,6 +22,7 @@ use axum::routing::{get, post};
 
 use tracing::info;
 
+use crate::leader::LeaderRelay;
 use crate::source::{FetchTrigger, Reference};
 
 pub use deliveries::{Delivery, DeliveryLog, DeliveryResult};
@@ -53,11 +54,24 @@ pub enum ServerError {
     },
 }
 
-/// What a verified push acts on: the followed reference and the source's trigger.
+/// What a verified push acts on: the followed reference, the source's trigger, and (with
+/// leader election) the relay that passes the push on to the leader when this replica is a
+/// standby.
 #[derive(Debug, Clone)]
 pub struct WebhookTarget {
     pub reference: Reference,
     pub trigger: FetchTrigger,
+    pub relay: Option<LeaderRelay>,
+}
+
+impl WebhookTarget {
+    /// A verified push to the followed reference: sync here, and make the leader sync.
+    pub(crate) fn push_received(&self) {
+        self.trigger.request();
+        if let Some(relay) = &self.relay {
+            relay.push_received();
+        }
+    }
 }
 
 /// `/readyz` answers 200 once this is set (the first snapshot is loaded).

@@ -231,7 +231,7 @@ pub(crate) async fn receive(
             let (git_ref, commit) = followed.or(refs.first()).cloned().unzip();
             let commit = commit.flatten();
             if matched {
-                state.target.trigger.request();
+                state.target.push_received();
                 info!(
                     receiver,
                     git_ref = git_ref.as_deref().unwrap_or("-"),

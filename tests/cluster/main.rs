@@ -34,3 +34,4 @@ mod sim_queue;
 mod source_events;
 mod status;
 mod status_view;
+mod webhook_standby;

@@ -14,10 +14,7 @@ const BROKEN: &str = "fleet/broken.yaml";
 
 /// `/status`, parsed.
 async fn status(service: &Service) -> StatusReport {
-    let response = http_get(service.listen, "/status").await;
-    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
-    let body = response.split_once("\r\n\r\n").map_or("", |(_, body)| body);
-    serde_json::from_str(body).unwrap_or_else(|e| panic!("/status is not a report ({e}): {body}"))
+    status_report(service.listen).await
 }
 
 /// `pg-gitops status` with `args`, run as a user would.

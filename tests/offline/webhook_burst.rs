@@ -58,6 +58,7 @@ async fn a_burst_of_100_deliveries_causes_at_most_two_syncs() {
         target: WebhookTarget {
             reference: handle.reference.clone(),
             trigger: handle.trigger.clone(),
+            relay: None,
         },
         deliveries: DeliveryLog::default(),
         readiness: Readiness::default(),

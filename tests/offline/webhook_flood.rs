@@ -94,6 +94,7 @@ async fn a_flood_of_deliveries_is_answered_within_bounded_memory() {
         target: WebhookTarget {
             reference: Reference::Branch("main".into()),
             trigger: trigger.clone(),
+            relay: None,
         },
         deliveries: DeliveryLog::default(),
         readiness: Readiness::default(),

@@ -43,6 +43,7 @@ fn fixture(providers: &[Provider]) -> Fixture {
         target: WebhookTarget {
             reference: Reference::Branch("main".into()),
             trigger: trigger.clone(),
+            relay: None,
         },
         deliveries: deliveries.clone(),
         readiness: readiness.clone(),
@@ -354,6 +355,7 @@ async fn a_rotated_secret_file_is_used_without_a_restart() {
         target: WebhookTarget {
             reference: Reference::Branch("main".into()),
             trigger: FetchTrigger::new(),
+            relay: None,
         },
         deliveries: DeliveryLog::default(),
         readiness: Readiness::default(),

@@ -335,6 +335,14 @@ pub async fn http_get(addr: SocketAddr, path: &str) -> String {
     response
 }
 
+/// The service's `GET /status` at `listen`, parsed; fails the test if it is not a report.
+pub async fn status_report(listen: SocketAddr) -> pg_gitops::status_view::StatusReport {
+    let response = http_get(listen, "/status").await;
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    let body = response.split_once("\r\n\r\n").map_or("", |(_, body)| body);
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("/status is not a report ({e}): {body}"))
+}
+
 /// Sum of the `pg_gitops_reconcile_total` series on the service's `/metrics` at `listen`.
 pub async fn reconciles(listen: SocketAddr) -> f64 {
     metric(listen, "pg_gitops_reconcile_total").await

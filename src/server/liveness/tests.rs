@@ -16,6 +16,7 @@ async fn healthz(liveness: &Liveness) -> (StatusCode, String) {
         target: WebhookTarget {
             reference: Reference::Directory,
             trigger: FetchTrigger::new(),
+            relay: None,
         },
         deliveries: Default::default(),
         readiness: Readiness::default(),
