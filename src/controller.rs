@@ -8,6 +8,7 @@
 
 mod broken;
 mod caches;
+mod expectations;
 mod pacing;
 mod report;
 mod standings;
@@ -24,7 +25,7 @@ use kube::runtime::events::Recorder;
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Client, ResourceExt};
-use tracing::{info, instrument, warn};
+use tracing::{debug, info, instrument, warn};
 
 use crate::api_health::ApiHealth;
 use crate::backoff::Backoff;
@@ -43,6 +44,7 @@ use crate::status::Standing;
 pub use broken::BrokenManifests;
 use caches::strip_unread;
 pub use caches::{CacheWriters, Caches, caches};
+use expectations::{Expectations, Expected, Seen};
 use pacing::Pacing;
 use report::{publish_step, write_status};
 use standings::{Change, Standings};
@@ -107,6 +109,8 @@ pub struct Context {
     broken: BrokenManifests,
     /// One bucket of turns to create OpsRequests, shared by every database.
     pacing: Pacing,
+    /// Our writes the caches must show before a database is planned again.
+    expectations: Arc<Mutex<Expectations>>,
 }
 
 /// The per-object backoff after a failed reconcile: 1 s, doubled per failure up to
@@ -176,22 +180,26 @@ pub async fn run(
     ) = caches;
     let standings = Arc::new(Mutex::new(Standings::default()));
     let failures = Arc::new(Mutex::new(HashMap::new()));
+    let expectations = Arc::new(Mutex::new(Expectations::default()));
     // Reconciles never see a deletion (applied objects only): forget a deleted database here,
     // and after a re-list every database no longer listed.
     let forget = {
-        let (standings, failures, metrics, listed) = (
+        let (standings, failures, expectations, metrics, listed) = (
             standings.clone(),
             failures.clone(),
+            expectations.clone(),
             metrics.clone(),
             gitops.clone(),
         );
         move |deleted: Option<&GitopsPostgres>| {
             let mut standings = standings.lock().expect("standings");
             let mut failures = failures.lock().expect("failure counts");
+            let mut expectations = expectations.lock().expect("expectations");
             let gone: Vec<_> = match deleted {
                 Some(object) => {
                     let key = ObjectRef::from_obj(object);
                     failures.remove(&key);
+                    expectations.forget(&key);
                     standings
                         .forget(&key)
                         .map(|was| (key, was))
@@ -200,6 +208,7 @@ pub async fn run(
                 }
                 None => {
                     failures.retain(|key, _| listed.get(key).is_some());
+                    expectations.retain(|key| listed.get(key).is_some());
                     standings.retain(|key| listed.get(key).is_some())
                 }
             };
@@ -259,7 +268,8 @@ pub async fn run(
     .touched_objects();
     tokio::spawn(version_events.for_each(|_| async {}));
 
-    let failures_after_outage = failures.clone();
+    let (failures_after_outage, expectations_after_outage) =
+        (failures.clone(), expectations.clone());
     tokio::spawn(crate::api_health::probe(client.clone(), api.clone()));
     let recorder = events::recorder(client.clone(), &settings.instance);
     let pacing = Pacing::new(settings.max_ops_requests_per_second);
@@ -276,6 +286,7 @@ pub async fn run(
         standings,
         broken: broken.clone(),
         pacing,
+        expectations,
     });
     // Our own reflector for the main kind too, so readiness waits on caches we can observe.
     let controller = Controller::for_stream(gitops_events, gitops.clone())
@@ -287,11 +298,15 @@ pub async fn run(
         })
         .reconcile_all_on(leader.gained)
         // After an outage, at once: the backoffs of reconciles that failed during it would
-        // otherwise outlast it by minutes.
+        // otherwise outlast it by minutes (and the caches were re-listed since our writes).
         .reconcile_all_on(api.returns().map(move |()| {
             failures_after_outage
                 .lock()
                 .expect("failure counts")
+                .clear();
+            expectations_after_outage
+                .lock()
+                .expect("expectations")
                 .clear();
         }))
         .reconcile_on(broken.changes())
@@ -378,6 +393,28 @@ async fn reconcile_inner(
             && o.database_name() == Some(name.as_str())
     });
     let ops_refs: Vec<&PostgresOpsRequest> = ops.iter().map(AsRef::as_ref).collect();
+    let key = ObjectRef::from_obj(&**object);
+    let live_version = live
+        .as_ref()
+        .and_then(|db| db.metadata.resource_version.clone());
+    let ops_names: Vec<&str> = ops_refs
+        .iter()
+        .filter_map(|o| o.metadata.name.as_deref())
+        .collect();
+    let seen = Seen {
+        database_version: live_version.as_deref(),
+        database_exists: live.is_some(),
+        ops_request_names: &ops_names,
+    };
+    if !ctx.expectations.lock().expect("expectations").allows(
+        &key,
+        &seen,
+        std::time::Instant::now(),
+    ) {
+        // The watch event that brings our write reconciles it; the requeue is a fallback.
+        debug!("the caches do not show this database's last write yet; waiting for them");
+        return Ok(Action::requeue(Duration::from_secs(1)));
+    }
     let versions: Vec<PostgresVersion> =
         ctx.versions.state().iter().map(|v| (**v).clone()).collect();
     let catalog = (!versions.is_empty()).then(|| Catalog::new(versions));
@@ -404,7 +441,8 @@ async fn reconcile_inner(
         && let Some(patch) = &plan.bookkeeping
     {
         // The record (and markers) once no step is left: no event, no step, no metric.
-        write_bookkeeping(&ctx.client, &namespace, &name, patch).await?;
+        let version = write_bookkeeping(&ctx.client, &namespace, &name, patch).await?;
+        expect_change(ctx, &key, live_version.as_deref(), version);
         info!("brought pg-gitops' own annotations on the database up to date");
     }
     // An OpsRequest waits for a turn; the database is reconciled again when one is due.
@@ -422,6 +460,16 @@ async fn reconcile_inner(
     {
         let executed = execute(&ctx.client, &namespace, &name, step).await?;
         info!(step = ?step.step_type(), ?executed, "executed the first step");
+        match &executed {
+            Executed::Provisioned => expect(ctx, &key, Expected::Database),
+            Executed::Patched { resource_version } => {
+                expect_change(ctx, &key, live_version.as_deref(), resource_version.clone());
+            }
+            Executed::Created { name } | Executed::AlreadyExists { name } => match step {
+                Step::OpsRequest { .. } => expect(ctx, &key, Expected::OpsRequest(name.clone())),
+                _ => expect(ctx, &key, Expected::Database),
+            },
+        }
         ctx.metrics.record_step_executed(step.step_type());
         if let (Executed::Created { .. }, Step::OpsRequest { kind, .. }) = (&executed, step) {
             ctx.metrics.record_ops_request_created(*kind);
@@ -429,10 +477,31 @@ async fn reconcile_inner(
         publish_step(ctx, object, &plan, &executed).await;
     }
     write_status(ctx, object, &plan, &ops_refs, live.as_deref(), suspended).await?;
-    let key = ObjectRef::from_obj(&**object);
     ctx.failures.lock().expect("failure counts").remove(&key);
     count_standing(ctx, key, Standing::of(&plan, suspended));
     Ok(Action::requeue(next_turn.unwrap_or(ctx.settings.resync)))
+}
+
+fn expect(ctx: &Context, key: &ObjectRef<GitopsPostgres>, expected: Expected) {
+    ctx.expectations
+        .lock()
+        .expect("expectations")
+        .expect(key.clone(), expected);
+}
+
+/// After a patch of the database: wait for the cache to move past the version it had, unless
+/// the patch changed nothing (the version stayed).
+fn expect_change(
+    ctx: &Context,
+    key: &ObjectRef<GitopsPostgres>,
+    before: Option<&str>,
+    after: Option<String>,
+) {
+    if let (Some(before), Some(after)) = (before, after)
+        && before != after
+    {
+        expect(ctx, key, Expected::DatabaseChangedFrom(before.to_owned()));
+    }
 }
 
 /// Keeps the `databases{state}` gauge equal to the standings last computed.

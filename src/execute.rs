@@ -26,7 +26,11 @@ pub enum ExecuteError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Executed {
     Provisioned,
-    Patched,
+    /// The database's resourceVersion after the patch (unchanged when the patch changed
+    /// nothing).
+    Patched {
+        resource_version: Option<String>,
+    },
     Created {
         name: String,
     },
@@ -66,10 +70,9 @@ pub async fn execute(
                 }),
             }
         }
-        Step::Patch(patch) => {
-            merge_patch(client, namespace, name, patch).await?;
-            Ok(Executed::Patched)
-        }
+        Step::Patch(patch) => Ok(Executed::Patched {
+            resource_version: merge_patch(client, namespace, name, patch).await?,
+        }),
         Step::OpsRequest { request, .. } => {
             let api: Api<PostgresOpsRequest> = Api::namespaced(client.clone(), namespace);
             let request_name = request.metadata.name.clone().unwrap_or_default();
@@ -88,13 +91,14 @@ pub async fn execute(
 }
 
 /// Writes a plan's bookkeeping (pg-gitops' own annotations on the database). Not a step:
-/// nothing of the database changes, so no event and no step metric.
+/// nothing of the database changes, so no event and no step metric. Returns the database's
+/// resourceVersion after it.
 pub async fn write_bookkeeping(
     client: &Client,
     namespace: &str,
     name: &str,
     patch: &Value,
-) -> Result<(), ExecuteError> {
+) -> Result<Option<String>, ExecuteError> {
     merge_patch(client, namespace, name, patch).await
 }
 
@@ -103,17 +107,18 @@ async fn merge_patch(
     namespace: &str,
     name: &str,
     patch: &Value,
-) -> Result<(), ExecuteError> {
+) -> Result<Option<String>, ExecuteError> {
     let api: Api<KubedbPostgres> = Api::namespaced(client.clone(), namespace);
     let params = PatchParams {
         field_manager: Some(FIELD_MANAGER.into()),
         ..PatchParams::default()
     };
-    api.patch(name, &params, &Patch::Merge(patch))
+    let patched = api
+        .patch(name, &params, &Patch::Merge(patch))
         .await
         .map_err(|source| ExecuteError::Patch {
             name: name.into(),
             source,
         })?;
-    Ok(())
+    Ok(patched.metadata.resource_version)
 }

@@ -91,7 +91,7 @@ pub(super) async fn publish_step(
             "created the kubedb.com Postgres".to_string(),
             None,
         ),
-        Executed::Patched => (
+        Executed::Patched { .. } => (
             "Patched",
             "patched fields that need no OpsRequest into the kubedb.com Postgres".to_string(),
             None,

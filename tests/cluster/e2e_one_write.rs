@@ -53,6 +53,20 @@ async fn a_one_file_commit_writes_one_gitops_object() {
         wait_current(&client, &ns, db).await;
     }
     let before = quiet(&writes).await;
+    // Each database provisioned once: no second create on a cache that has not caught up
+    // with the first (which the API server would answer AlreadyExists).
+    let posts = |written: &[String], resource: &str| {
+        written
+            .iter()
+            .filter(|w| w.starts_with("POST") && w.contains(resource))
+            .count()
+    };
+    let startup = writes.outside_leases();
+    assert_eq!(
+        posts(&startup, "/apis/kubedb.com/v1/namespaces/"),
+        FLEET,
+        "{startup:#?}"
+    );
 
     let mut changed = dbs[3].clone();
     changed.replicas = 4;
@@ -72,6 +86,7 @@ async fn a_one_file_commit_writes_one_gitops_object() {
         gitops_writes[0].contains("/postgreses/db03"),
         "{written:#?}"
     );
+    assert_eq!(posts(&written, "/postgresopsrequests"), 1, "{written:#?}");
     assert!(
         written.len() <= 10,
         "{} writes: {written:#?}",

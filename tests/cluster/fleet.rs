@@ -512,6 +512,17 @@ async fn a_fleet_converges_and_a_one_file_commit_writes_only_its_database() {
         1,
         "{one_file_list:#?} {trailing_list:#?}"
     );
+    // Behaviour: each database provisioned once (no create on a cache that lags behind the
+    // first one, answered AlreadyExists).
+    assert_eq!(
+        converge
+            .iter()
+            .filter(|w| w.reason() == "provision")
+            .count(),
+        n,
+        "{}",
+        reasons(&converge)
+    );
     // Regression alarms, not goals: generous bounds.
     assert!(all.len() <= 30, "{one_file_list:#?} {trailing_list:#?}");
     assert!(
