@@ -169,10 +169,13 @@ async fn a_fleet_wide_change_rolls_out_at_the_configured_pace() {
         span >= 4,
         "{FLEET} OpsRequests within {span} s: {created:?}"
     );
-    for window in created.windows(4) {
+    // Within any second at most 4 turns are granted (the burst of 2, then 2 a second); a
+    // calendar second may show all 4 when the first two reached the API server late (seen on a
+    // loaded machine), never 5.
+    for window in created.windows(5) {
         assert!(
-            window[3] - window[0] >= 1,
-            "four OpsRequests in one second: {created:?}"
+            window[4] - window[0] >= 1,
+            "five OpsRequests in one second: {created:?}"
         );
     }
     service.stop().await;
