@@ -6,8 +6,13 @@
 //! objects this service applied, and never touches a `kubedb.com` Postgres: a database whose
 //! manifest left Git is orphaned, not deleted.
 //!
+//! Every object applied carries this instance's owner label ([`crate::ownership`]): an object
+//! another instance owns is neither applied over nor pruned, and an object nobody owns yet
+//! (applied before 0.4.0) is taken over only if it did not change since it was read.
+//!
 //! With `source.kind = "cluster"` this stage is off: Argo CD, Flux or kubectl apply instead.
 
+mod announce;
 mod unchanged;
 
 use std::collections::BTreeSet;
@@ -15,9 +20,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::ObjectReference;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
-use kube::runtime::events::{EventType, Recorder};
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Client, ResourceExt};
 use serde_json::{Value, json};
@@ -25,14 +28,15 @@ use tokio::sync::watch;
 use tracing::{info, warn};
 
 use crate::config::{Config, SourceConfig, SourceKind};
-use crate::events::{self, Notice};
+use crate::events;
 
 use crate::execute::FIELD_MANAGER;
 use crate::manifest::{Manifest, ManifestError};
 use crate::models::{
-    APPLIED_HASH_ANNOTATION, GitopsPostgres, MANAGED_BY_LABEL, MANAGED_BY_VALUE,
+    APPLIED_HASH_ANNOTATION, GitopsPostgres, MANAGED_BY_LABEL, MANAGED_BY_VALUE, OWNER_LABEL,
     REVISION_ANNOTATION, SOURCE_LABEL,
 };
+use crate::ownership::{self, Claim};
 use crate::source::{Snapshot, display_url};
 
 /// Settings of the apply stage.
@@ -46,6 +50,8 @@ pub struct ApplySettings {
     pub source_id: String,
     /// Where the watched objects live (`reconcile.namespace`); none for the whole cluster.
     pub namespace: Option<String>,
+    /// The value of [`OWNER_LABEL`] on every object this instance applies.
+    pub owner: String,
 }
 
 impl ApplySettings {
@@ -55,6 +61,7 @@ impl ApplySettings {
             instance: config.reconcile.instance_name(),
             source_id: source_id(&config.source),
             namespace: config.reconcile.namespace.clone(),
+            owner: config.owner(),
         }
     }
 }
@@ -101,6 +108,9 @@ pub struct ApplyReport {
     /// Valid manifests whose object already holds what they declare: not written.
     pub unchanged: usize,
     pub pruned: Vec<(String, String)>,
+    /// Valid manifests not applied because another instance owns their object: (namespace,
+    /// name, its owner).
+    pub foreign: Vec<(String, String, String)>,
     /// Manifests that were not applied because they are invalid.
     pub invalid: Vec<ManifestError>,
     pub failed: Vec<ApplyError>,
@@ -113,8 +123,8 @@ const CONCURRENT_WRITES: usize = 16;
 /// The apply configuration of one manifest: exactly what Git declares, plus our labels, the
 /// hash of all that, and `revision`. Fields removed from Git leave the object because we own
 /// them.
-pub fn apply_object(manifest: &Manifest, revision: &str, source_id: &str) -> Value {
-    let mut config = declared_config(manifest, source_id);
+fn apply_object(manifest: &Manifest, revision: &str, settings: &ApplySettings) -> Value {
+    let mut config = declared_config(manifest, settings);
     let hash = unchanged::applied_hash(&config);
     let annotations = &mut config["metadata"]["annotations"];
     annotations[APPLIED_HASH_ANNOTATION] = json!(hash);
@@ -123,14 +133,15 @@ pub fn apply_object(manifest: &Manifest, revision: &str, source_id: &str) -> Val
 }
 
 /// What a manifest applies, before the hash and the revision are added.
-fn declared_config(manifest: &Manifest, source_id: &str) -> Value {
+fn declared_config(manifest: &Manifest, settings: &ApplySettings) -> Value {
     let declared = &manifest.declared;
     let mut labels = declared["metadata"]["labels"]
         .as_object()
         .cloned()
         .unwrap_or_default();
     labels.insert(MANAGED_BY_LABEL.into(), json!(MANAGED_BY_VALUE));
-    labels.insert(SOURCE_LABEL.into(), json!(source_id));
+    labels.insert(SOURCE_LABEL.into(), json!(settings.source_id));
+    labels.insert(OWNER_LABEL.into(), json!(settings.owner));
     let annotations = declared["metadata"]["annotations"]
         .as_object()
         .cloned()
@@ -148,21 +159,48 @@ fn declared_config(manifest: &Manifest, source_id: &str) -> Value {
     })
 }
 
-/// The manifest's apply configuration when the object in `cache` does not hold it yet.
-fn needs_write(
+/// What to do with one valid manifest.
+#[derive(Debug, PartialEq)]
+enum Write {
+    /// The object already holds it.
+    None,
+    /// Server-side apply this configuration.
+    Apply(Value),
+    /// Another instance owns the object: leave it.
+    Foreign(String),
+}
+
+/// What to do with `manifest`, given the object in `cache` (as the cluster holds it).
+fn write_for(
     manifest: &Manifest,
     cache: &Store<GitopsPostgres>,
     settings: &ApplySettings,
     revision: &str,
-) -> Option<Value> {
+) -> Write {
     let (namespace, name) = manifest.key();
-    let config = declared_config(manifest, &settings.source_id);
-    let hash = unchanged::applied_hash(&config);
     let live = cache.get(&ObjectRef::new(&name).within(&namespace));
-    if live.is_some_and(|live| unchanged::holds(&live, &config, &hash)) {
-        return None;
+    let claim = live
+        .as_ref()
+        .map(|live| ownership::claim(live.metadata.labels.as_ref(), &settings.owner));
+    if let Some(Claim::Theirs(owner)) = claim {
+        return Write::Foreign(owner);
     }
-    Some(apply_object(manifest, revision, &settings.source_id))
+    let config = declared_config(manifest, settings);
+    let hash = unchanged::applied_hash(&config);
+    if live
+        .as_ref()
+        .is_some_and(|live| unchanged::holds(live, &config, &hash))
+    {
+        return Write::None;
+    }
+    let mut config = apply_object(manifest, revision, settings);
+    if let (Some(Claim::Unclaimed), Some(live)) = (claim, &live) {
+        // Taking over an object nobody owns yet: only as it was read, so that of two
+        // instances adopting it at once one gets a conflict (and sees the winner's label
+        // at its next look) instead of both labelling it in turn.
+        config["metadata"]["resourceVersion"] = json!(live.metadata.resource_version);
+    }
+    Write::Apply(config)
 }
 
 /// Applies every valid manifest of `snapshot` that `cache` (the gitops objects as the
@@ -181,13 +219,18 @@ pub async fn apply(
     for error in &report.invalid {
         warn!(file = %error.file.display(), line = error.line, message = %error.message, "manifest not applied");
     }
-    let writes: Vec<((String, String), Value)> = snapshot
-        .manifests
-        .manifests
-        .iter()
-        .filter_map(|m| needs_write(m, cache, settings, &snapshot.revision).map(|c| (m.key(), c)))
-        .collect();
-    report.unchanged = snapshot.manifests.manifests.len() - writes.len();
+    let mut writes: Vec<((String, String), Value)> = Vec::new();
+    for manifest in &snapshot.manifests.manifests {
+        match write_for(manifest, cache, settings, &snapshot.revision) {
+            Write::None => report.unchanged += 1,
+            Write::Apply(config) => writes.push((manifest.key(), config)),
+            Write::Foreign(owner) => {
+                let (namespace, name) = manifest.key();
+                warn!(%namespace, %name, %owner, "not applied: another pg-gitops instance owns the object");
+                report.foreign.push((namespace, name, owner));
+            }
+        }
+    }
     let params = PatchParams::apply(FIELD_MANAGER).force();
     let mut results = futures::stream::iter(writes)
         .map(|((namespace, name), config)| {
@@ -218,7 +261,8 @@ pub async fn apply(
         prune(client, snapshot, settings, &mut report).await;
     }
     info!(revision = %report.revision, applied = report.applied.len(), unchanged = report.unchanged,
-          invalid = report.invalid.len(), failed = report.failed.len(), pruned = report.pruned.len(), "applied");
+          invalid = report.invalid.len(), foreign = report.foreign.len(), failed = report.failed.len(),
+          pruned = report.pruned.len(), "applied");
     report
 }
 
@@ -259,11 +303,14 @@ async fn prune(
             .iter()
             .filter_map(|e| e.database.clone()),
     );
-    // Only what this source applied, and only where this service watches: another pg-gitops
-    // (another repository, another namespace) owns the rest.
+    // Only what this instance applied from this source, and only where it watches: another
+    // pg-gitops (another owner, repository or namespace) owns the rest. An object without an
+    // owner label (applied before 0.4.0) is not pruned: which of two instances that share a
+    // source applied it cannot be told. It gets the label at its next apply; one already
+    // removed from Git stays until it is deleted by hand.
     let selector = format!(
-        "{MANAGED_BY_LABEL}={MANAGED_BY_VALUE},{SOURCE_LABEL}={}",
-        settings.source_id
+        "{MANAGED_BY_LABEL}={MANAGED_BY_VALUE},{SOURCE_LABEL}={},{OWNER_LABEL}={}",
+        settings.source_id, settings.owner
     );
     let all: Api<GitopsPostgres> = match &settings.namespace {
         Some(namespace) => Api::namespaced(client.clone(), namespace),
@@ -319,7 +366,8 @@ pub async fn run(
                 let report = apply(&client, &snapshot, &cache, &settings).await;
                 // Once per revision, not per retry of a failed apply.
                 if announced_revision.as_deref() != Some(snapshot.revision.as_str()) {
-                    announce_invalid(&recorder, &report.invalid).await;
+                    announce::invalid(&recorder, &report.invalid).await;
+                    announce::foreign(&recorder, &report.foreign, &settings.owner).await;
                     announced_revision = Some(snapshot.revision.clone());
                 }
                 if report.failed.is_empty() {
@@ -333,32 +381,5 @@ pub async fn run(
         if matches!(changed, Ok(Err(_))) {
             return;
         }
-    }
-}
-
-/// A Warning Event on each gitops object whose manifest in Git is broken (when the broken
-/// document still names its database), so `kubectl describe` and event exporters show why
-/// the object no longer follows Git. The object keeps its last good version.
-async fn announce_invalid(recorder: &Recorder, invalid: &[ManifestError]) {
-    for error in invalid {
-        let Some((namespace, name)) = &error.database else {
-            continue;
-        };
-        let regarding = ObjectReference {
-            api_version: Some("gitops.kubedb.com/v1alpha1".into()),
-            kind: Some("Postgres".into()),
-            namespace: Some(namespace.clone()),
-            name: Some(name.clone()),
-            ..ObjectReference::default()
-        };
-        let note = error.to_string();
-        let notice = Notice {
-            type_: EventType::Warning,
-            reason: "InvalidManifest",
-            action: "Apply",
-            note: &note,
-            secondary: None,
-        };
-        events::publish(recorder, notice, &regarding).await;
     }
 }

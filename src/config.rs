@@ -8,6 +8,8 @@ use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+mod owner;
+
 use crate::manifest::SnapshotLimits;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -117,6 +119,9 @@ impl Config {
             return Err(ConfigError::Invalid(
                 "source.auth.token_file and source.auth.password_file are exclusive".into(),
             ));
+        }
+        if let Some(owner) = &self.reconcile.owner {
+            owner::check(owner)?;
         }
         if self.plan.volume_expansion_mode != "Online"
             && self.plan.volume_expansion_mode != "Offline"
@@ -291,6 +296,9 @@ pub struct ReconcileConfig {
     pub resync_interval: Seconds,
     /// Name of this replica in events and the lease (default: `$POD_NAME`, else the host name).
     pub instance: Option<String>,
+    /// Which pg-gitops instance this is, as the value of the label `gitops.kubedb.com/owner` on
+    /// what it applies, provisions and adopts (default: the Lease, see [`Config::owner`]).
+    pub owner: Option<String>,
     /// OpsRequests created per second across the fleet, at most (also the burst): a commit
     /// that changes every database rolls out at this pace instead of in one burst that the
     /// API server throttles and KubeDB's operator queues.
@@ -323,6 +331,7 @@ impl Default for ReconcileConfig {
             namespace: None,
             resync_interval: Seconds(Duration::from_secs(300)),
             instance: None,
+            owner: None,
             max_ops_requests_per_second: NonZeroU32::new(10).expect("10 is not zero"),
         }
     }

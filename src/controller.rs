@@ -9,6 +9,8 @@
 mod broken;
 mod caches;
 mod expectations;
+mod kubedb_gitops;
+mod owners;
 mod pacing;
 mod report;
 mod standings;
@@ -38,6 +40,7 @@ use crate::models::{
     GitopsPostgres, KubedbPostgres, PostgresOpsRequest, PostgresVersion, REVISION_ANNOTATION,
     SUSPEND_ANNOTATION,
 };
+use crate::ownership::{self, Verdict};
 use crate::plan::{Catalog, PlanSettings, Step, plan_database};
 use crate::status::Standing;
 
@@ -45,6 +48,8 @@ pub use broken::BrokenManifests;
 use caches::strip_unread;
 pub use caches::{CacheWriters, Caches, caches};
 use expectations::{Expectations, Expected, Seen};
+use kubedb_gitops::{Sightings, Written};
+use owners::Owners;
 use pacing::Pacing;
 use report::{publish_step, write_status};
 use standings::{Change, Standings};
@@ -61,6 +66,8 @@ pub struct ReconcilerSettings {
     pub resync: Duration,
     /// Name of this replica in events.
     pub instance: String,
+    /// This instance's owner id (`reconcile.owner`): the databases it may drive.
+    pub owner: String,
     /// OpsRequests created per second across the fleet, at most.
     pub max_ops_requests_per_second: NonZeroU32,
 }
@@ -73,6 +80,7 @@ impl ReconcilerSettings {
             namespace: config.reconcile.namespace.clone(),
             resync: config.reconcile.resync_interval.0,
             instance: config.reconcile.instance_name(),
+            owner: config.owner(),
             max_ops_requests_per_second: config.reconcile.max_ops_requests_per_second,
         }
     }
@@ -91,6 +99,8 @@ pub enum ReconcileError {
     Execute(#[from] ExecuteError),
     #[error("writing the status of {name}: {source}")]
     Status { name: String, source: kube::Error },
+    #[error("adopting the kubedb.com Postgres {name}: {source}")]
+    Adopt { name: String, source: kube::Error },
 }
 
 /// What every reconcile shares.
@@ -111,6 +121,9 @@ pub struct Context {
     pacing: Pacing,
     /// Our writes the caches must show before a database is planned again.
     expectations: Arc<Mutex<Expectations>>,
+    owners: Arc<Owners>,
+    /// Databases KubeDB's own gitops operator was seen writing.
+    sightings: Sightings,
 }
 
 /// The per-object backoff after a failed reconcile: 1 s, doubled per failure up to
@@ -181,15 +194,18 @@ pub async fn run(
     let standings = Arc::new(Mutex::new(Standings::default()));
     let failures = Arc::new(Mutex::new(HashMap::new()));
     let expectations = Arc::new(Mutex::new(Expectations::default()));
+    let owners = Arc::new(Owners::new(settings.owner.clone()));
+    let sightings = Sightings::default();
     // Reconciles never see a deletion (applied objects only): forget a deleted database here,
     // and after a re-list every database no longer listed.
     let forget = {
-        let (standings, failures, expectations, metrics, listed) = (
+        let (standings, failures, expectations, metrics, listed, owners) = (
             standings.clone(),
             failures.clone(),
             expectations.clone(),
             metrics.clone(),
             gitops.clone(),
+            owners.clone(),
         );
         move |deleted: Option<&GitopsPostgres>| {
             let mut standings = standings.lock().expect("standings");
@@ -200,6 +216,7 @@ pub async fn run(
                     let key = ObjectRef::from_obj(object);
                     failures.remove(&key);
                     expectations.forget(&key);
+                    owners.settle(&key);
                     standings
                         .forget(&key)
                         .map(|was| (key, was))
@@ -209,6 +226,7 @@ pub async fn run(
                 None => {
                     failures.retain(|key, _| listed.get(key).is_some());
                     expectations.retain(|key| listed.get(key).is_some());
+                    owners.retain(|key| listed.get(key).is_some());
                     standings.retain(|key| listed.get(key).is_some())
                 }
             };
@@ -219,11 +237,12 @@ pub async fn run(
             if !gone.is_empty() {
                 publish_standings(&metrics, &standings);
             }
+            metrics.set_owned_elsewhere(owners.left_count());
         }
     };
     let gitops_events = reflector::reflector(
         gitops_writer,
-        watcher(gitops_api, config.clone()).modify(strip_unread),
+        watcher(gitops_api, config.clone()).modify(sightings.inspect_then_strip(Written::Gitops)),
     )
     .inspect({
         let api = api.clone();
@@ -246,7 +265,8 @@ pub async fn run(
     let (versions, versions_writer) = reflector::store();
     let database_events = reflector::reflector(
         databases_writer,
-        watcher(databases_api, config.clone()).modify(strip_unread),
+        watcher(databases_api, config.clone())
+            .modify(sightings.inspect_then_strip(Written::Database)),
     )
     .inspect(observed_by(&api))
     .backoff(api.watch_backoff())
@@ -287,6 +307,8 @@ pub async fn run(
         broken: broken.clone(),
         pacing,
         expectations,
+        owners,
+        sightings,
     });
     // Our own reflector for the main kind too, so readiness waits on caches we can observe.
     let controller = Controller::for_stream(gitops_events, gitops.clone())
@@ -422,6 +444,27 @@ async fn reconcile_inner(
     let suspended =
         ctx.settings.suspend_all || annotation(SUSPEND_ANNOTATION).as_deref() == Some("true");
     let revision = annotation(REVISION_ANNOTATION);
+    let verdict = ctx.owners.verdict(object, live.as_deref());
+    match (&verdict, live.as_deref()) {
+        (Verdict::Leave(refusal), _) => return Ok(owners::leave(ctx, object, refusal).await),
+        (Verdict::Adopt, Some(live)) => {
+            let adopted = owners::adopt(&ctx.client, live, &ctx.owners.id)
+                .await
+                .map_err(|source| ReconcileError::Adopt {
+                    name: name.clone(),
+                    source,
+                })?;
+            if !adopted {
+                // Changed since the cache saw it, perhaps adopted by another instance: look
+                // again once the cache has caught up.
+                return Ok(Action::requeue(Duration::from_secs(1)));
+            }
+            info!(owner = %ctx.owners.id, "adopted the kubedb.com Postgres: it had no owner");
+        }
+        _ => {}
+    }
+    owners::settle(ctx, &key);
+    kubedb_gitops::announce(ctx, object).await;
 
     let mut desired = (**object).clone();
     desired.status = None;
@@ -434,6 +477,12 @@ async fn reconcile_inner(
         &ctx.settings.plan,
         revision.as_deref(),
     );
+    if let Verdict::Stall(refusal) = &verdict {
+        owners::stall(&mut plan, &manifest, refusal, &ctx.owners.id);
+    }
+    for step in &mut plan.steps {
+        ownership::stamp(step, &ctx.owners.id);
+    }
 
     let may_write = !suspended && plan.errors.is_empty() && plan.waiting_for.is_none();
     if may_write

@@ -24,6 +24,7 @@ pub mod leader;
 pub(crate) mod live;
 pub mod manifest;
 pub(crate) mod metrics;
+pub(crate) mod ownership;
 pub mod models;
 pub mod plan;
 pub mod plan_command;

@@ -86,6 +86,7 @@ struct Families {
     snapshot_revision: Family<RevisionLabels, Gauge>,
     git_last_success_timestamp_seconds: Gauge,
     invalid_manifests: Gauge,
+    owned_elsewhere: Gauge,
     build_info: Family<BuildInfoLabels, Gauge>,
 }
 
@@ -134,6 +135,7 @@ impl Metrics {
             snapshot_revision: Family::default(),
             git_last_success_timestamp_seconds: Gauge::default(),
             invalid_manifests: Gauge::default(),
+            owned_elsewhere: Gauge::default(),
             build_info: Family::default(),
         };
         // Counter names are registered without `_total`: the OpenMetrics encoder appends it.
@@ -213,6 +215,12 @@ impl Metrics {
             families.invalid_manifests.clone(),
         );
         registry.register(
+            "owned_elsewhere",
+            "Gitops Postgres objects in scope that this instance leaves alone because another \
+             pg-gitops instance owns them or their database (label gitops.kubedb.com/owner)",
+            families.owned_elsewhere.clone(),
+        );
+        registry.register(
             "build_info",
             "The running build: version and Git commit as labels, value 1",
             families.build_info.clone(),
@@ -268,6 +276,13 @@ impl Metrics {
 
     fn families(&self) -> &Families {
         &self.inner.families
+    }
+
+    /// How many databases in scope another instance owns.
+    pub fn set_owned_elsewhere(&self, count: usize) {
+        self.families()
+            .owned_elsewhere
+            .set(i64::try_from(count).unwrap_or(i64::MAX));
     }
 
     /// One reconcile finished after `duration`.

@@ -83,6 +83,10 @@ pub(crate) const APPLIED_HASH_ANNOTATION: &str = "gitops.kubedb.com/applied-hash
 /// kind, location and path), so pruning removes only objects of this source, never those of
 /// another pg-gitops installation in the same cluster.
 pub(crate) const SOURCE_LABEL: &str = "gitops.kubedb.com/source";
+/// Which pg-gitops instance owns an object (`reconcile.owner`): on the gitops objects the
+/// apply stage writes, the `kubedb.com` Postgres it provisions or adopts, and its
+/// OpsRequests. An instance never prunes, applies over or drives what another one owns.
+pub(crate) const OWNER_LABEL: &str = "gitops.kubedb.com/owner";
 /// Annotation on each OpsRequest: the generation of the gitops object it was made for.
 pub(crate) const GENERATION_ANNOTATION: &str = "gitops.kubedb.com/generation";
 /// Per-database override of the VolumeExpansion mode (`Online` or `Offline`).

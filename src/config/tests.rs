@@ -41,6 +41,7 @@ fn repo_config_toml_documents_every_key() {
     hooks.generic_secret_file = Some(PathBuf::new());
     with_options.reconcile.namespace = Some(String::new());
     with_options.reconcile.instance = Some(String::new());
+    with_options.reconcile.owner = Some(String::new());
     let table: toml::Table = toml::from_str(&toml::to_string(&with_options).unwrap()).unwrap();
     let mut missing = Vec::new();
     collect_missing(&table, "", &text, &mut missing);

@@ -132,7 +132,7 @@ pub(super) async fn publish_step(
     .await;
 }
 
-async fn publish(
+pub(super) async fn publish(
     ctx: &Context,
     object: &GitopsPostgres,
     type_: EventType,

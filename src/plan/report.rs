@@ -122,6 +122,9 @@ impl Serialize for Step {
 /// Ordered by what a person should see first when a database has several.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum ErrorKind {
+    /// The database belongs to another pg-gitops instance (`gitops.kubedb.com/owner`): the
+    /// service drives nothing of it. Never from `plan`, which has no owner.
+    OwnedByAnother,
     /// An OpsRequest of this plan ended Failed, Skipped or Denied.
     OpsRequestFailed,
     /// An OpsRequest succeeded, yet the database still differs from Git.
@@ -137,6 +140,7 @@ impl ErrorKind {
     /// The reason of the `Ready` and `Stalled` conditions.
     pub fn reason(self) -> &'static str {
         match self {
+            Self::OwnedByAnother => "OwnedByAnother",
             Self::OpsRequestFailed => "OpsRequestFailed",
             Self::OpsRequestNoEffect => "OpsRequestNoEffect",
             Self::UnreadableRecord => "UnreadableRecord",
