@@ -383,3 +383,6 @@ pub async fn run(
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -24,9 +24,9 @@ use kube::Resource;
 use kube::runtime::events::EventType;
 use tracing::warn;
 
+use super::Context;
 use super::caches::strip_unread;
 use super::report::publish;
-use super::Context;
 use crate::execute::FIELD_MANAGER;
 use crate::models::GitopsPostgres;
 
@@ -89,7 +89,16 @@ pub(super) async fn announce(ctx: &Context, object: &GitopsPostgres) {
     let name = object.metadata.name.as_deref().unwrap_or_default();
     if let Some(sighting) = ctx.sightings.take(namespace, name) {
         let note = sighting.note();
-        publish(ctx, object, EventType::Warning, "KubeDBGitopsOperator", "Reconcile", note, None).await;
+        publish(
+            ctx,
+            object,
+            EventType::Warning,
+            "KubeDBGitopsOperator",
+            "Reconcile",
+            note,
+            None,
+        )
+        .await;
     }
 }
 
@@ -130,7 +139,10 @@ impl Sightings {
 
     /// What the watch of `on` objects does to each: look, then drop what the cache never
     /// reads ([`strip_unread`]).
-    pub(super) fn inspect_then_strip<K: Resource>(&self, on: Written) -> impl FnMut(&mut K) + use<K> {
+    pub(super) fn inspect_then_strip<K: Resource>(
+        &self,
+        on: Written,
+    ) -> impl FnMut(&mut K) + use<K> {
         let sightings = self.clone();
         move |object| {
             sightings.inspect(object, on);

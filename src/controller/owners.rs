@@ -58,12 +58,19 @@ impl Owners {
     /// The database of `key` is ours again (or gone): a later refusal is news again. True
     /// when it was left before.
     pub(super) fn settle(&self, key: &ObjectRef<GitopsPostgres>) -> bool {
-        self.left.lock().expect("left databases").remove(key).is_some()
+        self.left
+            .lock()
+            .expect("left databases")
+            .remove(key)
+            .is_some()
     }
 
     /// Keeps only the databases `exists` still knows (after a re-list).
     pub(super) fn retain(&self, exists: impl Fn(&ObjectRef<GitopsPostgres>) -> bool) {
-        self.left.lock().expect("left databases").retain(|k, _| exists(k));
+        self.left
+            .lock()
+            .expect("left databases")
+            .retain(|k, _| exists(k));
     }
 
     /// How many databases in scope this instance leaves to others.
@@ -127,7 +134,16 @@ pub(super) async fn leave(ctx: &Context, object: &GitopsPostgres, refusal: &Refu
         warn!(owner = %refusal.owner, "left to another pg-gitops instance");
         let note = format!("not reconciled: {}", refusal.message(&ctx.owners.id));
         let type_ = EventType::Warning;
-        publish(ctx, object, type_, "OwnedByAnother", "Reconcile", note, None).await;
+        publish(
+            ctx,
+            object,
+            type_,
+            "OwnedByAnother",
+            "Reconcile",
+            note,
+            None,
+        )
+        .await;
         ctx.metrics.set_owned_elsewhere(ctx.owners.left_count());
     }
     ctx.failures.lock().expect("failure counts").remove(&key);

@@ -64,7 +64,10 @@ fn what_nobody_owns_is_adopted_and_what_is_ours_or_missing_proceeds() {
         decide(&Claim::Unclaimed, Some(&Claim::Unclaimed)),
         Verdict::Adopt
     );
-    assert_eq!(decide(&Claim::Ours, Some(&Claim::Unclaimed)), Verdict::Adopt);
+    assert_eq!(
+        decide(&Claim::Ours, Some(&Claim::Unclaimed)),
+        Verdict::Adopt
+    );
     for gitops in [Claim::Ours, Claim::Unclaimed] {
         assert_eq!(decide(&gitops, Some(&Claim::Ours)), Verdict::Proceed);
         // Not provisioned yet: the Provision step carries our label.
@@ -109,7 +112,11 @@ fn what_a_step_creates_carries_the_owner_and_a_patch_is_left_alone() {
         unreachable!()
     };
     assert_eq!(
-        request.metadata.labels.as_ref().and_then(|l| l.get(OWNER_LABEL)),
+        request
+            .metadata
+            .labels
+            .as_ref()
+            .and_then(|l| l.get(OWNER_LABEL)),
         Some(&"a".to_owned())
     );
 

@@ -26,7 +26,12 @@ use crate::chart_rbac_minimal::*;
 /// Renders the chart for `namespace` against the cluster's Kubernetes version (as `helm
 /// install` does) and creates every object there; the CRD is validated by a server-side
 /// dry-run apply (it is already installed). Returns the rendering.
-async fn install(client: &Client, values: &Value, release: &str, namespace: &str) -> Rendered {
+pub(crate) async fn install(
+    client: &Client,
+    values: &Value,
+    release: &str,
+    namespace: &str,
+) -> Rendered {
     let version = client.apiserver_version().await.expect("/version answers");
     let rendered = try_render(values, release, namespace, Some(&version.git_version))
         .unwrap_or_else(|e| panic!("the chart refused values {values}:\n{e}"));
@@ -76,10 +81,13 @@ async fn install(client: &Client, values: &Value, release: &str, namespace: &str
                 .namespace
                 .as_deref()
                 .unwrap_or_else(|| panic!("{} {} names no namespace", ar.kind, obj.name_any()));
-            let leader_election_rbac = obj.name_any().ends_with("-leader-election")
-                && ar.group == "rbac.authorization.k8s.io";
+            let rbac = ar.group == "rbac.authorization.k8s.io";
+            let leader_election_rbac = obj.name_any().ends_with("-leader-election") && rbac;
+            // Namespaced mode: the service's Role is in the namespace it watches.
+            let watched = values.pointer("/config/reconcile/namespace");
+            let watched_rbac = rbac && watched.is_some_and(|w| w == object_ns);
             assert!(
-                object_ns == namespace || leader_election_rbac,
+                object_ns == namespace || leader_election_rbac || watched_rbac,
                 "{} {} is in namespace {object_ns}, not the release namespace {namespace}",
                 ar.kind,
                 obj.name_any()
@@ -102,9 +110,12 @@ async fn install(client: &Client, values: &Value, release: &str, namespace: &str
 }
 
 /// Waits until the RBAC objects just created take effect for `sa` (the authorizer reads them
-/// from a watch cache).
-async fn wait_for_rbac(sa: &Client, lease_ns: &str, lease: &str) {
-    let api: Api<DynamicObject> = Api::all_with(sa.clone(), &kinds::gitops_postgres());
+/// from a watch cache); `watched` is the namespace of namespaced mode.
+pub(crate) async fn wait_for_rbac(sa: &Client, watched: Option<&str>, lease_ns: &str, lease: &str) {
+    let api: Api<DynamicObject> = match watched {
+        Some(ns) => Api::namespaced_with(sa.clone(), ns, &kinds::gitops_postgres()),
+        None => Api::all_with(sa.clone(), &kinds::gitops_postgres()),
+    };
     let leases: Api<Lease> = Api::namespaced(sa.clone(), lease_ns);
     let mut last = String::new();
     for _ in 0..100 {
@@ -151,8 +162,8 @@ async fn default_install_on_the_api_server_has_sufficient_and_minimal_rbac() {
     assert_eq!(container_security.read_only_root_filesystem, Some(true));
 
     let sa = cluster.service_account(&ns, &sa_name);
-    wait_for_rbac(&sa, &ns, &sa_name).await;
-    service_calls_succeed(&sa, &admin, &ns, &ns, &sa_name).await;
+    wait_for_rbac(&sa, None, &ns, &sa_name).await;
+    service_calls_succeed(&sa, &admin, (&ns, Scope::Cluster), &ns, &sa_name).await;
     dangerous_calls_are_forbidden(&sa, &admin, &ns, &ns, &sa_name).await;
 
     // Without prune, gitops objects cannot be deleted either.
@@ -213,8 +224,15 @@ async fn ha_install_with_prune_and_a_separate_lease_namespace() {
 
     let sa_name = format!("{ns}-pg-gitops");
     let sa = cluster.service_account(&ns, &sa_name);
-    wait_for_rbac(&sa, &lease_ns, "pg-gitops-leader").await;
-    service_calls_succeed(&sa, &admin, &ns, &lease_ns, "pg-gitops-leader").await;
+    wait_for_rbac(&sa, None, &lease_ns, "pg-gitops-leader").await;
+    service_calls_succeed(
+        &sa,
+        &admin,
+        (&ns, Scope::Cluster),
+        &lease_ns,
+        "pg-gitops-leader",
+    )
+    .await;
     dangerous_calls_are_forbidden(&sa, &admin, &ns, &lease_ns, "pg-gitops-leader").await;
 
     // prune: gitops objects may be deleted; the databases themselves still may not.
@@ -235,7 +253,9 @@ async fn ha_install_with_prune_and_a_separate_lease_namespace() {
 /// The whole service (`pg_gitops::run::run_until`) with the chart's rendered config.toml,
 /// authenticated as the chart's ServiceAccount: the sync stage applies a manifest from a
 /// directory, the controller provisions the database and writes status and Events, and the
-/// leader election holds the Lease, all with exactly the chart's RBAC.
+/// leader election holds the Lease, all with exactly the chart's RBAC. The service watches the
+/// test's namespace (`reconcile.namespace`), so the chart renders its namespaced mode (a Role,
+/// and the read-only catalog ClusterRole); `chart_namespaced.rs` runs it without the catalog.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_service_runs_with_the_charts_rbac_and_config() {
     let cluster = test_support::cluster().await;
@@ -278,18 +298,32 @@ async fn the_service_runs_with_the_charts_rbac_and_config() {
 
     let sa_name = format!("{ns}-pg-gitops");
     let sa = cluster.service_account(&ns, &sa_name);
-    wait_for_rbac(&sa, &ns, &sa_name).await;
+    wait_for_rbac(&sa, Some(&ns), &ns, &sa_name).await;
+    runs_as(&admin, sa, config, &ns, &sa_name).await;
+}
+
+/// Runs the whole service as the ServiceAccount `sa` until it has applied `orders` in `ns`,
+/// provisioned it, written its status and an Event, and holds the Lease `lease` (in `ns`);
+/// then stops it cleanly.
+pub(crate) async fn runs_as(
+    admin: &Client,
+    sa: Client,
+    config: pg_gitops::config::Config,
+    ns: &str,
+    lease: &str,
+) {
+    let instance = config.reconcile.instance.clone();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let service = tokio::spawn(pg_gitops::run::run_until(config, sa, async move {
         let _ = stopped.await;
     }));
 
     let gitops: Api<DynamicObject> =
-        Api::namespaced_with(admin.clone(), &ns, &kinds::gitops_postgres());
+        Api::namespaced_with(admin.clone(), ns, &kinds::gitops_postgres());
     let kubedb: Api<DynamicObject> =
-        Api::namespaced_with(admin.clone(), &ns, &kinds::kubedb_postgres());
-    let events: Api<Event> = Api::namespaced(admin.clone(), &ns);
-    let leases: Api<Lease> = Api::namespaced(admin.clone(), &ns);
+        Api::namespaced_with(admin.clone(), ns, &kinds::kubedb_postgres());
+    let events: Api<Event> = Api::namespaced(admin.clone(), ns);
+    let leases: Api<Lease> = Api::namespaced(admin.clone(), ns);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     let mut seen;
     loop {
@@ -310,7 +344,7 @@ async fn the_service_runs_with_the_charts_rbac_and_config() {
             .filter(|e| e.reporting_controller.as_deref() == Some("pg-gitops"))
             .count();
         let holder = leases
-            .get_opt(&sa_name)
+            .get_opt(lease)
             .await
             .unwrap()
             .and_then(|l| l.spec)
@@ -321,12 +355,7 @@ async fn the_service_runs_with_the_charts_rbac_and_config() {
             applied.is_some()
         );
         let has_status = status.is_some_and(|s| s.is_object());
-        if applied.is_some()
-            && provisioned
-            && has_status
-            && our_events > 0
-            && holder.as_deref() == Some("chart-run-0")
-        {
+        if applied.is_some() && provisioned && has_status && our_events > 0 && holder == instance {
             break;
         }
         assert!(

@@ -68,22 +68,39 @@ pub(crate) async fn watch_allowed(what: &str, api: &Api<DynamicObject>) {
     drop(stream);
 }
 
+/// Where the service lists and watches: every namespace, or (namespaced mode) `ns` only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Scope {
+    Cluster,
+    Namespace,
+}
+
 /// Every API call pg-gitops makes, as the chart's ServiceAccount `sa`; `admin` sets up what
-/// the service only reads.
+/// the service only reads. It writes in `ns`, and lists and watches across `scope`.
 pub(crate) async fn service_calls_succeed(
     sa: &Client,
     admin: &Client,
-    ns: &str,
+    (ns, scope): (&str, Scope),
     lease_ns: &str,
     lease: &str,
 ) {
     let fm = PatchParams::apply("pg-gitops").force();
+    let across = |ar: &kube::api::ApiResource| -> Api<DynamicObject> {
+        match scope {
+            Scope::Cluster => Api::all_with(sa.clone(), ar),
+            Scope::Namespace => Api::namespaced_with(sa.clone(), ns, ar),
+        }
+    };
+    let where_ = match scope {
+        Scope::Cluster => "in all namespaces".to_owned(),
+        Scope::Namespace => format!("in namespace {ns}"),
+    };
 
     // gitops.kubedb.com Postgres: the sync stage server-side applies (create + patch), the
     // controller lists, watches and gets, and writes status.
     let gitops_ar = kinds::gitops_postgres();
     let gitops: Api<DynamicObject> = Api::namespaced_with(sa.clone(), ns, &gitops_ar);
-    let gitops_all: Api<DynamicObject> = Api::all_with(sa.clone(), &gitops_ar);
+    let gitops_all = across(&gitops_ar);
     allowed(
         "server-side apply (create) a gitops Postgres",
         gitops
@@ -109,11 +126,11 @@ pub(crate) async fn service_calls_succeed(
     let got = allowed("get a gitops Postgres", gitops.get("orders").await);
     assert_eq!(got.data["spec"]["replicas"], 5);
     let listed = allowed(
-        "list gitops Postgres in all namespaces",
+        &format!("list gitops Postgres {where_}"),
         gitops_all.list(&ListParams::default()).await,
     );
     assert!(listed.items.iter().any(|o| o.name_any() == "orders"));
-    watch_allowed("watch gitops Postgres in all namespaces", &gitops_all).await;
+    watch_allowed(&format!("watch gitops Postgres {where_}"), &gitops_all).await;
     allowed(
         "patch the status of a gitops Postgres",
         gitops
@@ -136,14 +153,12 @@ pub(crate) async fn service_calls_succeed(
     );
     allowed("get a kubedb Postgres", kubedb.get("orders").await);
     allowed(
-        "list kubedb Postgres in all namespaces",
-        Api::<DynamicObject>::all_with(sa.clone(), &kubedb_ar)
-            .list(&ListParams::default())
-            .await,
+        &format!("list kubedb Postgres {where_}"),
+        across(&kubedb_ar).list(&ListParams::default()).await,
     );
     watch_allowed(
-        "watch kubedb Postgres in all namespaces",
-        &Api::<DynamicObject>::all_with(sa.clone(), &kubedb_ar),
+        &format!("watch kubedb Postgres {where_}"),
+        &across(&kubedb_ar),
     )
     .await;
     allowed(
@@ -183,16 +198,10 @@ pub(crate) async fn service_calls_succeed(
     );
     allowed("get an OpsRequest", ops.get("orders-restart-abc123").await);
     allowed(
-        "list OpsRequests in all namespaces",
-        Api::<DynamicObject>::all_with(sa.clone(), &ops_ar)
-            .list(&ListParams::default())
-            .await,
+        &format!("list OpsRequests {where_}"),
+        across(&ops_ar).list(&ListParams::default()).await,
     );
-    watch_allowed(
-        "watch OpsRequests in all namespaces",
-        &Api::<DynamicObject>::all_with(sa.clone(), &ops_ar),
-    )
-    .await;
+    watch_allowed(&format!("watch OpsRequests {where_}"), &across(&ops_ar)).await;
 
     // The version catalog (cluster-scoped): read only.
     let versions_ar = kinds::postgres_version();

@@ -10,6 +10,7 @@
 mod api_outage;
 mod bench;
 mod chart;
+mod chart_namespaced;
 mod chart_rbac;
 mod chart_rbac_minimal;
 mod crash_trials;

@@ -463,7 +463,7 @@ fn schema_knows_exactly_the_config_keys_of_the_service() {
         "server": { "header_read_timeout": "10s", "request_timeout": "30s", "max_connections": 64 },
         "plan": { "default_namespace": "dbs", "volume_expansion_mode": "Online" },
         "reconcile": { "suspend": false, "namespace": "dbs", "resync_interval": "10m",
-                       "instance": "a" },
+                       "instance": "a", "owner": "a" },
         "log": { "format": "json" }
     } });
     let r = render(&values, "pg-gitops", "ops");

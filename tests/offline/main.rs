@@ -6,6 +6,7 @@
 
 mod alert_rules;
 mod argocd_health;
+mod chart_namespaced;
 mod chart_render;
 mod config_keys;
 mod dir_source;

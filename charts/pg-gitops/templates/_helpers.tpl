@@ -61,6 +61,46 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- .Values.leaderElection.namespace | default .Release.Namespace }}
 {{- end }}
 
+{{/* The one namespace the service watches (`config.reconcile.namespace`); empty: all. */}}
+{{- define "pg-gitops.watchNamespace" -}}
+{{- dig "reconcile" "namespace" "" (.Values.config | default dict) }}
+{{- end }}
+
+{{/*
+The rules of every namespaced API call the service makes (docs/chart.md has the table): a
+ClusterRole's rules cluster-wide, a Role's in namespaced mode.
+*/}}
+{{- define "pg-gitops.rules" -}}
+# The desired state. create/patch: the sync stage server-side applies manifests from Git;
+# delete only with prune.
+- apiGroups: ["gitops.kubedb.com"]
+  resources: ["postgreses"]
+  verbs: ["get", "list", "watch", "create", "patch"{{ if .Values.prune }}, "delete"{{ end }}]
+- apiGroups: ["gitops.kubedb.com"]
+  resources: ["postgreses/status"]
+  verbs: ["patch"]
+# The live databases: provisioned (create) and patched; never deleted by pg-gitops.
+- apiGroups: ["kubedb.com"]
+  resources: ["postgreses"]
+  verbs: ["get", "list", "watch", "create", "patch"]
+# One OpsRequest per step; KubeDB's ops-manager runs it.
+- apiGroups: ["ops.kubedb.com"]
+  resources: ["postgresopsrequests"]
+  verbs: ["get", "list", "watch", "create"]
+# Events for every step (kube-runtime's recorder creates, then patches repeats).
+- apiGroups: ["events.k8s.io"]
+  resources: ["events"]
+  verbs: ["create", "patch"]
+{{- end }}
+
+{{/* The version catalog (cluster-scoped), for version checks: read only. */}}
+{{- define "pg-gitops.catalogRules" -}}
+# The version catalog, for version checks.
+- apiGroups: ["catalog.kubedb.com"]
+  resources: ["postgresversions"]
+  verbs: ["get", "list", "watch"]
+{{- end }}
+
 {{/* Mount points of the files the service reads. */}}
 {{- define "pg-gitops.configDir" -}}/etc/pg-gitops{{- end }}
 {{- define "pg-gitops.gitAuthDir" -}}/etc/pg-gitops/git{{- end }}
