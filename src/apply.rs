@@ -36,6 +36,7 @@ use crate::models::{
     APPLIED_HASH_ANNOTATION, GitopsPostgres, MANAGED_BY_LABEL, MANAGED_BY_VALUE, OWNER_LABEL,
     REVISION_ANNOTATION, SOURCE_LABEL,
 };
+use crate::notify::Notifier;
 use crate::ownership::{self, Claim};
 use crate::source::{Snapshot, display_url};
 
@@ -52,6 +53,8 @@ pub struct ApplySettings {
     pub namespace: Option<String>,
     /// The value of [`OWNER_LABEL`] on every object this instance applies.
     pub owner: String,
+    /// Told each pass, for commit statuses (config `[notify]`; set by the service).
+    pub notify: Notifier,
 }
 
 impl ApplySettings {
@@ -62,6 +65,7 @@ impl ApplySettings {
             source_id: source_id(&config.source),
             namespace: config.reconcile.namespace.clone(),
             owner: config.owner(),
+            notify: Notifier::default(),
         }
     }
 }
@@ -364,6 +368,7 @@ pub async fn run(
                     return;
                 }
                 let report = apply(&client, &snapshot, &cache, &settings).await;
+                settings.notify.applied_report(&report);
                 // Once per revision, not per retry of a failed apply.
                 if announced_revision.as_deref() != Some(snapshot.revision.as_str()) {
                     announce::invalid(&recorder, &report.invalid).await;

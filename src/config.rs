@@ -13,6 +13,12 @@ mod owner;
 use crate::manifest::SnapshotLimits;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+mod notify;
+pub use notify::{
+    AlertFormat, AlertOn, AlertWebhookConfig, CommitStatusConfig, Forge, ForgeRepository,
+    MAX_RETRY_DELAY, NotifyConfig,
+};
+
 /// Why a configuration file could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -37,6 +43,7 @@ pub struct Config {
     pub reconcile: ReconcileConfig,
     pub leader_election: LeaderElectionConfig,
     pub log: LogConfig,
+    pub notify: NotifyConfig,
 }
 
 /// `[log]`
@@ -130,6 +137,7 @@ impl Config {
                 "plan.volume_expansion_mode must be \"Online\" or \"Offline\"".into(),
             ));
         }
+        self.notify.validate(source)?;
         Ok(())
     }
 }

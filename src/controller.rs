@@ -40,6 +40,7 @@ use crate::models::{
     GitopsPostgres, KubedbPostgres, PostgresOpsRequest, PostgresVersion, REVISION_ANNOTATION,
     SUSPEND_ANNOTATION,
 };
+use crate::notify::Notifier;
 use crate::ownership::{self, Verdict};
 use crate::plan::{Catalog, PlanSettings, Step, plan_database};
 use crate::status::Standing;
@@ -70,6 +71,8 @@ pub struct ReconcilerSettings {
     pub owner: String,
     /// OpsRequests created per second across the fleet, at most.
     pub max_ops_requests_per_second: NonZeroU32,
+    /// Told each standing computed (config `[notify]`; set by the service).
+    pub notify: Notifier,
 }
 
 impl ReconcilerSettings {
@@ -82,6 +85,7 @@ impl ReconcilerSettings {
             instance: config.reconcile.instance_name(),
             owner: config.owner(),
             max_ops_requests_per_second: config.reconcile.max_ops_requests_per_second,
+            notify: Notifier::default(),
         }
     }
 }
@@ -199,13 +203,14 @@ pub async fn run(
     // Reconciles never see a deletion (applied objects only): forget a deleted database here,
     // and after a re-list every database no longer listed.
     let forget = {
-        let (standings, failures, expectations, metrics, listed, owners) = (
+        let (standings, failures, expectations, metrics, listed, owners, notify) = (
             standings.clone(),
             failures.clone(),
             expectations.clone(),
             metrics.clone(),
             gitops.clone(),
             owners.clone(),
+            settings.notify.clone(),
         );
         move |deleted: Option<&GitopsPostgres>| {
             let mut standings = standings.lock().expect("standings");
@@ -233,6 +238,7 @@ pub async fn run(
             for (key, was) in &gone {
                 let namespace = key.namespace.as_deref().unwrap_or_default();
                 metrics.set_database_standing(namespace, &key.name, Some(*was), None);
+                notify.forget(namespace, &key.name);
             }
             if !gone.is_empty() {
                 publish_standings(&metrics, &standings);
@@ -528,6 +534,9 @@ async fn reconcile_inner(
     write_status(ctx, object, &plan, &ops_refs, live.as_deref(), suspended).await?;
     ctx.failures.lock().expect("failure counts").remove(&key);
     count_standing(ctx, key, Standing::of(&plan, suspended));
+    ctx.settings
+        .notify
+        .observe_reconcile(object, &plan, suspended, live.as_deref());
     Ok(Action::requeue(next_turn.unwrap_or(ctx.settings.resync)))
 }
 

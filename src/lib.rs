@@ -25,6 +25,7 @@ pub(crate) mod live;
 pub mod manifest;
 pub(crate) mod metrics;
 pub mod models;
+pub mod notify;
 pub(crate) mod ownership;
 pub mod plan;
 pub mod plan_command;

@@ -30,6 +30,7 @@ use crate::status::Standing;
 mod databases;
 mod follow;
 mod labels;
+mod notifications;
 
 use labels::{
     ALL_STEP_TYPES, BuildInfoLabels, DatabaseLabels, DeliveryLabels, ResultLabels, RevisionLabels,
@@ -83,6 +84,7 @@ struct Families {
     kubernetes_api_reachable: Gauge,
     git_fetch_total: Family<ResultLabels, Counter>,
     webhook_deliveries_total: Family<DeliveryLabels, Counter>,
+    notifications_total: Family<DeliveryLabels, Counter>,
     snapshot_revision: Family<RevisionLabels, Gauge>,
     git_last_success_timestamp_seconds: Gauge,
     invalid_manifests: Gauge,
@@ -132,6 +134,7 @@ impl Metrics {
             kubernetes_api_reachable: Gauge::default(),
             git_fetch_total: Family::default(),
             webhook_deliveries_total: Family::default(),
+            notifications_total: Family::default(),
             snapshot_revision: Family::default(),
             git_last_success_timestamp_seconds: Gauge::default(),
             invalid_manifests: Gauge::default(),
@@ -196,6 +199,12 @@ impl Metrics {
             "webhook_deliveries",
             "Webhook requests received, by provider and result",
             families.webhook_deliveries_total.clone(),
+        );
+        registry.register(
+            "notifications",
+            "Notifications (commit statuses, alerts) by target provider and result: sent, \
+             retried, failed (gave up), dropped (queue full; provider \"all\" before routing)",
+            families.notifications_total.clone(),
         );
         registry.register(
             "snapshot_revision",

@@ -16,6 +16,7 @@ use crate::leader::{self, LeaderError, LeaderRelay, LeaderSettings};
 use crate::live::{self, LiveError};
 use crate::manifest::LoadOptions;
 use crate::metrics::{Metrics, metrics_handler};
+use crate::notify::{Notifier, NotifyError};
 use crate::server::{
     self, AppState, ConnectionLimits, DeliveryLog, Liveness, Readiness, ReadinessGates,
     ServerError, WebhookSecrets, WebhookTarget,
@@ -34,6 +35,8 @@ pub enum RunError {
     Server(#[from] ServerError),
     #[error(transparent)]
     Cluster(#[from] LiveError),
+    #[error(transparent)]
+    Notify(#[from] NotifyError),
 }
 
 /// A shutdown signal many tasks can wait on.
@@ -74,6 +77,10 @@ pub async fn run_until(
     let liveness = Liveness::default();
     let shutdown = Shutdown::on(shutdown);
     let metrics = Metrics::new();
+    let notifier = Notifier::start(&config, {
+        let metrics = metrics.clone();
+        Arc::new(move |provider, result| metrics.record_notification(provider, result))
+    })?;
     let leadership = leader::start(
         client.clone(),
         LeaderSettings::from_config(&config),
@@ -134,7 +141,10 @@ pub async fn run_until(
             client.clone(),
             handle.snapshots.clone(),
             (caches.gitops.clone(), caches.gitops_listed.clone()),
-            ApplySettings::from_config(&config),
+            ApplySettings {
+                notify: notifier.clone(),
+                ..ApplySettings::from_config(&config)
+            },
             leader.is_leader.clone(),
             move || apply_gate.open("first snapshot"),
         ));
@@ -143,7 +153,10 @@ pub async fn run_until(
     let status = StatusSources::new(&config.source, source.as_ref(), caches.clone());
     let controller = tokio::spawn(controller::run(
         client,
-        ReconcilerSettings::from_config(&config),
+        ReconcilerSettings {
+            notify: notifier,
+            ..ReconcilerSettings::from_config(&config)
+        },
         leader,
         metrics.clone(),
         (caches, cache_writers),

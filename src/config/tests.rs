@@ -42,6 +42,19 @@ fn repo_config_toml_documents_every_key() {
     with_options.reconcile.namespace = Some(String::new());
     with_options.reconcile.instance = Some(String::new());
     with_options.reconcile.owner = Some(String::new());
+    with_options.notify.commit_status = vec![CommitStatusConfig {
+        provider: Forge::GitHub,
+        token_file: PathBuf::new(),
+        api_url: Some(String::new()),
+        repository: Some(String::new()),
+        context: String::new(),
+    }];
+    with_options.notify.webhook = vec![AlertWebhookConfig {
+        format: AlertFormat::Generic,
+        url_file: PathBuf::new(),
+        hmac_key_file: Some(PathBuf::new()),
+        on: vec![AlertOn::Stalled],
+    }];
     let table: toml::Table = toml::from_str(&toml::to_string(&with_options).unwrap()).unwrap();
     let mut missing = Vec::new();
     collect_missing(&table, "", &text, &mut missing);
@@ -53,8 +66,9 @@ fn repo_config_toml_documents_every_key() {
 
 #[test]
 fn every_key_documented_in_config_toml_exists() {
-    // Uncomment every `# key = value` example: with deny_unknown_fields, a documented key
-    // that the code does not know (a typo, a renamed field) fails to parse.
+    // Uncomment every `# key = value` example and every `# [[table]]` of one: with
+    // deny_unknown_fields, a documented key that the code does not know (a typo, a renamed
+    // field) fails to parse.
     let uncommented: String = repo_config_text()
         .lines()
         .map(|line| {
@@ -62,7 +76,12 @@ fn every_key_documented_in_config_toml_exists() {
             let is_key = example
                 .split_once(" = ")
                 .is_some_and(|(key, _)| key.chars().all(|c| c.is_ascii_lowercase() || c == '_'));
-            if is_key { example } else { line }
+            let is_array_table = example.starts_with("[[") && example.ends_with("]]");
+            if is_key || is_array_table {
+                example
+            } else {
+                line
+            }
         })
         .collect::<Vec<_>>()
         .join("\n");
@@ -79,6 +98,15 @@ fn collect_missing(table: &toml::Table, prefix: &str, text: &str, missing: &mut 
                     missing.push(format!("[{full}]"));
                 }
                 collect_missing(inner, &format!("{full}."), text, missing);
+            }
+            // An array of tables (`[[notify.webhook]]`): documented as one, with every key.
+            toml::Value::Array(items) if items.iter().all(toml::Value::is_table) => {
+                if !text.contains(&format!("[[{full}]]")) {
+                    missing.push(format!("[[{full}]]"));
+                }
+                for inner in items.iter().filter_map(toml::Value::as_table) {
+                    collect_missing(inner, &format!("{full}."), text, missing);
+                }
             }
             _ => {
                 if !text.lines().any(|line| {
@@ -138,5 +166,58 @@ fn git_source_needs_a_url_and_one_reference() {
             .unwrap_err()
             .to_string()
             .contains("40-character")
+    );
+}
+
+#[test]
+fn notify_errors_name_the_key() {
+    const GIT: &str = "[source]\nurl = \"https://github.com/acme/fleet.git\"\n";
+    let cases = [
+        (
+            "[source]\nkind = \"cluster\"\n[[notify.commit_status]]\nprovider = \"github\"\ntoken_file = \"/t\"".to_string(),
+            "notify.commit_status[0]: commit statuses need source.kind = \"git\"",
+        ),
+        (
+            "[source]\nurl = \"file:///srv/fleet.git\"\n[[notify.commit_status]]\nprovider = \"gitea\"\ntoken_file = \"/t\"".to_string(),
+            "notify.commit_status[0].repository: cannot be derived",
+        ),
+        (
+            format!("{GIT}[[notify.commit_status]]\nprovider = \"github\"\ntoken_file = \"/t\"\napi_url = \"api.github.com\""),
+            "notify.commit_status[0].api_url: must start with https://",
+        ),
+        (
+            format!("{GIT}[[notify.webhook]]\nformat = \"generic\"\nurl_file = \"/u\"\n[[notify.webhook]]\nformat = \"slack\"\nurl_file = \"/u\"\nhmac_key_file = \"/k\""),
+            "notify.webhook[1].hmac_key_file: only format = \"generic\" is signed",
+        ),
+        (
+            format!("{GIT}[[notify.webhook]]\nformat = \"slack\"\nurl_file = \"/u\"\non = []"),
+            "notify.webhook[0].on must name",
+        ),
+        (
+            format!("{GIT}[notify]\nmax_attempts = 0"),
+            "notify.max_attempts must be at least 1",
+        ),
+    ];
+    for (text, expected) in cases {
+        let error = Config::from_toml_str(&text).unwrap_err().to_string();
+        assert!(error.contains(expected), "{text}\n→ {error}");
+    }
+    let typo = format!("{GIT}[[notify.webhook]]\nformat = \"slack\"\nurl = \"https://hooks\"");
+    let error = Config::from_toml_str(&typo).unwrap_err().to_string();
+    assert!(error.contains("unknown field `url`"), "{error}");
+    let ok = format!(
+        "{GIT}[[notify.commit_status]]\nprovider = \"forgejo\"\ntoken_file = \"/t\"\napi_url = \"https://codeberg.org/api/v1/\""
+    );
+    let config = Config::from_toml_str(&ok).unwrap();
+    let entry = &config.notify.commit_status[0];
+    assert_eq!(entry.provider, Forge::Gitea);
+    assert_eq!(
+        entry
+            .resolve(config.source.url.as_deref().unwrap())
+            .unwrap(),
+        ForgeRepository {
+            api_url: "https://codeberg.org/api/v1".into(),
+            repository: "acme/fleet".into(),
+        }
     );
 }
