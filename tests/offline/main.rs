@@ -15,6 +15,7 @@ mod git_file;
 mod git_http;
 mod git_ssh;
 mod hostile_repos;
+mod notify;
 mod plan_live;
 mod server_limits;
 mod version;

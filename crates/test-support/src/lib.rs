@@ -14,6 +14,7 @@
 //! - [`chart`]: the Helm chart rendered through `scripts/render-chart.py`.
 //! - [`git`]: real Git servers (bare repos, smart HTTP, sshd).
 //! - [`webhook`]: webhook deliveries as each provider sends them.
+//! - [`forge`]: a stand-in for the forges' commit status APIs and alert receivers.
 //! - [`logs`]: a tracing capture, to prove no credential reaches a log line.
 //!
 //! A library crate rather than `mod support;` copied into each test binary: each helper exists
@@ -24,6 +25,7 @@ pub mod audit;
 pub mod chart;
 pub mod cluster;
 pub mod e2e;
+pub mod forge;
 pub mod git;
 pub mod kinds;
 pub mod kstatus;
