@@ -29,6 +29,7 @@ mod kubedb_gitops;
 mod leader_election;
 mod logs;
 mod metrics_exported;
+mod notify;
 mod ownership;
 mod plan;
 mod secrets_scan;
