@@ -11,6 +11,7 @@
 //! The latest standing of each database is kept here, shared with the deciding task, so an
 //! unchanged standing costs one map lookup and sends nothing.
 
+mod decide;
 mod render;
 mod secret;
 mod send;
@@ -31,8 +32,7 @@ use crate::models::{GitopsPostgres, KubedbPostgres, REVISION_ANNOTATION};
 use crate::plan::{DatabasePlan, ErrorKind};
 use crate::status::Standing;
 use secret::FileSecret;
-use send::{Http, Retry, Route, Target};
-use tracker::{Message, Tracker};
+use send::{Http, Retry, Target};
 
 pub use tracker::Applied;
 
@@ -211,7 +211,7 @@ impl Notifier {
         let mut queues = Vec::new();
         for (name, target) in targets {
             let (sender, receiver) = mpsc::channel(notify.queue_capacity);
-            queues.push(Queue {
+            queues.push(decide::Queue {
                 name: name.clone(),
                 provider: target.provider(),
                 route: target.route(),
@@ -228,7 +228,12 @@ impl Notifier {
         }
         let seen = SeenMap::default();
         let (events, receiver) = mpsc::channel(EVENTS);
-        tokio::spawn(decide(receiver, seen.clone(), queues, observe.clone()));
+        tokio::spawn(decide::decide(
+            receiver,
+            seen.clone(),
+            queues,
+            observe.clone(),
+        ));
         Ok(Self {
             inner: Some(Arc::new(Inner {
                 seen,
@@ -376,56 +381,6 @@ fn persisted_state(object: &GitopsPostgres) -> Option<DbState> {
         Some(DbState::Progressing)
     } else {
         None
-    }
-}
-
-/// One target's queue, as the deciding task fills it.
-struct Queue {
-    name: String,
-    provider: &'static str,
-    route: Route,
-    sender: mpsc::Sender<Message>,
-}
-
-/// Decides what to tell and hands each message to the queues of the targets that want it.
-async fn decide(
-    mut events: mpsc::Receiver<Event>,
-    seen: SeenMap,
-    queues: Vec<Queue>,
-    observe: Observer,
-) {
-    let latest = |key: &DbKey| {
-        seen.lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(key)
-            .cloned()
-    };
-    let mut tracker = Tracker::default();
-    let mut recheck = tokio::time::interval(RECHECK);
-    recheck.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    loop {
-        let messages = tokio::select! {
-            event = events.recv() => match event {
-                None => return,
-                Some(Event::Applied(applied)) => tracker.applied(applied, &latest),
-                Some(Event::Changed { key, seen, previous }) => {
-                    tracker.changed(&key, &seen, previous, &latest)
-                }
-                Some(Event::Forget(key)) => {
-                    tracker.forget(&key);
-                    Vec::new()
-                }
-            },
-            _ = recheck.tick(), if tracker.is_following() => tracker.recheck(&latest),
-        };
-        for message in messages {
-            for queue in queues.iter().filter(|q| q.route.wants(&message)) {
-                if queue.sender.try_send(message.clone()).is_err() {
-                    observe(queue.provider, NotifyResult::Dropped);
-                    warn!(target = %queue.name, "notification queue full; a message was dropped");
-                }
-            }
-        }
     }
 }
 

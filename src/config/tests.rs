@@ -221,3 +221,20 @@ fn notify_errors_name_the_key() {
         }
     );
 }
+
+#[test]
+fn the_readme_notifications_example_is_a_valid_config() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let block = readme
+        .split("```toml\n")
+        .skip(1)
+        .filter_map(|rest| rest.split_once("```").map(|(block, _)| block))
+        .find(|block| block.contains("[[notify.commit_status]]"))
+        .expect("README's Notifications section has a TOML example");
+    let text = format!("[source]\nurl = \"https://github.com/acme/fleet.git\"\n{block}");
+    let config = Config::from_toml_str(&text).unwrap();
+    assert_eq!(config.notify.commit_status.len(), 1);
+    assert_eq!(config.notify.webhook.len(), 2);
+    assert_eq!(config.notify.webhook[0].on, [AlertOn::Stalled]);
+}
