@@ -683,3 +683,40 @@ fn volume_for_mount<'a>(pod: &'a Value, container: &Value, path: &str) -> &'a Va
         .find(|v| v["name"] == mount["name"])
         .unwrap_or_else(|| panic!("no volume {} in the pod", mount["name"]))
 }
+
+#[test]
+fn notification_targets_render_as_arrays_of_tables_the_service_accepts() {
+    let values = json!({
+        "git": { "url": "https://github.com/acme/fleet.git" },
+        "config": { "notify": {
+            "max_attempts": 3,
+            "retry_delay": "1s",
+            "commit_status": [{ "provider": "gitlab", "token_file": "/etc/notify/gitlab-token",
+                                "repository": "acme/platform/fleet" }],
+            "webhook": [
+                { "format": "slack", "url_file": "/etc/notify/slack-url", "on": ["stalled"] },
+                { "format": "generic", "url_file": "/etc/notify/url",
+                  "hmac_key_file": "/etc/notify/key" }
+            ]
+        } }
+    });
+    let r = render(&values, "pg-gitops", "ops");
+    let config = pg_gitops::config::Config::from_toml_str(&r.config_toml())
+        .unwrap_or_else(|e| panic!("config.toml rejected: {e}\n{}", r.config_toml()));
+    let notify = &config.notify;
+    assert_eq!(notify.max_attempts, 3);
+    assert_eq!(notify.commit_status.len(), 1);
+    assert_eq!(
+        notify.commit_status[0].repository.as_deref(),
+        Some("acme/platform/fleet")
+    );
+    assert_eq!(notify.webhook.len(), 2);
+    assert_eq!(
+        notify.webhook[1].hmac_key_file.as_deref(),
+        Some(std::path::Path::new("/etc/notify/key"))
+    );
+    // A key the service does not know is refused by the schema, not at start.
+    let typo =
+        json!({ "config": { "notify": { "webhook": [{ "format": "slack", "url": "x" }] } } });
+    assert!(try_render(&typo, "pg-gitops", "ops", None).is_err());
+}

@@ -286,6 +286,8 @@ Argument: dict "table" <map> "path" <dotted path of the table, "" at the top>.
 {{- if eq (float64 (int64 .)) (float64 .) }}{{ int64 . }}{{ else }}{{ . }}{{ end }}
 {{- else if or (kindIs "int" .) (kindIs "int64" .) }}{{ . }}
 {{- else if kindIs "slice" . }}[{{ range $i, $v := . }}{{ if $i }}, {{ end }}{{ include "pg-gitops.tomlValue" $v }}{{ end }}]
+{{- /* An inline table: an array of them is how config.notify.commit_status and webhook render. */}}
+{{- else if kindIs "map" . }}{ {{- $map := . }}{{ range $i, $k := keys . | sortAlpha }}{{ if $i }},{{ end }} {{ $k }} = {{ include "pg-gitops.tomlValue" (get $map $k) }}{{ end }} }
 {{- else if kindIs "invalid" . }}{{ fail "config: a null value cannot be written to TOML; leave the key out instead" }}
 {{- else }}{{ fail (printf "config: cannot write a %s to TOML" (kindOf .)) }}
 {{- end }}
