@@ -21,12 +21,14 @@ use test_support::sim::SimNamespace;
 
 /// How long the API server and etcd stay down.
 const OUTAGE: Duration = Duration::from_secs(30);
-/// Generous alarms, not measurements: the figures are printed and recorded. The next
-/// OpsRequest also waits for KubeDB's stand-in to come back and finish the one in flight, and
-/// on a loaded machine (other tests, builds) each side takes several times as long as alone:
-/// 90 s still tells the fixed service (about 12 s here) from the old one (181 s).
-const RESUME_ALARM: Duration = Duration::from_secs(90);
-const CONVERGE_ALARM: Duration = Duration::from_secs(120);
+/// An alarm, not a measurement (the figures are printed and recorded), on what pg-gitops
+/// itself controls: seeing the API again (its probe) and holding the Lease again.
+const RESUME_ALARM: Duration = Duration::from_secs(30);
+/// A deadline for correctness, not a speed alarm: after the return, the next OpsRequest also
+/// waits for the API server's watch cache to warm up again (which held pg-gitops' re-started
+/// watches for up to 100 s on a machine at load 10, and about 3 s alone) and for KubeDB's
+/// stand-in to finish the OpsRequest in flight.
+const CONVERGE_PATIENCE: Duration = Duration::from_secs(300);
 
 async fn ops_count(client: &kube::Client, ns: &str, dbs: &[Db]) -> usize {
     let mut count = 0;
@@ -134,7 +136,7 @@ async fn an_api_server_and_etcd_outage_mid_sequence_loses_and_doubles_nothing() 
     let leading = back.elapsed();
     until(
         "the next OpsRequest is created",
-        CONVERGE_ALARM,
+        CONVERGE_PATIENCE,
         async || {
             audit
                 .pg_gitops_writes()
@@ -144,7 +146,7 @@ async fn an_api_server_and_etcd_outage_mid_sequence_loses_and_doubles_nothing() 
     )
     .await;
     let resumed = back.elapsed();
-    until("every sequence ends", CONVERGE_ALARM, async || {
+    until("every sequence ends", CONVERGE_PATIENCE, async || {
         ops_count(&client, &ns, &dbs).await == 15
             && futures::future::join_all(changed.iter().map(|db| {
                 let (client, ns) = (client.clone(), ns.clone());
@@ -169,11 +171,25 @@ async fn an_api_server_and_etcd_outage_mid_sequence_loses_and_doubles_nothing() 
         resumed.as_secs_f64(),
         converged.as_secs_f64()
     );
-    assert!(
-        resumed < RESUME_ALARM,
-        "work resumed {resumed:?} after the API server returned"
-    );
 
+    // The timeline's own watch came back through the same warming watch cache: let it catch
+    // up before the order is read from it.
+    for db in &changed {
+        for o in ops_of(&client, &ns, &db.name).await {
+            let name = name_of(&o);
+            until(
+                "the timeline sees the OpsRequest succeed",
+                CONVERGE_PATIENCE,
+                async || {
+                    sim.timeline
+                        .versions("PostgresOpsRequest", &name)
+                        .iter()
+                        .any(|seen| phase_of(&seen.object) == "Successful")
+                },
+            )
+            .await;
+        }
+    }
     for db in &changed {
         wait_current(&client, &ns, db).await;
         let ops = ops_of(&client, &ns, &db.name).await;
