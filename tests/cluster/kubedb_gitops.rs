@@ -6,9 +6,8 @@
 
 use std::time::Duration;
 
-use k8s_openapi::api::events::v1::Event;
 use kube::Client;
-use kube::api::{Api, ListParams, Patch, PatchParams};
+use kube::api::{Patch, PatchParams};
 use pg_gitops::config::Seconds;
 use serde_json::json;
 use test_support::e2e::*;
@@ -16,18 +15,11 @@ use test_support::kinds::{databases_api, gitops_api};
 
 /// The notes of the `KubeDBGitopsOperator` Events about `name`, each as often as it happened.
 async fn warnings(client: &Client, ns: &str, name: &str) -> Vec<String> {
-    let api: Api<Event> = Api::namespaced(client.clone(), ns);
-    api.list(&ListParams::default())
+    events_about(client, ns, name)
         .await
-        .unwrap()
-        .items
         .into_iter()
-        .filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name))
-        .filter(|e| e.reason.as_deref() == Some("KubeDBGitopsOperator"))
-        .flat_map(|e| {
-            let times = e.series.as_ref().map_or(1, |s| s.count) as usize;
-            std::iter::repeat_n(e.note.unwrap_or_default(), times)
-        })
+        .filter(|(reason, _, _)| reason == "KubeDBGitopsOperator")
+        .map(|(_, _, note)| note)
         .collect()
 }
 

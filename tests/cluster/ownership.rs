@@ -8,9 +8,8 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use k8s_openapi::api::events::v1::Event;
 use kube::Client;
-use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
+use kube::api::{Patch, PatchParams, PostParams};
 use pg_gitops::config::{Config, Seconds};
 use serde_json::{Value, json};
 use test_support::e2e::*;
@@ -18,27 +17,6 @@ use test_support::git::repo::git;
 use test_support::kinds::{databases_api, gitops_api};
 
 const OWNER: &str = "gitops.kubedb.com/owner";
-
-/// (reason, reporting instance, note) of every Event about `name`, each as often as it happened.
-async fn events_about(client: &Client, ns: &str, name: &str) -> Vec<(String, String, String)> {
-    let api: Api<Event> = Api::namespaced(client.clone(), ns);
-    api.list(&ListParams::default())
-        .await
-        .unwrap()
-        .items
-        .into_iter()
-        .filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name))
-        .flat_map(|e| {
-            let times = e.series.as_ref().map_or(1, |s| s.count) as usize;
-            let event = (
-                e.reason.unwrap_or_default(),
-                e.reporting_instance.unwrap_or_default(),
-                e.note.unwrap_or_default(),
-            );
-            std::iter::repeat_n(event, times)
-        })
-        .collect()
-}
 
 /// The `OwnedByAnother` notes `instance` wrote about `name`.
 async fn refusals(client: &Client, ns: &str, name: &str, instance: &str) -> Vec<String> {

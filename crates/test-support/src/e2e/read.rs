@@ -260,9 +260,9 @@ pub async fn event_reasons(client: &Client, ns: &str, name: &str) -> Vec<String>
     events.into_iter().filter_map(|e| e.reason).collect()
 }
 
-/// The notes of the Events about the gitops object `name` (each as many times as its series
-/// count says it happened).
-pub async fn event_notes(client: &Client, ns: &str, name: &str) -> Vec<String> {
+/// (reason, reporting instance, note) of every Event about `name`, each as many times as its
+/// series count says it happened.
+pub async fn events_about(client: &Client, ns: &str, name: &str) -> Vec<(String, String, String)> {
     let api: Api<k8s_openapi::api::events::v1::Event> = Api::namespaced(client.clone(), ns);
     api.list(&ListParams::default())
         .await
@@ -272,7 +272,22 @@ pub async fn event_notes(client: &Client, ns: &str, name: &str) -> Vec<String> {
         .filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name))
         .flat_map(|e| {
             let times = e.series.as_ref().map_or(1, |s| s.count) as usize;
-            std::iter::repeat_n(e.note.unwrap_or_default(), times)
+            let event = (
+                e.reason.unwrap_or_default(),
+                e.reporting_instance.unwrap_or_default(),
+                e.note.unwrap_or_default(),
+            );
+            std::iter::repeat_n(event, times)
         })
+        .collect()
+}
+
+/// The notes of the Events about the gitops object `name` (each as many times as its series
+/// count says it happened).
+pub async fn event_notes(client: &Client, ns: &str, name: &str) -> Vec<String> {
+    events_about(client, ns, name)
+        .await
+        .into_iter()
+        .map(|(_, _, note)| note)
         .collect()
 }
