@@ -4,6 +4,7 @@
 mod checks;
 pub mod compare;
 mod facts;
+mod impact;
 mod members;
 mod metadata;
 mod ops;
@@ -21,6 +22,7 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 pub use checks::Catalog;
+pub use impact::Disruption;
 pub use ops::block_key;
 pub use report::{DatabasePlan, ErrorKind, PlanError, PlanReport, Step, StepType};
 pub use version::{VersionCheck, check_upgrade};
