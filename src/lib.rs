@@ -18,6 +18,7 @@ pub mod config;
 pub(crate) mod controller;
 pub(crate) mod events;
 pub(crate) mod execute;
+pub mod gate;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod leader;
