@@ -122,6 +122,16 @@ pub fn check_metadata(metadata: &ObjectMeta) -> Vec<Finding> {
             ),
         ));
     }
+    // Change control read from the annotations: a window or policy that cannot be read stops
+    // the database here, at the annotation's line, rather than silently never holding.
+    if let Some(annotations) = annotations {
+        for (annotation, problem) in crate::gate::check_annotations(annotations) {
+            findings.push(finding(
+                &["metadata", "annotations", annotation],
+                format!("annotation {annotation}: {problem}"),
+            ));
+        }
+    }
     findings
 }
 
