@@ -8,11 +8,15 @@ use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+mod change_control;
 mod owner;
 
 use crate::manifest::SnapshotLimits;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+pub use change_control::{
+    ApprovalConfig, FleetBudgetConfig, LabelSelector, MaintenanceConfig, WindowRule,
+};
 mod notify;
 pub use notify::{
     AlertFormat, AlertOn, AlertWebhookConfig, CommitStatusConfig, Forge, ForgeRepository,
@@ -44,6 +48,8 @@ pub struct Config {
     pub leader_election: LeaderElectionConfig,
     pub log: LogConfig,
     pub notify: NotifyConfig,
+    pub approval: ApprovalConfig,
+    pub maintenance: MaintenanceConfig,
 }
 
 /// `[log]`
@@ -311,6 +317,12 @@ pub struct ReconcileConfig {
     /// that changes every database rolls out at this pace instead of in one burst that the
     /// API server throttles and KubeDB's operator queues.
     pub max_ops_requests_per_second: NonZeroU32,
+    /// OpsRequests in flight at once across the fleet, at most (unset: no cap). A commit that
+    /// bumps the version of 500 databases rolls through them this many at a time.
+    pub max_parallel_ops: Option<NonZeroU32>,
+    /// Apply `max_parallel_ops` per value of this label of the gitops objects (a team, a
+    /// zone) instead of once for the fleet.
+    pub max_parallel_ops_per_label: Option<String>,
 }
 
 impl ReconcileConfig {
@@ -341,6 +353,8 @@ impl Default for ReconcileConfig {
             instance: None,
             owner: None,
             max_ops_requests_per_second: NonZeroU32::new(10).expect("10 is not zero"),
+            max_parallel_ops: None,
+            max_parallel_ops_per_label: None,
         }
     }
 }

@@ -42,6 +42,13 @@ fn repo_config_toml_documents_every_key() {
     with_options.reconcile.namespace = Some(String::new());
     with_options.reconcile.instance = Some(String::new());
     with_options.reconcile.owner = Some(String::new());
+    with_options.reconcile.max_parallel_ops = std::num::NonZeroU32::new(5);
+    with_options.reconcile.max_parallel_ops_per_label = Some(String::new());
+    with_options.approval.required = crate::gate::ApprovalPolicy::parse(["Restart"]).unwrap();
+    with_options.maintenance.windows = vec![crate::config::WindowRule {
+        selector: crate::config::LabelSelector::default(),
+        schedule: crate::gate::Schedule::parse("Sat 01:00-05:00 UTC").unwrap(),
+    }];
     with_options.notify.commit_status = vec![CommitStatusConfig {
         provider: Forge::GitHub,
         token_file: PathBuf::new(),
