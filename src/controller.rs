@@ -7,6 +7,7 @@
 //! backoff; a restarted process continues where the cluster says it is.
 
 mod broken;
+mod budget;
 mod caches;
 mod expectations;
 mod kubedb_gitops;

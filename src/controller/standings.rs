@@ -1,35 +1,61 @@
 //! The last standing of each database and the count per standing, for the `databases{state}`
-//! gauge. Counts are kept as the standings change, so a reconcile costs the same for one
-//! database or ten thousand; a deleted database is forgotten, so the gauge never counts it.
+//! gauge (and the same for holds, for `databases_held{reason}`). Counts are kept as the
+//! standings change, so a reconcile costs the same for one database or ten thousand; a deleted
+//! database is forgotten, so the gauge never counts it.
 
 use std::collections::HashMap;
 
 use kube::runtime::reflector::ObjectRef;
 
+use crate::gate::HoldKind;
 use crate::models::GitopsPostgres;
 use crate::status::Standing;
 
 type Key = ObjectRef<GitopsPostgres>;
 
-/// What recording a standing changed.
+/// A value counted per database: one of a few.
+pub(crate) trait Counted: Copy + Eq + 'static {
+    const ALL: &'static [Self];
+}
+
+impl Counted for Standing {
+    const ALL: &'static [Self] = &Standing::ALL;
+}
+
+impl Counted for HoldKind {
+    const ALL: &'static [Self] = &HoldKind::ALL;
+}
+
+/// What recording a value changed.
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) enum Change {
+pub(crate) enum Change<V> {
     Unchanged,
     /// `previous` is none for a database not counted before.
-    Changed {
-        previous: Option<Standing>,
-    },
+    Changed { previous: Option<V> },
 }
 
-#[derive(Debug, Default)]
-pub(crate) struct Standings {
-    by_database: HashMap<Key, Standing>,
-    counts: [u64; Standing::ALL.len()],
+/// The value of each database, and how many databases have each value.
+#[derive(Debug)]
+pub(crate) struct Tally<V> {
+    by_database: HashMap<Key, V>,
+    counts: [u64; 8],
 }
 
-impl Standings {
-    /// Records the standing of a database.
-    pub(crate) fn set(&mut self, key: Key, standing: Standing) -> Change {
+pub(crate) type Standings = Tally<Standing>;
+pub(crate) type Holds = Tally<HoldKind>;
+
+impl<V> Default for Tally<V> {
+    fn default() -> Self {
+        Self {
+            by_database: HashMap::new(),
+            counts: [0; 8],
+        }
+    }
+}
+
+impl<V: Counted> Tally<V> {
+    /// Records the value of a database.
+    pub(crate) fn set(&mut self, key: Key, standing: V) -> Change<V> {
         let previous = self.by_database.insert(key, standing);
         if previous == Some(standing) {
             return Change::Unchanged;
@@ -41,8 +67,21 @@ impl Standings {
         Change::Changed { previous }
     }
 
-    /// Forgets a deleted database; the standing it had, if it was counted.
-    pub(crate) fn forget(&mut self, key: &Key) -> Option<Standing> {
+    /// Records a value or, with none, forgets the database.
+    pub(crate) fn set_or_forget(&mut self, key: Key, value: Option<V>) -> Change<V> {
+        match value {
+            Some(value) => self.set(key, value),
+            None => match self.forget(&key) {
+                Some(previous) => Change::Changed {
+                    previous: Some(previous),
+                },
+                None => Change::Unchanged,
+            },
+        }
+    }
+
+    /// Forgets a deleted database; the value it had, if it was counted.
+    pub(crate) fn forget(&mut self, key: &Key) -> Option<V> {
         let standing = self.by_database.remove(key)?;
         self.counts[slot(standing)] -= 1;
         Some(standing)
@@ -50,7 +89,7 @@ impl Standings {
 
     /// Keeps only the databases `exists` still knows (after a re-list, where deletions made
     /// while the watch was down arrive as absence, not as events); the ones forgotten.
-    pub(crate) fn retain(&mut self, exists: impl Fn(&Key) -> bool) -> Vec<(Key, Standing)> {
+    pub(crate) fn retain(&mut self, exists: impl Fn(&Key) -> bool) -> Vec<(Key, V)> {
         let gone: Vec<Key> = self
             .by_database
             .keys()
@@ -62,16 +101,16 @@ impl Standings {
             .collect()
     }
 
-    pub(crate) fn count(&self, standing: Standing) -> u64 {
-        self.counts[slot(standing)]
+    pub(crate) fn count(&self, value: V) -> u64 {
+        self.counts[slot(value)]
     }
 }
 
-fn slot(standing: Standing) -> usize {
-    Standing::ALL
+fn slot<V: Counted>(value: V) -> usize {
+    V::ALL
         .iter()
-        .position(|s| *s == standing)
-        .expect("Standing::ALL lists every standing")
+        .position(|s| *s == value)
+        .expect("ALL lists every value")
 }
 
 #[cfg(test)]

@@ -174,6 +174,10 @@ pub struct DatabasePlan {
     /// halted or is being deleted (KubeDB runs OpsRequests only on a Ready database).
     #[serde(rename = "waitingReason")]
     pub waiting_reason: Option<String>,
+    /// Change control holds the first step (approval, maintenance window, fleet budget). Set
+    /// by the service, which knows the policies, the time and the fleet; never by `plan`.
+    #[serde(skip)]
+    pub hold: Option<crate::gate::Hold>,
     /// Things worth knowing that are not errors (a skipped version check, say).
     pub notes: Vec<String>,
     /// A JSON merge patch of pg-gitops' own annotations on the live database (the
@@ -198,7 +202,7 @@ impl DatabasePlan {
 
     /// Waiting for an open OpsRequest, or for the database to be ready for one.
     pub fn is_waiting(&self) -> bool {
-        self.waiting_for.is_some() || self.waiting_reason.is_some()
+        self.waiting_for.is_some() || self.waiting_reason.is_some() || self.hold.is_some()
     }
 
     pub(super) fn new(namespace: String, name: String) -> Self {
@@ -209,6 +213,7 @@ impl DatabasePlan {
             errors: Vec::new(),
             waiting_for: None,
             waiting_reason: None,
+            hold: None,
             notes: Vec::new(),
             bookkeeping: None,
             before: Value::Null,

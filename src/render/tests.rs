@@ -12,6 +12,7 @@ fn report() -> PlanReport {
             errors: vec![],
             waiting_for: None,
             waiting_reason: None,
+            hold: None,
             notes: vec!["version check skipped".into()],
             bookkeeping: None,
             before: json!({"deletionPolicy": "Delete", "replicas": 3}),

@@ -20,6 +20,7 @@ fn plan() -> DatabasePlan {
         errors: vec![],
         waiting_for: None,
         waiting_reason: None,
+        hold: None,
         notes: vec![],
         bookkeeping: None,
         before: Value::Null,
