@@ -102,11 +102,7 @@ impl Hold {
 
     /// What `/status` and `pg-gitops status` show as `waitingFor`.
     pub fn waiting_for(&self) -> &'static str {
-        match self {
-            Self::AwaitingApproval { .. } => "approval",
-            Self::OutsideWindow { .. } => "maintenance window",
-            Self::FleetBudget { .. } => "fleet budget",
-        }
+        waiting_for_reason(self.reason()).expect("every hold reason has a waitingFor")
     }
 
     /// One sentence for conditions and Events. Stable while the hold lasts (no counts, no
@@ -118,8 +114,8 @@ impl Hold {
                 ops_request,
                 token,
             } => format!(
-                "{step:?} {ops_request} awaits approval: pg-gitops approve {namespace}/{name} \
-                 --step {token} (or annotate {APPROVED_ANNOTATION}={token})"
+                "{step:?} awaits approval: pg-gitops approve {namespace}/{name} --step {token} \
+                 (OpsRequest {ops_request}; or annotate {APPROVED_ANNOTATION}={token})"
             ),
             Self::OutsideWindow {
                 step,
@@ -140,6 +136,16 @@ impl Hold {
                 )
             }
         }
+    }
+}
+
+/// `waitingFor` of a condition reason that is a hold (as [`Hold::waiting_for`]).
+pub fn waiting_for_reason(reason: &str) -> Option<&'static str> {
+    match reason {
+        "AwaitingApproval" => Some("approval"),
+        "OutsideMaintenanceWindow" => Some("maintenance window"),
+        "FleetBudget" => Some("fleet budget"),
+        _ => None,
     }
 }
 

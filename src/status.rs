@@ -17,6 +17,7 @@ use crate::models::{
     Condition, GENERATION_ANNOTATION, GitOpsInfo, GitOpsInfoList, GitOpsOperation, GitopsPostgres,
     GitopsStatus, KubedbPostgres, PostgresOpsRequest,
 };
+use crate::gate::{Hold, HoldKind};
 use crate::plan::{DatabasePlan, ErrorKind};
 
 /// Entries of `gitOpsInfo` kept: the current generation and a short history.
@@ -83,6 +84,13 @@ pub fn compute(input: &StatusInput<'_>) -> GitopsStatus {
     let invalid = input
         .invalid_manifest
         .map(|error| ("True", "ValidationFailed", error.to_string()));
+    // Abnormal-true as well: present only while a step waits for a person.
+    let awaiting_approval = input
+        .plan
+        .hold
+        .as_ref()
+        .filter(|hold| hold.kind() == HoldKind::Approval)
+        .map(|hold| ("True", "ApprovalRequired", hold_message(input, hold)));
     let conditions = [
         ("Ready", ready),
         ("Reconciling", reconciling),
@@ -90,6 +98,7 @@ pub fn compute(input: &StatusInput<'_>) -> GitopsStatus {
     ]
     .into_iter()
     .chain(invalid.map(|value| ("InvalidManifest", value)))
+    .chain(awaiting_approval.map(|value| ("AwaitingApproval", value)))
     .map(|(kind, (status, reason, message))| {
         let kept = previous
             .conditions
@@ -155,6 +164,15 @@ fn condition_values(
                 ("True", reason, message),
             )
         }
+        Standing::Progressing if plan.hold.is_some() && plan.waiting_for.is_none() => {
+            let hold = plan.hold.as_ref().expect("checked above");
+            let message = hold_message(input, hold);
+            (
+                ("False", hold.reason(), message.clone()),
+                ("True", hold.reason(), message),
+                not(hold.reason()),
+            )
+        }
         Standing::Progressing => {
             let message = match (&plan.waiting_for, plan.steps.first()) {
                 (Some(name), _) => format!("waiting for OpsRequest {name}"),
@@ -210,6 +228,14 @@ fn condition_values(
             )
         }
     }
+}
+
+fn hold_message(input: &StatusInput<'_>, hold: &Hold) -> String {
+    let meta = &input.object.metadata;
+    hold.message(
+        meta.namespace.as_deref().unwrap_or_default(),
+        meta.name.as_deref().unwrap_or_default(),
+    )
 }
 
 /// `gitOpsInfo`: the entry of this generation (the OpsRequests made for it, with their
@@ -268,6 +294,7 @@ fn history(
                 name: o.metadata.name.clone().unwrap_or_default(),
                 status: o.phase().to_string(),
             })
+            .chain(held_operation(input.plan))
             .collect(),
     };
     let earlier = previous
@@ -278,6 +305,18 @@ fn history(
         .take(HISTORY - 1)
         .cloned();
     std::iter::once(current).chain(earlier).collect()
+}
+
+/// The OpsRequest change control holds back, listed with the hold as its status
+/// (`AwaitingApproval`, `OutsideMaintenanceWindow`, `FleetBudget`): not created yet, but it is
+/// what this generation waits for.
+fn held_operation(plan: &DatabasePlan) -> Option<GitOpsOperation> {
+    let hold = plan.hold.as_ref()?;
+    let name = plan.steps.first()?.ops_request()?.metadata.name.clone()?;
+    Some(GitOpsOperation {
+        name,
+        status: hold.reason().to_string(),
+    })
 }
 
 /// Whether writing `next` would change anything on the object.

@@ -266,7 +266,7 @@ pub fn table(report: &StatusReport) -> String {
         "OPSREQUEST",
         "AGE",
         "WAITING-FOR",
-        "ERROR",
+        "MESSAGE",
     ]
     .map(String::from)
     .to_vec();
@@ -296,7 +296,9 @@ pub fn table(report: &StatusReport) -> String {
 fn row(database: &DatabaseStatus) -> Vec<String> {
     let dash = |value: Option<&String>| value.cloned().unwrap_or_else(|| "-".into());
     let ops = database.ops_request.as_ref();
-    let error = database.last_error.as_deref().map(|error| {
+    // The error that stalls it, else why change control holds it (the approval command).
+    let message = database.last_error.as_deref().or(database.held.as_deref());
+    let error = message.map(|error| {
         let one_line = error.replace('\n', " ");
         if one_line.chars().count() > CELL_ERROR {
             format!("{}…", one_line.chars().take(CELL_ERROR).collect::<String>())

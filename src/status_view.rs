@@ -128,9 +128,14 @@ pub struct DatabaseStatus {
     /// The open OpsRequest the database waits for, else the most recent one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ops_request: Option<OpsRequestStatus>,
-    /// The open OpsRequest that holds back every further step.
+    /// The open OpsRequest that holds back every further step; else what change control
+    /// holds the next step for: `approval`, `maintenance window` or `fleet budget`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub waiting_for: Option<String>,
+    /// Why change control holds the next step, and how it goes on (the approval command with
+    /// its token, when the next window opens).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held: Option<String>,
     /// The message of the `Stalled` condition while it is true.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
@@ -299,10 +304,16 @@ fn database(
             .flat_map(|s| s.conditions.iter())
             .find(|c| c.type_ == kind)
     };
-    let waiting_for = crate::plan::oldest_open(ops);
+    let open = crate::plan::oldest_open(ops);
+    // Held by change control: what it waits for, and the condition's sentence (the approval
+    // token, when the window opens).
+    let reconciling = condition("Reconciling").filter(|c| c.status == "True");
+    let hold = reconciling
+        .and_then(|c| crate::gate::waiting_for_reason(c.reason.as_deref()?))
+        .filter(|_| open.is_none());
     let created = |o: &PostgresOpsRequest| o.metadata.creation_timestamp.as_ref().map(|t| t.0);
     // What runs now; with nothing open, the last one and how it ended.
-    let current = match &waiting_for {
+    let current = match &open {
         Some(open) => ops.iter().find(|o| o.metadata.name.as_ref() == Some(open)),
         None => ops
             .iter()
@@ -324,7 +335,10 @@ fn database(
             creation_time: created(o).map(|t| t.to_string()),
             age_seconds: created(o).map(|t| now.as_second() - t.as_second()),
         }),
-        waiting_for,
+        waiting_for: open.or_else(|| hold.map(str::to_string)),
+        held: hold
+            .and(reconciling)
+            .and_then(|c| c.message.clone()),
         last_error: condition("Stalled")
             .filter(|c| c.status == "True")
             .and_then(|c| c.message.clone()),

@@ -397,3 +397,5 @@ fn a_broken_manifest_in_git_shows_as_a_condition_only_while_it_is_broken() {
             .any(|c| c.type_ == "InvalidManifest")
     );
 }
+
+mod holds;

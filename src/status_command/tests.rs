@@ -35,6 +35,7 @@ fn report() -> StatusReport {
                 age_seconds: Some(125),
             }),
             waiting_for: Some("pg1-restart-abc".into()),
+            held: None,
             last_error: Some("x".repeat(200)),
         }],
     }
