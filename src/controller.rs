@@ -13,6 +13,7 @@ mod expectations;
 mod kubedb_gitops;
 mod owners;
 mod pacing;
+mod reconcile;
 mod report;
 mod standings;
 
@@ -23,38 +24,34 @@ use std::time::Duration;
 
 use futures::{FutureExt, StreamExt};
 use kube::api::Api;
-use kube::runtime::controller::{Action, Config as ControllerConfig, Controller};
+use kube::runtime::controller::{Config as ControllerConfig, Controller};
 use kube::runtime::events::Recorder;
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Client, ResourceExt};
-use tracing::{debug, info, instrument, warn};
+use tracing::{info, warn};
 
 use crate::api_health::ApiHealth;
 use crate::backoff::Backoff;
-use crate::config::Config;
+use crate::config::{Config, FleetBudgetConfig};
 use crate::events;
-use crate::execute::{ExecuteError, Executed, execute, write_bookkeeping};
-use crate::manifest::Manifest;
-use crate::metrics::{Metrics, Outcome};
-use crate::models::{
-    GitopsPostgres, KubedbPostgres, PostgresOpsRequest, PostgresVersion, REVISION_ANNOTATION,
-    SUSPEND_ANNOTATION,
-};
+use crate::execute::ExecuteError;
+use crate::gate::ChangeControl;
+use crate::metrics::Metrics;
+use crate::models::{GitopsPostgres, KubedbPostgres, PostgresOpsRequest, PostgresVersion};
 use crate::notify::Notifier;
-use crate::ownership::{self, Verdict};
-use crate::plan::{Catalog, PlanSettings, Step, plan_database};
-use crate::status::Standing;
+use crate::plan::PlanSettings;
 
 pub use broken::BrokenManifests;
+use budget::FleetBudget;
 use caches::strip_unread;
 pub use caches::{CacheWriters, Caches, caches};
-use expectations::{Expectations, Expected, Seen};
+use expectations::Expectations;
 use kubedb_gitops::{Sightings, Written};
 use owners::Owners;
 use pacing::Pacing;
-use report::{publish_step, write_status};
-use standings::{Change, Standings};
+use reconcile::{error_policy, publish_standings, reconcile};
+use standings::{Holds, Standings};
 
 /// Settings of the reconcile stage.
 #[derive(Debug, Clone)]
@@ -74,6 +71,10 @@ pub struct ReconcilerSettings {
     pub max_ops_requests_per_second: NonZeroU32,
     /// Told each standing computed (config `[notify]`; set by the service).
     pub notify: Notifier,
+    /// Approvals and maintenance windows (config `[approval]`, `[maintenance]`).
+    pub change_control: ChangeControl,
+    /// OpsRequests in flight at once, at most (config `reconcile.max_parallel_ops`).
+    pub fleet_budget: Option<FleetBudgetConfig>,
 }
 
 impl ReconcilerSettings {
@@ -87,6 +88,8 @@ impl ReconcilerSettings {
             owner: config.owner(),
             max_ops_requests_per_second: config.reconcile.max_ops_requests_per_second,
             notify: Notifier::default(),
+            change_control: config.change_control(),
+            fleet_budget: config.fleet_budget(),
         }
     }
 }
@@ -111,6 +114,7 @@ pub enum ReconcileError {
 /// What every reconcile shares.
 pub struct Context {
     client: Client,
+    gitops: Store<GitopsPostgres>,
     databases: Store<KubedbPostgres>,
     ops_requests: Store<PostgresOpsRequest>,
     versions: Store<PostgresVersion>,
@@ -129,6 +133,10 @@ pub struct Context {
     owners: Arc<Owners>,
     /// Databases KubeDB's own gitops operator was seen writing.
     sightings: Sightings,
+    /// Slots for OpsRequests in flight, when `reconcile.max_parallel_ops` is set.
+    budget: Option<Arc<FleetBudget>>,
+    /// What change control holds each database for, for the `databases_held` gauge.
+    holds: Arc<Mutex<Holds>>,
 }
 
 /// The per-object backoff after a failed reconcile: 1 s, doubled per failure up to
@@ -201,9 +209,19 @@ pub async fn run(
     let expectations = Arc::new(Mutex::new(Expectations::default()));
     let owners = Arc::new(Owners::new(settings.owner.clone()));
     let sightings = Sightings::default();
+    let holds = Arc::new(Mutex::new(Holds::default()));
+    let (budget, budget_wakes) = match &settings.fleet_budget {
+        Some(config) => {
+            let (budget, wakes) =
+                FleetBudget::new(config.max_parallel_ops, config.per_label.clone());
+            (Some(Arc::new(budget)), Some(wakes))
+        }
+        None => (None, None),
+    };
     // Reconciles never see a deletion (applied objects only): forget a deleted database here,
     // and after a re-list every database no longer listed.
     let forget = {
+        let (holds, budget) = (holds.clone(), budget.clone());
         let (standings, failures, expectations, metrics, listed, owners, notify) = (
             standings.clone(),
             failures.clone(),
@@ -236,7 +254,12 @@ pub async fn run(
                     standings.retain(|key| listed.get(key).is_some())
                 }
             };
+            let mut holds = holds.lock().expect("holds");
             for (key, was) in &gone {
+                holds.forget(key);
+                if let Some(budget) = &budget {
+                    budget.forget(key);
+                }
                 let namespace = key.namespace.as_deref().unwrap_or_default();
                 metrics.set_database_standing(namespace, &key.name, Some(*was), None);
                 notify.forget(namespace, &key.name);
@@ -316,6 +339,9 @@ pub async fn run(
         expectations,
         owners,
         sightings,
+        budget,
+        holds,
+        gitops: gitops.clone(),
     });
     // Our own reflector for the main kind too, so readiness waits on caches we can observe.
     let controller = Controller::for_stream(gitops_events, gitops.clone())
@@ -339,6 +365,10 @@ pub async fn run(
                 .clear();
         }))
         .reconcile_on(broken.changes())
+        // A slot of the fleet budget freed: the next waiting database in order.
+        .reconcile_on(
+            budget_wakes.map_or_else(|| futures::stream::pending().boxed(), StreamExt::boxed),
+        )
         .graceful_shutdown_on(shutdown);
     let gitops_store = gitops;
     tokio::spawn(async move {
@@ -388,207 +418,6 @@ fn observed_by<K>(api: &ApiHealth) -> impl Fn(&Result<watcher::Event<K>, watcher
 /// The gitops object of a `kubedb.com` Postgres has the same namespace and name.
 fn same_name(database: &KubedbPostgres) -> Option<ObjectRef<GitopsPostgres>> {
     Some(ObjectRef::new(&database.name_any()).within(&database.namespace()?))
-}
-
-#[instrument(skip(object, ctx), fields(namespace = object.namespace().unwrap_or_default(), name = object.name_any()))]
-async fn reconcile(
-    object: Arc<GitopsPostgres>,
-    ctx: Arc<Context>,
-) -> Result<Action, ReconcileError> {
-    let started = std::time::Instant::now();
-    let result = reconcile_inner(&object, &ctx).await;
-    let outcome = if result.is_ok() {
-        Outcome::Ok
-    } else {
-        Outcome::Error
-    };
-    ctx.metrics.record_reconcile(outcome, started.elapsed());
-    result
-}
-
-async fn reconcile_inner(
-    object: &Arc<GitopsPostgres>,
-    ctx: &Arc<Context>,
-) -> Result<Action, ReconcileError> {
-    if !(ctx.is_leader)() {
-        // Standbys keep their caches warm and write nothing; gaining the lease re-runs all.
-        return Ok(Action::await_change());
-    }
-    let namespace = object.namespace().unwrap_or_default();
-    let name = object.name_any();
-    let live = ctx.databases.get(&ObjectRef::new(&name).within(&namespace));
-    let ops: Vec<Arc<PostgresOpsRequest>> = ctx.ops_requests.state_filter(|o| {
-        o.metadata.namespace.as_deref() == Some(namespace.as_str())
-            && o.database_name() == Some(name.as_str())
-    });
-    let ops_refs: Vec<&PostgresOpsRequest> = ops.iter().map(AsRef::as_ref).collect();
-    let key = ObjectRef::from_obj(&**object);
-    let live_version = live
-        .as_ref()
-        .and_then(|db| db.metadata.resource_version.clone());
-    let ops_names: Vec<&str> = ops_refs
-        .iter()
-        .filter_map(|o| o.metadata.name.as_deref())
-        .collect();
-    let seen = Seen {
-        database_version: live_version.as_deref(),
-        database_exists: live.is_some(),
-        ops_request_names: &ops_names,
-    };
-    if !ctx.expectations.lock().expect("expectations").allows(
-        &key,
-        &seen,
-        std::time::Instant::now(),
-    ) {
-        // The watch event that brings our write reconciles it; the requeue is a fallback.
-        debug!("the caches do not show this database's last write yet; waiting for them");
-        return Ok(Action::requeue(Duration::from_secs(1)));
-    }
-    let versions: Vec<PostgresVersion> =
-        ctx.versions.state().iter().map(|v| (**v).clone()).collect();
-    let catalog = (!versions.is_empty()).then(|| Catalog::new(versions));
-    let annotation = |key: &str| object.annotations().get(key).cloned();
-    let suspended =
-        ctx.settings.suspend_all || annotation(SUSPEND_ANNOTATION).as_deref() == Some("true");
-    let revision = annotation(REVISION_ANNOTATION);
-    let verdict = ctx.owners.verdict(object, live.as_deref());
-    match (&verdict, live.as_deref()) {
-        (Verdict::Leave(refusal), _) => return Ok(owners::leave(ctx, object, refusal).await),
-        (Verdict::Adopt, Some(live)) => {
-            let adopted = owners::adopt(&ctx.client, live, &ctx.owners.id)
-                .await
-                .map_err(|source| ReconcileError::Adopt {
-                    name: name.clone(),
-                    source,
-                })?;
-            if !adopted {
-                // Changed since the cache saw it, perhaps adopted by another instance: look
-                // again once the cache has caught up.
-                return Ok(Action::requeue(Duration::from_secs(1)));
-            }
-            info!(owner = %ctx.owners.id, "adopted the kubedb.com Postgres: it had no owner");
-        }
-        _ => {}
-    }
-    owners::settle(ctx, &key);
-    kubedb_gitops::announce(ctx, object).await;
-
-    let mut desired = (**object).clone();
-    desired.status = None;
-    let manifest = Manifest::from_object(desired, &format!("{namespace}/{name}"));
-    let mut plan = plan_database(
-        &manifest,
-        live.as_deref(),
-        &ops_refs,
-        catalog.as_ref(),
-        &ctx.settings.plan,
-        revision.as_deref(),
-    );
-    if let Verdict::Stall(refusal) = &verdict {
-        owners::stall(&mut plan, &manifest, refusal, &ctx.owners.id);
-    }
-    for step in &mut plan.steps {
-        ownership::stamp(step, &ctx.owners.id);
-    }
-
-    let may_write = !suspended && plan.errors.is_empty() && plan.waiting_for.is_none();
-    if may_write
-        && plan.steps.is_empty()
-        && let Some(patch) = &plan.bookkeeping
-    {
-        // The record (and markers) once no step is left: no event, no step, no metric.
-        let version = write_bookkeeping(&ctx.client, &namespace, &name, patch).await?;
-        expect_change(ctx, &key, live_version.as_deref(), version);
-        info!("brought pg-gitops' own annotations on the database up to date");
-    }
-    // An OpsRequest waits for a turn; the database is reconciled again when one is due.
-    let mut next_turn = None;
-    if may_write
-        && let Some(Step::OpsRequest { .. }) = plan.steps.first()
-        && let Err(wait) = ctx.pacing.take()
-    {
-        plan.waiting_reason = Some(ctx.pacing.waiting_reason());
-        next_turn = Some(wait);
-    }
-    if may_write
-        && next_turn.is_none()
-        && let Some(step) = plan.steps.first()
-    {
-        let executed = execute(&ctx.client, &namespace, &name, step).await?;
-        info!(step = ?step.step_type(), ?executed, "executed the first step");
-        match &executed {
-            Executed::Provisioned => expect(ctx, &key, Expected::Database),
-            Executed::Patched { resource_version } => {
-                expect_change(ctx, &key, live_version.as_deref(), resource_version.clone());
-            }
-            Executed::Created { name } | Executed::AlreadyExists { name } => match step {
-                Step::OpsRequest { .. } => expect(ctx, &key, Expected::OpsRequest(name.clone())),
-                _ => expect(ctx, &key, Expected::Database),
-            },
-        }
-        ctx.metrics.record_step_executed(step.step_type());
-        if let (Executed::Created { .. }, Step::OpsRequest { kind, .. }) = (&executed, step) {
-            ctx.metrics.record_ops_request_created(*kind);
-        }
-        publish_step(ctx, object, &plan, &executed).await;
-    }
-    write_status(ctx, object, &plan, &ops_refs, live.as_deref(), suspended).await?;
-    ctx.failures.lock().expect("failure counts").remove(&key);
-    count_standing(ctx, key, Standing::of(&plan, suspended));
-    ctx.settings
-        .notify
-        .observe_reconcile(object, &plan, suspended, live.as_deref());
-    Ok(Action::requeue(next_turn.unwrap_or(ctx.settings.resync)))
-}
-
-fn expect(ctx: &Context, key: &ObjectRef<GitopsPostgres>, expected: Expected) {
-    ctx.expectations
-        .lock()
-        .expect("expectations")
-        .expect(key.clone(), expected);
-}
-
-/// After a patch of the database: wait for the cache to move past the version it had, unless
-/// the patch changed nothing (the version stayed).
-fn expect_change(
-    ctx: &Context,
-    key: &ObjectRef<GitopsPostgres>,
-    before: Option<&str>,
-    after: Option<String>,
-) {
-    if let (Some(before), Some(after)) = (before, after)
-        && before != after
-    {
-        expect(ctx, key, Expected::DatabaseChangedFrom(before.to_owned()));
-    }
-}
-
-/// Keeps the `databases{state}` gauge equal to the standings last computed.
-fn count_standing(ctx: &Context, key: ObjectRef<GitopsPostgres>, standing: Standing) {
-    let mut standings = ctx.standings.lock().expect("standings");
-    let (namespace, name) = (key.namespace.clone().unwrap_or_default(), key.name.clone());
-    if let Change::Changed { previous } = standings.set(key, standing) {
-        ctx.metrics
-            .set_database_standing(&namespace, &name, previous, Some(standing));
-        publish_standings(&ctx.metrics, &standings);
-    }
-}
-
-fn publish_standings(metrics: &Metrics, standings: &Standings) {
-    for which in Standing::ALL {
-        metrics.set_databases(which, standings.count(which));
-    }
-}
-
-/// Growing per-object backoff: 1 s, 2 s, 4 s ... capped at 5 min (plus jitter), reset by a
-/// success.
-fn error_policy(object: Arc<GitopsPostgres>, error: &ReconcileError, ctx: Arc<Context>) -> Action {
-    let mut failures = ctx.failures.lock().expect("failure counts");
-    let count = failures.entry(ObjectRef::from_obj(&*object)).or_insert(0);
-    *count = count.saturating_add(1);
-    let delay = BACKOFF.jittered(*count);
-    warn!(%error, failures = *count, retry_in = ?delay, "reconcile failed; backing off");
-    Action::requeue(delay)
 }
 
 #[cfg(test)]

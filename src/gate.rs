@@ -163,9 +163,7 @@ pub fn hold(
     step: &Step,
     now: Timestamp,
 ) -> Option<Hold> {
-    let Some(request) = step.ops_request() else {
-        return None;
-    };
+    let request = step.ops_request()?;
     let ops_request = request.metadata.name.clone().unwrap_or_default();
     let needs_approval = match subject.annotations.get(APPROVAL_REQUIRED_ANNOTATION) {
         Some(text) => ApprovalPolicy::parse([text.as_str()]).map_or(true, |p| p.requires(step)),
@@ -174,7 +172,10 @@ pub fn hold(
     let token = token(&ops_request).to_string();
     if needs_approval
         && !is_approved(
-            subject.annotations.get(APPROVED_ANNOTATION).map(String::as_str),
+            subject
+                .annotations
+                .get(APPROVED_ANNOTATION)
+                .map(String::as_str),
             &token,
         )
     {
@@ -251,7 +252,9 @@ pub fn parse_selector(text: &str) -> Result<Selector, String> {
                 | Expression::DoesNotExist(key)
                     if key.is_empty() || key.contains(char::is_whitespace) =>
                 {
-                    Err(format!("`{part}` is not a label requirement like `team=payments`"))
+                    Err(format!(
+                        "`{part}` is not a label requirement like `team=payments`"
+                    ))
                 }
                 _ => Ok(expression),
             }

@@ -18,9 +18,9 @@ pub mod config;
 pub(crate) mod controller;
 pub(crate) mod events;
 pub(crate) mod execute;
-pub mod gate;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod gate;
 pub mod leader;
 pub(crate) mod live;
 pub mod manifest;

@@ -33,8 +33,8 @@ mod labels;
 mod notifications;
 
 use labels::{
-    ALL_STEP_TYPES, BuildInfoLabels, DatabaseLabels, DeliveryLabels, ResultLabels, RevisionLabels,
-    StateLabels, TypeLabels, delivery_label, standing_label, step_label,
+    ALL_STEP_TYPES, BuildInfoLabels, DatabaseLabels, DeliveryLabels, ReasonLabels, ResultLabels,
+    RevisionLabels, StateLabels, TypeLabels, delivery_label, standing_label, step_label,
 };
 
 /// The content type of the OpenMetrics text exposition format.
@@ -89,6 +89,7 @@ struct Families {
     git_last_success_timestamp_seconds: Gauge,
     invalid_manifests: Gauge,
     owned_elsewhere: Gauge,
+    databases_held: Family<ReasonLabels, Gauge>,
     build_info: Family<BuildInfoLabels, Gauge>,
 }
 
@@ -139,6 +140,7 @@ impl Metrics {
             git_last_success_timestamp_seconds: Gauge::default(),
             invalid_manifests: Gauge::default(),
             owned_elsewhere: Gauge::default(),
+            databases_held: Family::default(),
             build_info: Family::default(),
         };
         // Counter names are registered without `_total`: the OpenMetrics encoder appends it.
@@ -230,6 +232,13 @@ impl Metrics {
             families.owned_elsewhere.clone(),
         );
         registry.register(
+            "databases_held",
+            "Databases whose next step change control holds, by reason: approval (a person must \
+             approve it), maintenance_window (it restarts pods and no window is open), \
+             fleet_budget (reconcile.max_parallel_ops OpsRequests are in flight)",
+            families.databases_held.clone(),
+        );
+        registry.register(
             "build_info",
             "The running build: version and Git commit as labels, value 1",
             families.build_info.clone(),
@@ -291,6 +300,16 @@ impl Metrics {
     pub fn set_owned_elsewhere(&self, count: usize) {
         self.families()
             .owned_elsewhere
+            .set(i64::try_from(count).unwrap_or(i64::MAX));
+    }
+
+    /// How many databases change control holds for `kind` now.
+    pub fn set_databases_held(&self, kind: crate::gate::HoldKind, count: u64) {
+        self.families()
+            .databases_held
+            .get_or_create(&ReasonLabels {
+                reason: kind.label(),
+            })
             .set(i64::try_from(count).unwrap_or(i64::MAX));
     }
 

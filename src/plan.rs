@@ -23,6 +23,8 @@ use serde_json::Value;
 
 pub use checks::Catalog;
 pub use impact::Disruption;
+#[cfg(test)]
+pub(crate) use impact::test_step;
 pub use ops::block_key;
 pub use report::{DatabasePlan, ErrorKind, PlanError, PlanReport, Step, StepType};
 pub use version::{VersionCheck, check_upgrade};

@@ -13,11 +13,11 @@
 
 use serde_json::Value;
 
+use crate::gate::{Hold, HoldKind};
 use crate::models::{
     Condition, GENERATION_ANNOTATION, GitOpsInfo, GitOpsInfoList, GitOpsOperation, GitopsPostgres,
     GitopsStatus, KubedbPostgres, PostgresOpsRequest,
 };
-use crate::gate::{Hold, HoldKind};
 use crate::plan::{DatabasePlan, ErrorKind};
 
 /// Entries of `gitOpsInfo` kept: the current generation and a short history.

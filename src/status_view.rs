@@ -336,9 +336,7 @@ fn database(
             age_seconds: created(o).map(|t| now.as_second() - t.as_second()),
         }),
         waiting_for: open.or_else(|| hold.map(str::to_string)),
-        held: hold
-            .and(reconciling)
-            .and_then(|c| c.message.clone()),
+        held: hold.and(reconciling).and_then(|c| c.message.clone()),
         last_error: condition("Stalled")
             .filter(|c| c.status == "True")
             .and_then(|c| c.message.clone()),

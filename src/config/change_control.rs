@@ -129,10 +129,16 @@ mod tests {
         )
         .unwrap();
         let control = config.change_control();
-        assert_eq!(control.approval.to_string(), "UpdateVersion, VolumeExpansion:Offline");
+        assert_eq!(
+            control.approval.to_string(),
+            "UpdateVersion, VolumeExpansion:Offline"
+        );
         assert_eq!(control.windows.len(), 1);
         let budget = config.fleet_budget().unwrap();
-        assert_eq!((budget.max_parallel_ops.get(), budget.per_label.as_deref()), (5, Some("team")));
+        assert_eq!(
+            (budget.max_parallel_ops.get(), budget.per_label.as_deref()),
+            (5, Some("team"))
+        );
         // Round trip through the chart's path: serialised and read again.
         let text = toml::to_string(&config).unwrap();
         assert_eq!(Config::from_toml_str(&text).unwrap(), config);
@@ -148,7 +154,10 @@ mod tests {
         };
         let text = error.to_string();
         assert!(text.contains("line 6"), "{text}");
-        assert!(text.contains("`Mars/Olympus` is not an IANA time zone"), "{text}");
+        assert!(
+            text.contains("`Mars/Olympus` is not an IANA time zone"),
+            "{text}"
+        );
         let error = Config::from_toml_str("[approval]\nrequired = [\"Upgrade\"]\n").unwrap_err();
         assert!(error.to_string().contains("`Upgrade`"), "{error}");
     }

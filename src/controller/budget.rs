@@ -94,10 +94,7 @@ impl FleetBudget {
     /// for it.
     pub(crate) fn admit(&self, key: &Key, group: Group, want: Want) -> Result<(), Hold> {
         let mut state = self.state.lock().expect("fleet budget");
-        let entry = (
-            key.namespace.clone().unwrap_or_default(),
-            key.name.clone(),
-        );
+        let entry = (key.namespace.clone().unwrap_or_default(), key.name.clone());
         match want {
             Want::InFlight => {
                 state.unwait(&entry);

@@ -11,7 +11,8 @@ use serde_json::json;
 use super::{Context, ReconcileError};
 use crate::events::{self, Notice};
 use crate::execute::{Executed, FIELD_MANAGER};
-use crate::models::{GitopsPostgres, KubedbPostgres, PostgresOpsRequest};
+use crate::gate::HoldKind;
+use crate::models::{GitopsPostgres, GitopsStatus, KubedbPostgres, PostgresOpsRequest};
 use crate::plan::DatabasePlan;
 use crate::status::{self, Standing, StatusInput};
 
@@ -56,6 +57,7 @@ pub(super) async fn write_status(
             .iter()
             .any(|c| c.type_ == "Stalled" && c.status == "True")
     });
+    announce_hold(ctx, object, plan, &next).await;
     let standing = Standing::of(plan, suspended);
     if standing == Standing::Stalled && !was_stalled {
         let note = plan
@@ -76,6 +78,49 @@ pub(super) async fn write_status(
         .await;
     }
     Ok(())
+}
+
+/// An Event when a step starts to wait for a person or a window (not for the fleet budget: a
+/// fleet-wide rollout would raise one per waiting database, and its status says it already).
+async fn announce_hold(
+    ctx: &Context,
+    object: &GitopsPostgres,
+    plan: &DatabasePlan,
+    next: &GitopsStatus,
+) {
+    let Some(hold) = plan
+        .hold
+        .as_ref()
+        .filter(|h| h.kind() != HoldKind::FleetBudget)
+    else {
+        return;
+    };
+    let reconciling = |status: Option<&GitopsStatus>| {
+        status
+            .into_iter()
+            .flat_map(|s| s.conditions.iter())
+            .find(|c| c.type_ == "Reconciling")
+            .map(|c| (c.reason.clone(), c.message.clone()))
+    };
+    if reconciling(object.status.as_deref()) == reconciling(Some(next)) {
+        return;
+    }
+    let note = next
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "Reconciling")
+        .and_then(|c| c.message.clone())
+        .unwrap_or_default();
+    publish(
+        ctx,
+        object,
+        EventType::Normal,
+        hold.reason(),
+        "Hold",
+        note,
+        None,
+    )
+    .await;
 }
 
 pub(super) async fn publish_step(

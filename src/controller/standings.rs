@@ -31,7 +31,9 @@ impl Counted for HoldKind {
 pub(crate) enum Change<V> {
     Unchanged,
     /// `previous` is none for a database not counted before.
-    Changed { previous: Option<V> },
+    Changed {
+        previous: Option<V>,
+    },
 }
 
 /// The value of each database, and how many databases have each value.

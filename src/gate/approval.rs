@@ -95,24 +95,19 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::models::PostgresOpsRequest;
 
     fn ops(kind: OpsRequestType, mode: &str) -> Step {
-        let mut request = PostgresOpsRequest::default();
-        request.spec = json!({"volumeExpansion": {"mode": mode}})
-            .as_object()
-            .cloned()
-            .unwrap();
-        Step::OpsRequest {
+        crate::plan::test_step(
             kind,
-            request: Box::new(request),
-        }
+            "pg1-x-aaaaaa",
+            json!({"volumeExpansion": {"mode": mode}}),
+        )
     }
 
     #[test]
     fn a_policy_names_types_and_the_offline_volume_expansion() {
-        let policy = ApprovalPolicy::parse(["UpdateVersion, Restart", "VolumeExpansion:Offline"])
-            .unwrap();
+        let policy =
+            ApprovalPolicy::parse(["UpdateVersion, Restart", "VolumeExpansion:Offline"]).unwrap();
         assert!(policy.requires(&ops(OpsRequestType::UpdateVersion, "")));
         assert!(policy.requires(&ops(OpsRequestType::Restart, "")));
         assert!(policy.requires(&ops(OpsRequestType::VolumeExpansion, "Offline")));
@@ -131,7 +126,10 @@ mod tests {
     #[test]
     fn an_unknown_name_is_refused_with_the_names_that_exist() {
         let error = ApprovalPolicy::parse(["Upgrade"]).unwrap_err();
-        assert!(error.contains("`Upgrade`") && error.contains("UpdateVersion"), "{error}");
+        assert!(
+            error.contains("`Upgrade`") && error.contains("UpdateVersion"),
+            "{error}"
+        );
         assert!(ApprovalPolicy::parse(["Provision"]).is_err());
     }
 

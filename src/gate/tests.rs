@@ -3,19 +3,10 @@ use std::collections::BTreeMap;
 use serde_json::json;
 
 use super::*;
-use crate::models::{OpsRequestType, PostgresOpsRequest};
+use crate::models::OpsRequestType;
 
 fn step(kind: OpsRequestType, name: &str) -> Step {
-    let mut request = PostgresOpsRequest::default();
-    request.metadata.name = Some(name.into());
-    request.spec = json!({"volumeExpansion": {"mode": "Online"}})
-        .as_object()
-        .cloned()
-        .unwrap();
-    Step::OpsRequest {
-        kind,
-        request: Box::new(request),
-    }
+    crate::plan::test_step(kind, name, json!({"volumeExpansion": {"mode": "Online"}}))
 }
 
 fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
@@ -42,7 +33,12 @@ fn control() -> ChangeControl {
     }
 }
 
-fn held(annotations: &[(&str, &str)], labels: &[(&str, &str)], step: &Step, now: &str) -> Option<Hold> {
+fn held(
+    annotations: &[(&str, &str)],
+    labels: &[(&str, &str)],
+    step: &Step,
+    now: &str,
+) -> Option<Hold> {
     let (annotations, labels) = (map(annotations), map(labels));
     hold(
         &control(),
@@ -70,7 +66,12 @@ fn a_step_the_policy_names_waits_for_its_token_and_only_its_token() {
         Some(expected.clone())
     );
     assert_eq!(
-        held(&[(APPROVED_ANNOTATION, "zzzzzz,k3x9qa")], &[], &update, THURSDAY),
+        held(
+            &[(APPROVED_ANNOTATION, "zzzzzz,k3x9qa")],
+            &[],
+            &update,
+            THURSDAY
+        ),
         None
     );
     let message = expected.message("demo", "pg1");
@@ -80,7 +81,12 @@ fn a_step_the_policy_names_waits_for_its_token_and_only_its_token() {
     );
     // Not named by the policy: no approval needed.
     assert_eq!(
-        held(&[], &[], &step(OpsRequestType::HorizontalScaling, "pg1-x-aaaaaa"), THURSDAY),
+        held(
+            &[],
+            &[],
+            &step(OpsRequestType::HorizontalScaling, "pg1-x-aaaaaa"),
+            THURSDAY
+        ),
         None
     );
 }
@@ -100,8 +106,13 @@ fn the_annotation_replaces_the_policy_for_its_database() {
     // Unreadable: held (the plan reports the error and starts nothing anyway).
     let broken = [(APPROVAL_REQUIRED_ANNOTATION, "Upgrade")];
     assert_eq!(
-        held(&broken, &[], &step(OpsRequestType::HorizontalScaling, "pg1-x-aaaaaa"), THURSDAY)
-            .map(|h| h.kind()),
+        held(
+            &broken,
+            &[],
+            &step(OpsRequestType::HorizontalScaling, "pg1-x-aaaaaa"),
+            THURSDAY
+        )
+        .map(|h| h.kind()),
         Some(HoldKind::Approval)
     );
 }
@@ -115,17 +126,26 @@ fn a_disruptive_step_waits_for_the_window_of_its_labels_and_says_when_it_opens()
         schedule: "Sat 01:00-05:00 Europe/Berlin".into(),
         opens: at("2026-12-05T00:00:00Z"),
     };
-    assert_eq!(held(&[], &production, &restart, THURSDAY), Some(expected.clone()));
+    assert_eq!(
+        held(&[], &production, &restart, THURSDAY),
+        Some(expected.clone())
+    );
     assert!(
         expected
             .message("demo", "pg1")
             .contains("the next opens at 2026-12-05T00:00:00Z")
     );
     // Inside the window, and for databases the selector does not match: no hold.
-    assert_eq!(held(&[], &production, &restart, "2026-12-05T01:00:00Z"), None);
+    assert_eq!(
+        held(&[], &production, &restart, "2026-12-05T01:00:00Z"),
+        None
+    );
     assert_eq!(held(&[], &[("env", "staging")], &restart, THURSDAY), None);
     // An online volume expansion or a new replica disturbs nobody: no window needed.
-    let grow = step(OpsRequestType::VolumeExpansion, "pg1-volume-expansion-v00000");
+    let grow = step(
+        OpsRequestType::VolumeExpansion,
+        "pg1-volume-expansion-v00000",
+    );
     assert_eq!(held(&[], &production, &grow, THURSDAY), None);
     // The annotation replaces the config's windows.
     let own = [(MAINTENANCE_WINDOW_ANNOTATION, "Thu 11:00-13:00 UTC")];
@@ -150,8 +170,13 @@ fn approval_comes_before_the_window() {
         Some(HoldKind::Approval)
     );
     assert_eq!(
-        held(&[(APPROVED_ANNOTATION, "k3x9qa")], &production, &update, THURSDAY)
-            .map(|h| h.kind()),
+        held(
+            &[(APPROVED_ANNOTATION, "k3x9qa")],
+            &production,
+            &update,
+            THURSDAY
+        )
+        .map(|h| h.kind()),
         Some(HoldKind::MaintenanceWindow)
     );
 }
@@ -159,8 +184,14 @@ fn approval_comes_before_the_window() {
 #[test]
 fn object_writes_are_never_held() {
     let production = [("env", "production")];
-    assert_eq!(held(&[], &production, &Step::Patch(json!({})), THURSDAY), None);
-    assert_eq!(held(&[], &production, &Step::Provision(Box::default()), THURSDAY), None);
+    assert_eq!(
+        held(&[], &production, &Step::Patch(json!({})), THURSDAY),
+        None
+    );
+    assert_eq!(
+        held(&[], &production, &Step::Provision(Box::default()), THURSDAY),
+        None
+    );
 }
 
 #[test]
@@ -171,16 +202,35 @@ fn annotations_that_cannot_be_read_are_named() {
         (APPROVED_ANNOTATION, "anything"),
     ]));
     let names: Vec<&str> = problems.iter().map(|(a, _)| *a).collect();
-    assert_eq!(names, [APPROVAL_REQUIRED_ANNOTATION, MAINTENANCE_WINDOW_ANNOTATION]);
+    assert_eq!(
+        names,
+        [APPROVAL_REQUIRED_ANNOTATION, MAINTENANCE_WINDOW_ANNOTATION]
+    );
     assert!(problems[1].1.contains("`Caturday` is not a day"));
 }
 
 #[test]
 fn selectors_as_kubectl_writes_them() {
     let selector = parse_selector("team=payments, env!=dev, tier, !legacy").unwrap();
-    assert!(selector.matches(&map(&[("team", "payments"), ("env", "prod"), ("tier", "db")])));
-    assert!(!selector.matches(&map(&[("team", "payments"), ("env", "dev"), ("tier", "db")])));
-    assert!(!selector.matches(&map(&[("team", "payments"), ("tier", "db"), ("legacy", "y")])));
-    assert!(parse_selector("team==payments").unwrap().matches(&map(&[("team", "payments")])));
+    assert!(selector.matches(&map(&[
+        ("team", "payments"),
+        ("env", "prod"),
+        ("tier", "db")
+    ])));
+    assert!(!selector.matches(&map(&[
+        ("team", "payments"),
+        ("env", "dev"),
+        ("tier", "db")
+    ])));
+    assert!(!selector.matches(&map(&[
+        ("team", "payments"),
+        ("tier", "db"),
+        ("legacy", "y")
+    ])));
+    assert!(
+        parse_selector("team==payments")
+            .unwrap()
+            .matches(&map(&[("team", "payments")]))
+    );
     assert!(parse_selector("=x").is_err());
 }

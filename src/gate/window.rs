@@ -53,7 +53,10 @@ impl Schedule {
             .map(|part| Window::parse(part).map_err(|problem| error(text, problem)))
             .collect::<Result<Vec<_>, _>>()?;
         if windows.is_empty() {
-            return Err(error(text, "no window; write e.g. `Sat 01:00-05:00 Europe/Berlin`".into()));
+            return Err(error(
+                text,
+                "no window; write e.g. `Sat 01:00-05:00 Europe/Berlin`".into(),
+            ));
         }
         Ok(Self {
             windows,
@@ -182,7 +185,9 @@ fn parse_time(text: &str, is_end: bool) -> Result<Time, String> {
     };
     match (number(hour, 23), number(minute, 59)) {
         (Some(hour), Some(minute)) => Time::new(hour, minute, 0, 0).map_err(|e| e.to_string()),
-        _ => Err(format!("`{text}` is not a time like `01:00` (00:00 to 23:59)")),
+        _ => Err(format!(
+            "`{text}` is not a time like `01:00` (00:00 to 23:59)"
+        )),
     }
 }
 

@@ -76,6 +76,11 @@ pub(super) struct StateLabels {
     pub(super) state: &'static str,
 }
 
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+pub(super) struct ReasonLabels {
+    pub(super) reason: &'static str,
+}
+
 /// One series per database: which one, and its standing.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 pub(super) struct DatabaseLabels {

@@ -66,20 +66,30 @@ impl Step {
     }
 }
 
+/// An OpsRequest step named `name` with `spec`, for tests of what reads steps.
+#[cfg(test)]
+pub(crate) fn test_step(kind: OpsRequestType, name: &str, spec: serde_json::Value) -> Step {
+    Step::OpsRequest {
+        kind,
+        request: Box::new(crate::models::PostgresOpsRequest {
+            metadata: crate::models::ObjectMeta {
+                name: Some(name.into()),
+                ..Default::default()
+            },
+            spec: spec.as_object().cloned().unwrap_or_default(),
+            ..Default::default()
+        }),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::models::PostgresOpsRequest;
 
     fn ops(kind: OpsRequestType, spec: serde_json::Value) -> Step {
-        let mut request = PostgresOpsRequest::default();
-        request.spec = spec.as_object().cloned().unwrap_or_default();
-        Step::OpsRequest {
-            kind,
-            request: Box::new(request),
-        }
+        test_step(kind, "pg1-x-aaaaaa", spec)
     }
 
     #[test]

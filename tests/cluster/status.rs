@@ -16,6 +16,7 @@ fn plan(steps: Vec<Step>, errors: Vec<PlanError>, waiting_for: Option<&str>) -> 
         errors,
         waiting_for: waiting_for.map(str::to_string),
         waiting_reason: None,
+        hold: None,
         notes: vec![],
         bookkeeping: None,
         before: Value::Null,

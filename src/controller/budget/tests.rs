@@ -12,7 +12,7 @@ fn budget(cap: u32) -> (FleetBudget, UnboundedReceiver<Key>) {
 
 fn woken(receiver: &mut UnboundedReceiver<Key>) -> Vec<String> {
     let mut names = Vec::new();
-    while let Ok(Some(key)) = receiver.try_next() {
+    while let Ok(key) = receiver.try_recv() {
         names.push(key.name);
     }
     names
@@ -25,7 +25,13 @@ fn no_more_than_the_cap_start_and_a_freed_slot_goes_to_the_first_waiting() {
     assert!(budget.admit(&key("pg-c"), None, Want::Start).is_ok());
     assert!(budget.admit(&key("pg-d"), None, Want::Start).is_ok());
     let held = budget.admit(&key("pg-e"), None, Want::Start).unwrap_err();
-    assert_eq!(held, Hold::FleetBudget { cap: 2, group: None });
+    assert_eq!(
+        held,
+        Hold::FleetBudget {
+            cap: 2,
+            group: None
+        }
+    );
     assert!(budget.admit(&key("pg-b"), None, Want::Start).is_err());
     assert_eq!(budget.in_flight(&None), 2);
     // Granted again while it creates its OpsRequest; held while it is open.

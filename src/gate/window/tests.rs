@@ -75,7 +75,11 @@ fn day_lists_ranges_wrapping_ranges_daily_and_several_windows() {
     let daily = schedule("daily 03:00-04:00 Asia/Tokyo");
     assert_eq!(
         daily.opening(at("2026-12-03T19:00:00Z")),
-        Opening::Opens(at("2026-12-03T18:00:00Z").checked_add(jiff::SignedDuration::from_hours(24)).unwrap())
+        Opening::Opens(
+            at("2026-12-03T18:00:00Z")
+                .checked_add(jiff::SignedDuration::from_hours(24))
+                .unwrap()
+        )
     );
     let two = schedule("Sat 01:00-05:00 Europe/Berlin; Wed 20:00-21:00 UTC");
     assert_eq!(
@@ -83,7 +87,10 @@ fn day_lists_ranges_wrapping_ranges_daily_and_several_windows() {
         Opening::Opens(at("2026-12-05T00:00:00Z"))
     );
     assert_eq!(two.opening(at("2026-12-02T20:30:00Z")), Opening::Open);
-    assert_eq!(two.to_string(), "Sat 01:00-05:00 Europe/Berlin; Wed 20:00-21:00 UTC");
+    assert_eq!(
+        two.to_string(),
+        "Sat 01:00-05:00 Europe/Berlin; Wed 20:00-21:00 UTC"
+    );
 }
 
 #[test]
@@ -106,7 +113,10 @@ fn bad_windows_say_which_part_is_wrong() {
         ("Sat 1:00-05:00 UTC", "`1:00` is not a time"),
         ("Sat 01:00-25:00 UTC", "`25:00` is not a time"),
         ("Sat 01:00 UTC", "not a time range"),
-        ("Sat 01:00-05:00 Europe/Atlantis", "`Europe/Atlantis` is not an IANA time zone"),
+        (
+            "Sat 01:00-05:00 Europe/Atlantis",
+            "`Europe/Atlantis` is not an IANA time zone",
+        ),
         (" ; ", "no window"),
     ] {
         let error = Schedule::parse(text).unwrap_err();

@@ -4,17 +4,16 @@
 
 use super::*;
 use crate::gate::Hold;
-use crate::models::{OpsRequestType, PostgresOpsRequest};
+use crate::models::OpsRequestType;
 use crate::plan::StepType;
 
 fn held(hold: Hold) -> DatabasePlan {
-    let mut request = PostgresOpsRequest::default();
-    request.metadata.name = Some("pg1-update-version-k3x9qa".into());
     let mut plan = plan();
-    plan.steps.push(Step::OpsRequest {
-        kind: OpsRequestType::UpdateVersion,
-        request: Box::new(request),
-    });
+    plan.steps.push(crate::plan::test_step(
+        OpsRequestType::UpdateVersion,
+        "pg1-update-version-k3x9qa",
+        json!({}),
+    ));
     plan.hold = Some(hold);
     plan
 }
@@ -66,7 +65,12 @@ fn awaiting_approval_has_its_condition_token_and_listed_operation() {
     let mut started = plan.clone();
     started.hold = None;
     let after = status_of(&written, &started, "t3");
-    assert!(after.conditions.iter().all(|c| c.type_ != "AwaitingApproval"));
+    assert!(
+        after
+            .conditions
+            .iter()
+            .all(|c| c.type_ != "AwaitingApproval")
+    );
 }
 
 #[test]
@@ -86,7 +90,12 @@ fn a_window_hold_says_when_the_window_opens_and_the_budget_says_its_cap() {
             .unwrap()
             .contains("the next opens at 2026-12-05T00:00:00Z")
     );
-    assert!(status.conditions.iter().all(|c| c.type_ != "AwaitingApproval"));
+    assert!(
+        status
+            .conditions
+            .iter()
+            .all(|c| c.type_ != "AwaitingApproval")
+    );
     let plan = held(Hold::FleetBudget {
         cap: 5,
         group: Some(("team".into(), "payments".into())),
