@@ -11,7 +11,7 @@ use similar::{ChangeTag, TextDiff};
 use crate::plan::{DatabasePlan, PlanReport, Step};
 use crate::yaml;
 
-pub use markdown::{COMMENT_LIMIT, MARKER, PlanContext, markdown};
+pub use markdown::{COMMENT_LIMIT, PlanContext, markdown};
 
 const RED: &str = "\x1b[31m";
 const GREEN: &str = "\x1b[32m";

@@ -24,7 +24,7 @@ const FOOTER_ROOM: usize = 400;
 const OPEN_DETAILS_UP_TO: usize = 20;
 
 /// The first line of every comment, for CI scripts that edit their comment in place.
-pub const MARKER: &str = "<!-- pg-gitops plan -->";
+const MARKER: &str = "<!-- pg-gitops plan -->";
 
 /// What the comment says beside the report.
 #[derive(Debug, Clone, Default)]
