@@ -17,7 +17,9 @@ pub use desired::{Desired, STDIN};
 /// How the report is printed.
 #[derive(Debug, Clone, Copy)]
 pub enum Output {
-    Text { colour: bool },
+    Text {
+        colour: bool,
+    },
     Json,
     /// A pull-request comment.
     Markdown,

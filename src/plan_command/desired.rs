@@ -227,7 +227,10 @@ pub(crate) fn select(
             .filter(|error| {
                 touched.contains(&error.file)
                     || tree_wide(error)
-                    || error.database.as_ref().is_some_and(|key| named.contains(key))
+                    || error
+                        .database
+                        .as_ref()
+                        .is_some_and(|key| named.contains(key))
             })
             .collect(),
         notices: (after.notices.into_iter())
