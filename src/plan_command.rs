@@ -101,7 +101,7 @@ impl PlanCommand {
             describe: !matches!(self.output, Output::Json),
             ..self.settings.clone()
         };
-        let report = plan::plan_all(&desired.set, &state, &settings, None);
+        let report = plan::plan_all(&desired.set, &state, &settings, desired.revision.as_deref());
         match self.output {
             Output::Json => print!("{}", render::json(&report)),
             Output::Text { colour } => print!("{}", render::text(&report, colour)),

@@ -43,6 +43,8 @@ pub enum Desired {
 pub(crate) struct Loaded {
     pub set: ManifestSet,
     pub context: PlanContext,
+    /// The commit planned, which the OpsRequests would carry as the service's would.
+    pub revision: Option<String>,
 }
 
 type Key = (String, String);
@@ -59,6 +61,7 @@ impl Desired {
                 label,
                 ..PlanContext::default()
             },
+            revision: None,
         };
         match self {
             Self::Dir(dir) => Ok(whole(
@@ -76,7 +79,9 @@ impl Desired {
                 let commit = resolve(&repo, at, reference)?;
                 let tree = tree_of(&commit, at, reference)?;
                 let set = manifest::load_git_tree(&repo, &tree, &root, opts);
-                Ok(whole(set, short(&commit)))
+                let mut loaded = whole(set, short(&commit));
+                loaded.revision = Some(commit.id().to_string());
+                Ok(loaded)
             }
             Self::Range {
                 repo: at,
@@ -100,6 +105,7 @@ impl Desired {
                 let after = manifest::load_git_tree(&repo, &to_tree, &root, opts);
                 let mut loaded = select(before, after, &touched, &root);
                 loaded.context.label = format!("{}..{}", short(&from), short(&to));
+                loaded.revision = Some(to.id().to_string());
                 Ok(loaded)
             }
         }
@@ -244,5 +250,6 @@ pub(crate) fn select(
             removed,
             untouched,
         },
+        revision: None,
     }
 }

@@ -236,3 +236,6 @@ impl Store for Blobs<'_> {
         })
     }
 }
+
+#[cfg(test)]
+mod tests;
