@@ -74,8 +74,10 @@ mod tests {
     use crate::models::PostgresOpsRequest;
 
     fn ops(kind: OpsRequestType, spec: serde_json::Value) -> Step {
-        let mut request = PostgresOpsRequest::default();
-        request.spec = spec.as_object().cloned().unwrap_or_default();
+        let request = PostgresOpsRequest {
+            spec: spec.as_object().cloned().unwrap_or_default(),
+            ..PostgresOpsRequest::default()
+        };
         Step::OpsRequest {
             kind,
             request: Box::new(request),

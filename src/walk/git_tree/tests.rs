@@ -7,12 +7,14 @@ use super::*;
 const FILE: i32 = 0o100_644;
 const DIR: i32 = 0o040_000;
 
+/// A tree entry: its path split into components, its mode and its content.
+type Entry<'a> = (Vec<&'a str>, i32, &'a str);
+
 /// Writes a tree of (path, mode, content) entries into `repo`; directories are implied.
 fn tree(repo: &Repository, entries: &[(&str, i32, &str)]) -> Oid {
-    fn build(repo: &Repository, entries: &[(Vec<&str>, i32, &str)]) -> Oid {
+    fn build(repo: &Repository, entries: &[Entry<'_>]) -> Oid {
         let mut builder = repo.treebuilder(None).unwrap();
-        let mut dirs: std::collections::BTreeMap<&str, Vec<(Vec<&str>, i32, &str)>> =
-            Default::default();
+        let mut dirs: std::collections::BTreeMap<&str, Vec<Entry<'_>>> = Default::default();
         for (parts, mode, content) in entries {
             if parts.len() == 1 {
                 let blob = repo.blob(content.as_bytes()).unwrap();
