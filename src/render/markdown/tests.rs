@@ -191,19 +191,29 @@ fn fleet_of(total: usize, changed: usize) -> PlanReport {
     }
 }
 
+/// The comment for `total` databases of which `changed` update their version, which must fit
+/// in one comment, and its count of table rows.
+fn comment_for(total: usize, changed: usize) -> (String, usize) {
+    let comment = markdown(
+        &fleet_of(total, changed),
+        &PlanContext::default(),
+        COMMENT_LIMIT,
+    );
+    assert!(comment.len() <= COMMENT_LIMIT, "{}", comment.len());
+    let rows = (comment.lines())
+        .filter(|l| l.starts_with("| `shop/db-"))
+        .count();
+    (comment, rows)
+}
+
 #[test]
 fn a_thousand_databases_keep_the_table_and_drop_details_past_the_limit() {
-    let comment = markdown(&fleet_of(1000, 400), &PlanContext::default(), COMMENT_LIMIT);
-    assert!(comment.len() <= COMMENT_LIMIT, "{}", comment.len());
+    let (comment, rows) = comment_for(1000, 400);
     assert!(
         comment.contains("400 databases change, 400 OpsRequests"),
         "{comment}"
     );
     assert!(comment.contains(", 600 unchanged"));
-    let rows = comment
-        .lines()
-        .filter(|l| l.starts_with("| `shop/db-"))
-        .count();
     assert_eq!(rows, 400, "every changed database has its row");
     let shown = comment.matches("<details>").count();
     assert!(shown > 0 && shown < 400, "{shown}");
@@ -223,16 +233,7 @@ fn a_thousand_databases_keep_the_table_and_drop_details_past_the_limit() {
 
 #[test]
 fn a_thousand_changed_databases_fit_in_the_table_without_details() {
-    let comment = markdown(
-        &fleet_of(1000, 1000),
-        &PlanContext::default(),
-        COMMENT_LIMIT,
-    );
-    assert!(comment.len() <= COMMENT_LIMIT, "{}", comment.len());
-    let rows = comment
-        .lines()
-        .filter(|l| l.starts_with("| `shop/db-"))
-        .count();
+    let (comment, rows) = comment_for(1000, 1000);
     assert_eq!(rows, 1000);
     let shown = comment.matches("<details>").count();
     assert!(
@@ -243,16 +244,7 @@ fn a_thousand_changed_databases_fit_in_the_table_without_details() {
 
 #[test]
 fn a_table_too_long_for_one_comment_says_how_many_rows_it_left_out() {
-    let comment = markdown(
-        &fleet_of(3000, 3000),
-        &PlanContext::default(),
-        COMMENT_LIMIT,
-    );
-    assert!(comment.len() <= COMMENT_LIMIT, "{}", comment.len());
-    let rows = comment
-        .lines()
-        .filter(|l| l.starts_with("| `shop/db-"))
-        .count();
+    let (comment, rows) = comment_for(3000, 3000);
     assert!(rows > 100 && rows < 3000, "{rows}");
     assert!(
         comment.contains(&format!(
