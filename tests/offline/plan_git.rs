@@ -1,7 +1,8 @@
 //! `pg-gitops plan` on a real Git repository, as CI runs it: the command line of
 //! `examples/ci` (read from the example files, so a change there is tested here) on a pull
 //! request's range, its markdown comment and exit code; `--ref` on a bare repository; a
-//! symlink out of the repository refused as the service refuses it; `--manifests -`.
+//! symlink out of the repository and a huge file refused as the service refuses them;
+//! `--manifests -`.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -302,6 +303,9 @@ fn ref_refuses_a_symlink_out_of_the_repository_as_the_service_does() {
     )
     .unwrap();
     link("reporting.yaml", Path::new("../shared/reporting.yaml"));
+    // And a file over `source.max_file_bytes`, which is not read either.
+    let padding = format!("# {}\n", "x".repeat(2 << 20));
+    fleet.write("huge.yaml", &(manifest("huge", "16.4", 1) + &padding));
     fleet.commit("links");
     let work = fleet.work.to_str().unwrap();
     let live = fleet.live.to_str().unwrap();
@@ -313,7 +317,7 @@ fn ref_refuses_a_symlink_out_of_the_repository_as_the_service_does() {
     );
     assert_eq!(output.status.code(), Some(2));
     let report = json(&output);
-    let errors: Vec<(String, String)> = (report["errors"].as_array().unwrap().iter())
+    let mut errors: Vec<(String, String)> = (report["errors"].as_array().unwrap().iter())
         .map(|e| {
             assert_eq!(e["line"], 0, "{e}");
             (
@@ -322,6 +326,7 @@ fn ref_refuses_a_symlink_out_of_the_repository_as_the_service_does() {
             )
         })
         .collect();
+    errors.sort();
     let outside_message = "symlink points outside the repository; it is not followed";
     assert_eq!(
         errors,
@@ -331,11 +336,20 @@ fn ref_refuses_a_symlink_out_of_the_repository_as_the_service_does() {
                 "config.yaml".to_string(),
                 "symlink points into .git; it is not followed".to_string()
             ),
+            (
+                "huge.yaml".to_string(),
+                format!(
+                    "the file is {} bytes, more than source.max_file_bytes (1048576); \
+                     it is not read",
+                    manifest("huge", "16.4", 1).len() + padding.len()
+                )
+            ),
             ("relative.yaml".to_string(), outside_message.to_string()),
         ],
         "{report}"
     );
     assert!(!report.to_string().contains("stolen"), "{report}");
+    assert!(!report.to_string().contains("\"huge\""), "{report}");
     assert_eq!(steps(&report, "reporting"), ["Provision"]);
 }
 
