@@ -11,7 +11,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use pg_gitops::config::LogFormat;
 use pg_gitops::manifest::LoadOptions;
 use pg_gitops::plan::PlanSettings;
-use pg_gitops::plan_command::{self, PlanCommand};
+use pg_gitops::plan_command::{self, Desired, PlanCommand};
 use pg_gitops::status_command::{self, StatusCommand};
 
 /// The plan allocates many small JSON values; mimalloc frees them far faster than glibc
@@ -40,6 +40,8 @@ struct Cli {
 enum Output {
     Text,
     Json,
+    /// A pull-request comment (GitHub or GitLab Markdown).
+    Markdown,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -53,9 +55,26 @@ enum Command {
     /// Show what would change: the diff of declared fields and the OpsRequests, in order.
     /// Exit code 0: nothing to do; 1: changes planned or in flight; 2: any error.
     Plan {
-        /// Directory of gitops.kubedb.com Postgres manifests (searched recursively).
-        #[arg(long)]
-        manifests: PathBuf,
+        /// Directory of gitops.kubedb.com Postgres manifests (searched recursively), or `-`
+        /// for one multi-document YAML stream on standard input (`kustomize build | ...`).
+        #[arg(long, required_unless_present = "repo", conflicts_with = "repo")]
+        manifests: Option<PathBuf>,
+        /// A local Git repository (bare or not) to read the manifests from, with --ref or
+        /// --base/--head; nothing is checked out.
+        #[arg(long, requires = "revision")]
+        repo: Option<PathBuf>,
+        /// The revision to plan (a branch, tag, SHA or any revspec, e.g. HEAD~1).
+        #[arg(long = "ref", group = "revision", requires = "repo")]
+        reference: Option<String>,
+        /// Plan only the databases whose manifests the range --base..--head changed, as at
+        /// --head.
+        #[arg(long, group = "revision", requires_all = ["repo", "head"])]
+        base: Option<String>,
+        #[arg(long, requires = "base")]
+        head: Option<String>,
+        /// Subdirectory of the repository holding the manifests (as `source.path`).
+        #[arg(long, default_value = ".", requires = "repo")]
+        path: String,
         /// Files or directories with live kubedb.com Postgres, PostgresOpsRequest and
         /// PostgresVersion objects; without it they are read from the cluster.
         #[arg(long)]
@@ -131,6 +150,11 @@ async fn run_command() -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Plan {
             manifests,
+            repo,
+            reference,
+            base,
+            head,
+            path,
             live,
             output,
             kubeconfig,
@@ -138,11 +162,28 @@ async fn run_command() -> anyhow::Result<ExitCode> {
             volume_expansion_mode,
         } => {
             init_logging(cli.log_format.unwrap_or_default());
+            let desired = match (manifests, repo, reference, base.zip(head)) {
+                (Some(dir), ..) if dir.as_os_str() == "-" => Desired::Stdin,
+                (Some(dir), ..) => Desired::Dir(dir),
+                (None, Some(repo), Some(reference), _) => Desired::Commit {
+                    repo,
+                    reference,
+                    path,
+                },
+                (None, Some(repo), None, Some((base, head))) => Desired::Range {
+                    repo,
+                    base,
+                    head,
+                    path,
+                },
+                _ => unreachable!("clap requires --manifests, or --repo with a revision"),
+            };
             let command = PlanCommand {
-                manifests,
+                desired,
                 live,
                 output: match output {
                     Output::Json => plan_command::Output::Json,
+                    Output::Markdown => plan_command::Output::Markdown,
                     Output::Text => plan_command::Output::Text {
                         colour: std::io::stdout().is_terminal(),
                     },

@@ -19,7 +19,7 @@ pub(crate) use schema::{Violation, gitops_spec_schema};
 use crate::config::Config;
 use crate::models::{GitopsPostgres, MANAGED_BY_LABEL, MANAGED_BY_VALUE, drop_nulls};
 use crate::yaml::{self, PathSegment};
-pub(crate) use tree::LoadedTree;
+pub(crate) use tree::{LoadedTree, load_git_tree};
 
 const GITOPS_API_VERSION: &str = "gitops.kubedb.com/v1alpha1";
 /// `metadata` keys a manifest may carry; the rest are server-owned or typos.
@@ -174,6 +174,15 @@ pub fn load_dir(root: &Path, opts: &LoadOptions) -> ManifestSet {
 /// other one is an error for its file (see [`crate::walk`]).
 pub(crate) fn load_tree(root: &Path, boundary: &Path, opts: &LoadOptions) -> ManifestSet {
     LoadedTree::load(root, boundary, opts, None).1
+}
+
+/// Loads a multi-document YAML stream (`kustomize build` output, say) read as one file named
+/// `name`: the documents of a whole tree, with duplicates judged as across files.
+pub fn load_stream(name: &Path, text: &str, opts: &LoadOptions) -> ManifestSet {
+    let mut set = ManifestSet::default();
+    load_text(name, Arc::from(text), opts, &mut set);
+    reject_duplicates(&mut set);
+    set
 }
 
 pub(crate) fn is_yaml(path: &Path) -> bool {

@@ -1,5 +1,7 @@
 //! Human and machine output of a plan. Pure: strings in, strings out; the caller decides
-//! whether the terminal gets colour.
+//! whether the terminal gets colour. [`markdown`] is the pull-request comment.
+
+mod markdown;
 
 use std::fmt::Write;
 
@@ -8,6 +10,8 @@ use similar::{ChangeTag, TextDiff};
 
 use crate::plan::{DatabasePlan, PlanReport, Step};
 use crate::yaml;
+
+pub use markdown::{COMMENT_LIMIT, PlanContext, markdown};
 
 const RED: &str = "\x1b[31m";
 const GREEN: &str = "\x1b[32m";
@@ -99,7 +103,7 @@ fn render_database(
     // The diff shows what is owed even while its steps are withheld.
     let owed = !database.steps.is_empty() || database.waiting_reason.is_some();
     if database.errors.is_empty() && owed {
-        render_diff(out, &database.before, &database.after, paint);
+        render_diff(out, "  ", &database.before, &database.after, paint);
         for (index, step) in database.steps.iter().enumerate() {
             render_step(out, index + 1, step);
         }
@@ -107,8 +111,10 @@ fn render_database(
     out.push('\n');
 }
 
+/// A unified diff of the declared fields, each line after `indent`; nothing when they agree.
 fn render_diff(
     out: &mut String,
+    indent: &str,
     before: &Value,
     after: &Value,
     paint: &dyn Fn(&str, &str) -> String,
@@ -125,8 +131,8 @@ fn render_diff(
         return;
     }
     let diff = TextDiff::from_lines(&old, &new);
-    let _ = writeln!(out, "  {}", paint(BOLD, "--- live (declared fields)"));
-    let _ = writeln!(out, "  {}", paint(BOLD, "+++ git"));
+    let _ = writeln!(out, "{indent}{}", paint(BOLD, "--- live (declared fields)"));
+    let _ = writeln!(out, "{indent}{}", paint(BOLD, "+++ git"));
     for group in diff.grouped_ops(3) {
         let (first, last) = (&group[0], &group[group.len() - 1]);
         let header = format!(
@@ -136,14 +142,18 @@ fn render_diff(
             first.new_range().start + 1,
             last.new_range().end - first.new_range().start
         );
-        let _ = writeln!(out, "  {}", paint(CYAN, &header));
+        let _ = writeln!(out, "{indent}{}", paint(CYAN, &header));
         for op in &group {
             for change in diff.iter_changes(op) {
                 let line = change.value().trim_end_matches('\n');
                 let _ = match change.tag() {
-                    ChangeTag::Delete => writeln!(out, "  {}", paint(RED, &format!("-{line}"))),
-                    ChangeTag::Insert => writeln!(out, "  {}", paint(GREEN, &format!("+{line}"))),
-                    ChangeTag::Equal => writeln!(out, "   {line}"),
+                    ChangeTag::Delete => {
+                        writeln!(out, "{indent}{}", paint(RED, &format!("-{line}")))
+                    }
+                    ChangeTag::Insert => {
+                        writeln!(out, "{indent}{}", paint(GREEN, &format!("+{line}")))
+                    }
+                    ChangeTag::Equal => writeln!(out, "{indent} {line}"),
                 };
             }
         }
@@ -151,7 +161,16 @@ fn render_diff(
 }
 
 fn render_step(out: &mut String, number: usize, step: &Step) {
-    let (title, body) = match step {
+    let (title, body) = describe_step(step);
+    let _ = writeln!(out, "  {number}. {title}");
+    for line in yaml::to_string(&body).lines() {
+        let _ = writeln!(out, "       {line}");
+    }
+}
+
+/// A step's title (its type, and the OpsRequest's name) and the object it writes.
+fn describe_step(step: &Step) -> (String, Value) {
+    match step {
         Step::OpsRequest { kind, request } => (
             format!("{kind} {}", request.metadata.name.as_deref().unwrap_or("")),
             serde_json::to_value(request).unwrap_or(Value::Null),
@@ -175,10 +194,6 @@ fn render_step(out: &mut String, number: usize, step: &Step) {
             "Patch (merge patch of the kubedb.com Postgres)".into(),
             patch.clone(),
         ),
-    };
-    let _ = writeln!(out, "  {number}. {title}");
-    for line in yaml::to_string(&body).lines() {
-        let _ = writeln!(out, "       {line}");
     }
 }
 

@@ -7,24 +7,72 @@
 //! is followed only when its fully resolved target stays inside the boundary (the checkout or
 //! the watched directory) and outside the boundary's `.git`; every other link is refused by
 //! name, without reading it and without saying where it points.
+//!
+//! `pg-gitops plan --repo` reads a commit's tree without a checkout; [`git_tree`] walks it
+//! under the same two rules, with the repository's root as the boundary.
+
+mod git_tree;
 
 use std::path::{Path, PathBuf};
 
-/// What a walk found: files to read and links it refused.
-#[derive(Debug, Default)]
-pub(crate) struct Walked {
+pub(crate) use git_tree::{Blobs, walk_tree};
+
+/// What a walk found: files to read and links it refused. `L` says where a file is read
+/// from: a path on disk, or a blob of a Git repository.
+#[derive(Debug)]
+pub(crate) struct Walked<L = PathBuf> {
     /// Files to read, sorted by their path relative to the walked root.
-    pub files: Vec<WalkedFile>,
+    pub files: Vec<WalkedFile<L>>,
     /// Entries that were not followed, with the reason, sorted by path.
     pub refused: Vec<Refused>,
 }
 
+impl<L> Default for Walked<L> {
+    fn default() -> Self {
+        Self {
+            files: Vec::new(),
+            refused: Vec::new(),
+        }
+    }
+}
+
+impl<L> Walked<L> {
+    fn sort(&mut self) {
+        self.files.sort_by(|a, b| a.relative.cmp(&b.relative));
+        self.refused.sort_by(|a, b| a.relative.cmp(&b.relative));
+    }
+}
+
 #[derive(Debug)]
-pub(crate) struct WalkedFile {
+pub(crate) struct WalkedFile<L = PathBuf> {
     /// Path relative to the walked root, as the user wrote it (links keep their own name).
     pub relative: PathBuf,
-    /// Where to read it: the resolved path inside the boundary.
-    pub path: PathBuf,
+    /// Where to read it: the resolved path inside the boundary, or the blob.
+    pub path: L,
+}
+
+/// Where the files of a walk are read from, so one loader (limits, sizes, parsing) serves a
+/// directory and a Git tree alike.
+pub(crate) trait Store {
+    type Location;
+    /// The file's size in bytes, known before it is read (`None`: it cannot be read).
+    fn size(&self, at: &Self::Location) -> Option<u64>;
+    fn read(&self, at: &Self::Location) -> std::io::Result<String>;
+}
+
+/// The file system.
+pub(crate) struct Disk;
+
+impl Store for Disk {
+    type Location = PathBuf;
+
+    fn size(&self, at: &PathBuf) -> Option<u64> {
+        std::fs::metadata(at).ok().map(|metadata| metadata.len())
+    }
+
+    fn read(&self, at: &PathBuf) -> std::io::Result<String> {
+        std::fs::read_to_string(at)
+    }
 }
 
 #[derive(Debug)]
@@ -35,6 +83,8 @@ pub(crate) struct Refused {
 
 pub(crate) const OUTSIDE: &str = "symlink points outside the repository; it is not followed";
 pub(crate) const INTO_GIT: &str = "symlink points into .git; it is not followed";
+pub(crate) const ROOT_OUTSIDE: &str =
+    "the manifest path leads outside the repository through a symlink";
 const BROKEN: &str = "symlink target does not exist";
 
 /// Walks `root` recursively, skipping hidden entries (`.git`, editor swap files, kubelet's
@@ -51,7 +101,7 @@ pub(crate) fn walk(
     if !inside(&resolved_root, &boundary) {
         return Err(std::io::Error::new(
             std::io::ErrorKind::PermissionDenied,
-            "the manifest path leads outside the repository through a symlink",
+            ROOT_OUTSIDE,
         ));
     }
     let mut walker = Walker {
@@ -61,14 +111,7 @@ pub(crate) fn walk(
         ancestors: Vec::new(),
     };
     walker.visit_dir(&resolved_root, Path::new(""))?;
-    walker
-        .walked
-        .files
-        .sort_by(|a, b| a.relative.cmp(&b.relative));
-    walker
-        .walked
-        .refused
-        .sort_by(|a, b| a.relative.cmp(&b.relative));
+    walker.walked.sort();
     Ok(walker.walked)
 }
 
@@ -96,7 +139,7 @@ impl<F: Fn(&Path) -> bool> Walker<F> {
         for entry in std::fs::read_dir(dir)? {
             let entry = entry?;
             let name = entry.file_name();
-            if name.to_string_lossy().starts_with('.') {
+            if is_hidden(&name.to_string_lossy()) {
                 continue;
             }
             let relative = relative.join(&name);
@@ -133,6 +176,11 @@ impl<F: Fn(&Path) -> bool> Walker<F> {
         let file_type = std::fs::metadata(&target).map_err(|_| BROKEN)?.file_type();
         Ok((target, file_type))
     }
+}
+
+/// `.git`, editor swap files, kubelet's `..data`: never walked, in a directory or a tree.
+fn is_hidden(name: &str) -> bool {
+    name.starts_with('.')
 }
 
 /// Both paths are resolved, so a component-wise prefix check is exact.

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use super::{
     LoadOptions, ManifestError, ManifestSet, SnapshotLimits, is_yaml, load_text, reject_duplicates,
 };
-use crate::walk;
+use crate::walk::{self, Store, Walked, WalkedFile};
 
 /// What each file of a tree held, by its path relative to the loaded root, before
 /// duplicates across files were judged.
@@ -31,43 +31,47 @@ impl LoadedTree {
         opts: &LoadOptions,
         previous: Option<(&LoadedTree, &BTreeSet<PathBuf>)>,
     ) -> (LoadedTree, ManifestSet) {
-        let mut tree = LoadedTree::default();
-        let mut refused = Vec::new();
         let walked = match walk::walk(root, boundary, is_yaml) {
             Ok(walked) => walked,
-            Err(error) => {
-                let mut set = ManifestSet::default();
-                set.errors.push(ManifestError {
-                    file: root.to_path_buf(),
-                    line: 0,
-                    message: format!("cannot read the manifest directory: {error}"),
-                    database: None,
-                });
-                return (tree, set);
-            }
+            Err(error) => return (LoadedTree::default(), unreadable_root(root, &error)),
         };
-        for link in walked.refused {
-            refused.push(ManifestError {
+        let resolved_root = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
+        Self::load_walked(root, walked, &walk::Disk, opts, |file| {
+            let direct = file.path == resolved_root.join(&file.relative);
+            previous
+                .filter(|(_, changed)| direct && !changed.contains(&file.relative))
+                .and_then(|(last, _)| last.files.get(&file.relative))
+        })
+    }
+
+    /// Loads what a walk found, read from `store`: the one loader behind a directory, a
+    /// checkout and a Git tree, so the limits and the refusals are the same for all three.
+    /// `kept` gives what a previous load found for a file that need not be read again.
+    pub(crate) fn load_walked<'p, S: Store>(
+        root: &Path,
+        walked: Walked<S::Location>,
+        store: &S,
+        opts: &LoadOptions,
+        kept: impl Fn(&WalkedFile<S::Location>) -> Option<&'p ManifestSet>,
+    ) -> (LoadedTree, ManifestSet) {
+        let mut tree = LoadedTree::default();
+        let refused = (walked.refused.into_iter())
+            .map(|link| ManifestError {
                 file: link.relative,
                 line: 0,
                 message: link.reason.to_string(),
                 database: None,
-            });
-        }
-        if let Some(refusal) = over_limits(root, &walked.files, &opts.limits) {
+            })
+            .collect();
+        if let Some(refusal) = over_limits(root, &walked.files, store, &opts.limits) {
             let mut set = ManifestSet::default();
             set.errors.push(refusal);
             return (tree, set);
         }
-        let resolved_root = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
         for file in walked.files {
-            let direct = file.path == resolved_root.join(&file.relative);
-            let kept = previous
-                .filter(|(_, changed)| direct && !changed.contains(&file.relative))
-                .and_then(|(last, _)| last.files.get(&file.relative));
-            let loaded = match kept {
+            let loaded = match kept(&file) {
                 Some(set) => set.clone(),
-                None => read(&file.relative, &file.path, opts),
+                None => read(&file.relative, &file.path, store, opts),
             };
             tree.files.insert(file.relative, loaded);
         }
@@ -94,9 +98,10 @@ impl LoadedTree {
 
 /// Why the whole tree is not loaded: more files, or more bytes, than a snapshot may hold.
 /// Loading a part would make the rest look removed.
-fn over_limits(
+fn over_limits<S: Store>(
     root: &Path,
-    files: &[walk::WalkedFile],
+    files: &[WalkedFile<S::Location>],
+    store: &S,
     limits: &SnapshotLimits,
 ) -> Option<ManifestError> {
     let refuse = |what: String| ManifestError {
@@ -113,8 +118,7 @@ fn over_limits(
         )));
     }
     let total: u64 = (files.iter())
-        .filter_map(|file| std::fs::metadata(&file.path).ok())
-        .map(|metadata| metadata.len())
+        .filter_map(|file| store.size(&file.path))
         .sum();
     (total > limits.max_total_bytes).then(|| {
         refuse(format!(
@@ -125,9 +129,9 @@ fn over_limits(
 }
 
 /// Reads and validates one file; a file over the size limit is not read.
-fn read(relative: &Path, path: &Path, opts: &LoadOptions) -> ManifestSet {
+fn read<S: Store>(relative: &Path, at: &S::Location, store: &S, opts: &LoadOptions) -> ManifestSet {
     let mut set = ManifestSet::default();
-    let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    let size = store.size(at).unwrap_or(0);
     if size > opts.limits.max_file_bytes {
         set.errors.push(ManifestError {
             file: relative.to_path_buf(),
@@ -140,7 +144,7 @@ fn read(relative: &Path, path: &Path, opts: &LoadOptions) -> ManifestSet {
         });
         return set;
     }
-    match std::fs::read_to_string(path) {
+    match store.read(at) {
         Ok(text) => load_text(relative, Arc::from(text), opts, &mut set),
         Err(error) => set.errors.push(ManifestError {
             file: relative.to_path_buf(),
@@ -150,4 +154,31 @@ fn read(relative: &Path, path: &Path, opts: &LoadOptions) -> ManifestSet {
         }),
     }
     set
+}
+
+/// The error of a tree that cannot be walked at all.
+fn unreadable_root(root: &Path, error: &std::io::Error) -> ManifestSet {
+    let mut set = ManifestSet::default();
+    set.errors.push(ManifestError {
+        file: root.to_path_buf(),
+        line: 0,
+        message: format!("cannot read the manifest directory: {error}"),
+        database: None,
+    });
+    set
+}
+
+/// Loads every manifest under `root` (relative to the repository's root) in a commit's tree,
+/// read from the object database, with no checkout: the rules of [`LoadedTree::load`], with
+/// the repository as the boundary.
+pub(crate) fn load_git_tree(
+    repo: &git2::Repository,
+    tree: &git2::Tree<'_>,
+    root: &Path,
+    opts: &LoadOptions,
+) -> ManifestSet {
+    match walk::walk_tree(repo, tree, root, is_yaml) {
+        Ok(walked) => LoadedTree::load_walked(root, walked, &walk::Blobs(repo), opts, |_| None).1,
+        Err(error) => unreadable_root(root, &error),
+    }
 }

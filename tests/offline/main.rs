@@ -16,6 +16,7 @@ mod git_http;
 mod git_ssh;
 mod hostile_repos;
 mod notify;
+mod plan_git;
 mod plan_live;
 mod server_limits;
 mod version;

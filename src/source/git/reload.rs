@@ -7,7 +7,7 @@
 use std::collections::BTreeSet;
 use std::path::{Component, Path, PathBuf};
 
-use git2::{Oid, Repository};
+use git2::{Oid, Repository, Tree};
 use tracing::debug;
 
 use super::{GitSync, SyncOutcome};
@@ -34,25 +34,34 @@ impl GitSync {
     }
 
     /// The paths under `source.path`, relative to it, that differ between the trees of two
-    /// commits (both sides of a rename); `None` when either commit cannot be read.
+    /// commits; `None` when either commit cannot be read.
     fn changed_paths(&self, from: Oid, to: Oid) -> Option<BTreeSet<PathBuf>> {
         let repo = Repository::open(&self.work_dir).ok()?;
         let tree = |oid| repo.find_commit(oid).and_then(|commit| commit.tree());
-        let diff = repo
-            .diff_tree_to_tree(Some(&tree(from).ok()?), Some(&tree(to).ok()?), None)
-            .ok()?;
-        let base: PathBuf = Path::new(&self.path)
-            .components()
-            .filter(|part| !matches!(part, Component::CurDir))
-            .collect();
-        let mut changed = BTreeSet::new();
-        for delta in diff.deltas() {
-            for file in [delta.old_file(), delta.new_file()] {
-                if let Some(relative) = file.path().and_then(|p| p.strip_prefix(&base).ok()) {
-                    changed.insert(relative.to_path_buf());
-                }
+        changed_paths(&repo, &tree(from).ok()?, &tree(to).ok()?, &self.path).ok()
+    }
+}
+
+/// The paths under `path` (relative to the repository's root), relative to it, that differ
+/// between two trees: both sides of a rename, added and deleted files alike.
+pub(crate) fn changed_paths(
+    repo: &Repository,
+    from: &Tree<'_>,
+    to: &Tree<'_>,
+    path: &str,
+) -> Result<BTreeSet<PathBuf>, git2::Error> {
+    let diff = repo.diff_tree_to_tree(Some(from), Some(to), None)?;
+    let base: PathBuf = Path::new(path)
+        .components()
+        .filter(|part| !matches!(part, Component::CurDir))
+        .collect();
+    let mut changed = BTreeSet::new();
+    for delta in diff.deltas() {
+        for file in [delta.old_file(), delta.new_file()] {
+            if let Some(relative) = file.path().and_then(|p| p.strip_prefix(&base).ok()) {
+                changed.insert(relative.to_path_buf());
             }
         }
-        Some(changed)
     }
+    Ok(changed)
 }
