@@ -9,6 +9,7 @@
 
 mod api_outage;
 mod bench;
+mod change_control;
 mod chart;
 mod chart_namespaced;
 mod chart_rbac;
@@ -19,6 +20,7 @@ mod e2e_idle;
 mod e2e_leader;
 mod e2e_one_write;
 mod fleet;
+mod fleet_budget;
 mod git_failures;
 mod harness;
 mod harness_auth;

@@ -107,6 +107,17 @@ impl Timeline {
         versions
     }
 
+    /// The names of every object of `kind` seen, in the order first seen.
+    pub fn names(&self, kind: &str) -> Vec<String> {
+        let mut names: Vec<String> = Vec::new();
+        for seen in self.seen.lock().unwrap().iter().filter(|s| s.kind == kind) {
+            if !names.contains(&seen.name) {
+                names.push(seen.name.clone());
+            }
+        }
+        names
+    }
+
     /// Waits until the watch has delivered version `revision` (or a newer one) of the object.
     pub async fn wait_for_version(&self, kind: &str, name: &str, revision: u64) {
         let deadline = tokio::time::Instant::now() + PATIENCE;
