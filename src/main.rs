@@ -122,8 +122,9 @@ enum Command {
         /// The gitops.kubedb.com Postgres, as NAMESPACE/NAME.
         #[arg(value_name = "NAMESPACE/NAME", value_parser = approve_command::parse_target)]
         target: (String, String),
-        /// The token you reviewed (from `pg-gitops plan` or the AwaitingApproval condition):
-        /// approved only if it is the step awaiting now, refused if the plan changed since.
+        /// The token you reviewed (the last part of the OpsRequest's name in `pg-gitops plan`,
+        /// or as the AwaitingApproval condition gives it): approved only if it is the step
+        /// awaiting now, refused if the plan changed since.
         #[arg(long, value_name = "TOKEN")]
         step: Option<String>,
         /// Kubeconfig to use (default: KUBECONFIG or in-cluster).
