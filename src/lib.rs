@@ -5,13 +5,15 @@
 //! (pure, no I/O), and the reconciler executes the first step. [`models`] holds the typed
 //! KubeDB API objects shared by every stage.
 //!
-//! Entry points: [`run::run`] (the service), [`plan_command::PlanCommand`] (the `plan` CLI).
+//! Entry points: [`run::run`] (the service), [`plan_command::PlanCommand`] (the `plan` CLI),
+//! [`approve_command::ApproveCommand`] (the `approve` CLI).
 //! The other public modules are what the integration tests and benches drive directly; the
 //! stages behind them (apply, controller, execute, live reads, metrics, rendering) are
 //! crate-private so the compiler reports any of their code that nothing uses.
 
 pub mod api_health;
 pub(crate) mod apply;
+pub mod approve_command;
 pub(crate) mod backoff;
 pub mod build_info;
 pub mod config;

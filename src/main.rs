@@ -1,6 +1,6 @@
 //! `pg-gitops`: wiring only. Commands parse flags, load the config and hand off to the library
 //! ([`pg_gitops::plan_command`] for `plan`, [`pg_gitops::run`] for `run`,
-//! [`pg_gitops::status_command`] for `status`).
+//! [`pg_gitops::status_command`] for `status`, [`pg_gitops::approve_command`] for `approve`).
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
+use pg_gitops::approve_command::{self, ApproveCommand};
 use pg_gitops::config::LogFormat;
 use pg_gitops::manifest::LoadOptions;
 use pg_gitops::plan::PlanSettings;
@@ -113,6 +114,22 @@ enum Command {
         /// Config whose server.listen gives the URL (default: ./config.toml when present).
         #[arg(long, env = "PG_GITOPS_CONFIG")]
         config: Option<PathBuf>,
+    },
+    /// Approve the step change control holds for a person (its token goes into the
+    /// gitops.kubedb.com/approved annotation). Exit code 0: approved (now or before);
+    /// 1: refused, or nothing awaits approval; 2: the object cannot be read or written.
+    Approve {
+        /// The gitops.kubedb.com Postgres, as NAMESPACE/NAME.
+        #[arg(value_name = "NAMESPACE/NAME", value_parser = approve_command::parse_target)]
+        target: (String, String),
+        /// The token you reviewed (the last part of the OpsRequest's name in `pg-gitops plan`,
+        /// or as the AwaitingApproval condition gives it): approved only if it is the step
+        /// awaiting now, refused if the plan changed since.
+        #[arg(long, value_name = "TOKEN")]
+        step: Option<String>,
+        /// Kubeconfig to use (default: KUBECONFIG or in-cluster).
+        #[arg(long)]
+        kubeconfig: Option<PathBuf>,
     },
 }
 
@@ -221,6 +238,24 @@ async fn run_command() -> anyhow::Result<ExitCode> {
                 watch,
             };
             command.run(&mut std::io::stdout().lock()).await?;
+        }
+        Command::Approve {
+            target: (namespace, name),
+            step,
+            kubeconfig,
+        } => {
+            let command = ApproveCommand {
+                namespace,
+                name,
+                step,
+                kubeconfig,
+            };
+            let outcome = command.run().await?;
+            match outcome.exit_code() {
+                0 => println!("{outcome}"),
+                _ => eprintln!("{outcome}"),
+            }
+            return Ok(ExitCode::from(outcome.exit_code()));
         }
     }
     Ok(ExitCode::SUCCESS)

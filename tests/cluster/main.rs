@@ -8,6 +8,7 @@
 //! (see docs/testing.md, "Writing a cluster test").
 
 mod api_outage;
+mod approve_command;
 mod bench;
 mod change_control;
 mod chart;

@@ -22,6 +22,7 @@ fn database(name: &str, steps: Vec<Step>) -> DatabasePlan {
         errors: vec![],
         waiting_for: None,
         waiting_reason: None,
+        hold: None,
         notes: vec![],
         bookkeeping: None,
         before: json!({"version": "16.4", "replicas": 3}),
