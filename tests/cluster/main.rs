@@ -35,6 +35,7 @@ mod metrics_exported;
 mod notify;
 mod ownership;
 mod plan;
+mod plan_pr;
 mod secrets_scan;
 mod sim_ops;
 mod sim_queue;
