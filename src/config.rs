@@ -323,6 +323,9 @@ pub struct ReconcileConfig {
     /// Apply `max_parallel_ops` per value of this label of the gitops objects (a team, a
     /// zone) instead of once for the fleet.
     pub max_parallel_ops_per_label: Option<String>,
+    /// Databases reconciled at once. Each reconcile waits on a few API round trips, so this,
+    /// more than the service's CPU, bounds how fast a fleet converges.
+    pub concurrency: std::num::NonZeroU16,
 }
 
 impl ReconcileConfig {
@@ -355,6 +358,7 @@ impl Default for ReconcileConfig {
             max_ops_requests_per_second: NonZeroU32::new(10).expect("10 is not zero"),
             max_parallel_ops: None,
             max_parallel_ops_per_label: None,
+            concurrency: std::num::NonZeroU16::new(4).expect("4 is not zero"),
         }
     }
 }

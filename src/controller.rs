@@ -75,6 +75,8 @@ pub struct ReconcilerSettings {
     pub change_control: ChangeControl,
     /// OpsRequests in flight at once, at most (config `reconcile.max_parallel_ops`).
     pub fleet_budget: Option<FleetBudgetConfig>,
+    /// Databases reconciled at once (config `reconcile.concurrency`).
+    pub concurrency: u16,
 }
 
 impl ReconcilerSettings {
@@ -90,6 +92,7 @@ impl ReconcilerSettings {
             notify: Notifier::default(),
             change_control: config.change_control(),
             fleet_budget: config.fleet_budget(),
+            concurrency: config.reconcile.concurrency.get(),
         }
     }
 }
@@ -322,6 +325,7 @@ pub async fn run(
         (failures.clone(), expectations.clone());
     tokio::spawn(crate::api_health::probe(client.clone(), api.clone()));
     let recorder = events::recorder(client.clone(), &settings.instance);
+    let settings_concurrency = settings.concurrency;
     let pacing = Pacing::new(settings.max_ops_requests_per_second);
     let context = Arc::new(Context {
         client,
@@ -345,7 +349,7 @@ pub async fn run(
     });
     // Our own reflector for the main kind too, so readiness waits on caches we can observe.
     let controller = Controller::for_stream(gitops_events, gitops.clone())
-        .with_config(ControllerConfig::default().concurrency(4))
+        .with_config(ControllerConfig::default().concurrency(settings_concurrency))
         .watches_stream(database_events, |db: KubedbPostgres| same_name(&db))
         .watches_stream(ops_events, |ops: PostgresOpsRequest| {
             let namespace = ops.namespace()?;

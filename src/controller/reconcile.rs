@@ -155,6 +155,9 @@ async fn reconcile_inner(
         plan.waiting_reason = Some(ctx.pacing.waiting_reason());
         next_turn = Some(wait);
     }
+    // Whether this reconcile's write will come back through a watch and reconcile the
+    // database again.
+    let mut awaiting_cache = false;
     if may_write
         && next_turn.is_none()
         && plan.hold.is_none()
@@ -162,23 +165,30 @@ async fn reconcile_inner(
     {
         let executed = execute(&ctx.client, &namespace, &name, step).await?;
         info!(step = ?step.step_type(), ?executed, "executed the first step");
-        match &executed {
+        awaiting_cache = match &executed {
             Executed::Provisioned => expect(ctx, &key, Expected::Database),
             Executed::Patched { resource_version } => {
-                expect_change(ctx, &key, live_version.as_deref(), resource_version.clone());
+                expect_change(ctx, &key, live_version.as_deref(), resource_version.clone())
             }
             Executed::Created { name } | Executed::AlreadyExists { name } => match step {
                 Step::OpsRequest { .. } => expect(ctx, &key, Expected::OpsRequest(name.clone())),
                 _ => expect(ctx, &key, Expected::Database),
             },
-        }
+        };
         ctx.metrics.record_step_executed(step.step_type());
         if let (Executed::Created { .. }, Step::OpsRequest { kind, .. }) = (&executed, step) {
             ctx.metrics.record_ops_request_created(*kind);
         }
         publish_step(ctx, object, &plan, &executed).await;
     }
-    write_status(ctx, object, &plan, &ops_refs, live.as_deref(), suspended).await?;
+    // After a write the status is left to the reconcile that the write's watch event brings:
+    // written now, it would describe the step just executed as still to do, and be replaced
+    // a moment later (one status write per step saved; at fleet size, the largest share of
+    // the start's writes). If that event never comes, the expectation lapses and the requeue
+    // below writes it.
+    if !awaiting_cache {
+        write_status(ctx, object, &plan, &ops_refs, live.as_deref(), suspended).await?;
+    }
     ctx.failures.lock().expect("failure counts").remove(&key);
     count_hold(ctx, key.clone(), plan.hold.as_ref());
     count_standing(ctx, key, Standing::of(&plan, suspended));
@@ -192,8 +202,10 @@ async fn reconcile_inner(
         }
         _ => None,
     };
+    let lapse = awaiting_cache.then_some(super::expectations::PATIENCE);
     let wait = next_turn
         .or(window_opens.map(|w| w.min(ctx.settings.resync)))
+        .or(lapse)
         .unwrap_or(ctx.settings.resync);
     Ok(Action::requeue(wait))
 }
@@ -271,25 +283,29 @@ fn count_hold(ctx: &Context, key: ObjectRef<GitopsPostgres>, hold: Option<&Hold>
     }
 }
 
-fn expect(ctx: &Context, key: &ObjectRef<GitopsPostgres>, expected: Expected) {
+/// Records what the caches must show before the database is planned again; always true (the
+/// write will be seen).
+fn expect(ctx: &Context, key: &ObjectRef<GitopsPostgres>, expected: Expected) -> bool {
     ctx.expectations
         .lock()
         .expect("expectations")
         .expect(key.clone(), expected);
+    true
 }
 
 /// After a patch of the database: wait for the cache to move past the version it had, unless
-/// the patch changed nothing (the version stayed).
+/// the patch changed nothing (the version stayed); whether it waits.
 fn expect_change(
     ctx: &Context,
     key: &ObjectRef<GitopsPostgres>,
     before: Option<&str>,
     after: Option<String>,
-) {
-    if let (Some(before), Some(after)) = (before, after)
-        && before != after
-    {
-        expect(ctx, key, Expected::DatabaseChangedFrom(before.to_owned()));
+) -> bool {
+    match (before, after) {
+        (Some(before), Some(after)) if before != after => {
+            expect(ctx, key, Expected::DatabaseChangedFrom(before.to_owned()))
+        }
+        _ => false,
     }
 }
 

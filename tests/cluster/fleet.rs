@@ -30,6 +30,17 @@
 //!
 //! (idle 60 s; `PG_GITOPS_BENCH_RUNS` commits, default 20). Run it alone: the figures in
 //! BENCHMARKS.md come from it.
+//!
+//! The service's heap, with heaptrack: build with the system allocator (heaptrack hooks
+//! malloc; mimalloc bypasses it) and name an output file,
+//!
+//!     PG_GITOPS_FLEET=1000 PG_GITOPS_FLEET_HEAPTRACK=/tmp/fleet-heap \
+//!         cargo test --release --features heap-profile --test cluster fleet:: -- --nocapture
+//!     heaptrack_print -f /tmp/fleet-heap.zst
+//!
+//! The binary then runs with heaptrack's preload library, writing to a FIFO that
+//! `heaptrack_interpret` reads (what the `heaptrack` script does, but keeping the binary's own
+//! PID for /proc). Its RSS figures are then glibc's, not the release binary's.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -196,12 +207,36 @@ async fn wait_until(what: &str, patience: Duration, mut done: impl FnMut() -> bo
     }
 }
 
+/// Runs `command` under heaptrack's preload library; `heaptrack_interpret` writes the profile
+/// to `<output>.zst` (read it with `heaptrack_print -f`).
+fn heaptrack(command: &mut Command, output: &str) {
+    const LIBRARY: &str = "/usr/lib/heaptrack";
+    let fifo = format!("{output}.fifo");
+    let _ = std::fs::remove_file(&fifo);
+    let made = Command::new("mkfifo").arg(&fifo).status().expect("mkfifo");
+    assert!(made.success(), "mkfifo {fifo}");
+    Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "{LIBRARY}/libexec/heaptrack_interpret < '{fifo}' | zstd -q -c > '{output}.zst'; rm -f '{fifo}'"
+        ))
+        .spawn()
+        .expect("starting heaptrack_interpret");
+    command
+        .env("LD_PRELOAD", format!("{LIBRARY}/libheaptrack_preload.so"))
+        .env("DUMP_HEAPTRACK_OUTPUT", &fifo);
+}
+
 /// The `pg-gitops` binary, killed if the test ends without stopping it.
 struct Binary(Option<std::process::Child>);
 
 impl Binary {
     fn start(config_file: &Path, kubeconfig: &Path, log: &Path) -> Self {
-        let child = Command::new(env!("CARGO_BIN_EXE_pg-gitops"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_pg-gitops"));
+        if let Ok(output) = std::env::var("PG_GITOPS_FLEET_HEAPTRACK") {
+            heaptrack(&mut command, &output);
+        }
+        let child = command
             .args(["run", "--config"])
             .arg(config_file)
             .env("KUBECONFIG", kubeconfig)
@@ -343,6 +378,7 @@ async fn a_fleet_converges_and_a_one_file_commit_writes_only_its_database() {
 
     let mut audit = AuditLog::from_end(cluster.audit_log());
     let started = Instant::now();
+    let started_at = jiff::Timestamp::now();
     let service = Binary::start(
         &config_file,
         &cluster.kubeconfig_path(),
@@ -373,6 +409,23 @@ async fn a_fleet_converges_and_a_one_file_commit_writes_only_its_database() {
         .pg_gitops_until_quiet(Duration::from_secs(3), patience)
         .await;
     let (rss_converged, _) = service.memory();
+    // pg-gitops' share of the start: when the API server received its last create of a
+    // database (the rest is KubeDB's, here the simulator's, provisioning and reporting Ready).
+    let provisioned_by = converge
+        .iter()
+        .filter(|e| e.reason() == "provision")
+        .filter_map(|e| {
+            e.request_received_timestamp
+                .as_deref()?
+                .parse::<jiff::Timestamp>()
+                .ok()
+        })
+        .max()
+        .map(|last| {
+            (last - started_at)
+                .total(jiff::Unit::Second)
+                .unwrap_or(f64::NAN)
+        });
 
     // 2. Idle: nothing changes; the resync recomputes every database meanwhile.
     let reconciles_before = reconciles(listen).await;
@@ -448,6 +501,7 @@ async fn a_fleet_converges_and_a_one_file_commit_writes_only_its_database() {
         "\nfleet: {n} databases in {NAMESPACES} namespaces, pg-gitops pid {} ({} build)\n\
          | measure | value |\n|---|---|\n\
          | start until every database is Ready (Current) | {:.1} s |\n\
+         | start until pg-gitops' last create of a database reached the API server | {:.1} s |\n\
          | writes to converge (until quiet 3 s) | {} ({}) |\n\
          | service RSS after convergence | {} |\n\
          | writes in {} idle seconds (resync every {:?}: {} reconciles) | {} |\n\
@@ -463,6 +517,7 @@ async fn a_fleet_converges_and_a_one_file_commit_writes_only_its_database() {
             "release"
         },
         to_ready.as_secs_f64(),
+        provisioned_by.unwrap_or(f64::NAN),
         converge.len(),
         reasons(&converge),
         mib(rss_converged),

@@ -23,6 +23,9 @@ pub struct Entry {
     pub object_ref: ObjectRef,
     #[serde(default)]
     pub response_status: Option<ResponseStatus>,
+    /// When the API server received the request (RFC 3339, microseconds).
+    #[serde(default)]
+    pub request_received_timestamp: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
