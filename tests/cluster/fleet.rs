@@ -209,13 +209,13 @@ async fn wait_until(what: &str, patience: Duration, mut done: impl FnMut() -> bo
 
 /// Runs `command` under heaptrack's preload library; `heaptrack_interpret` writes the profile
 /// to `<output>.zst` (read it with `heaptrack_print -f`).
-fn heaptrack(command: &mut Command, output: &str) {
+fn heaptrack(command: &mut Command, output: &str) -> std::process::Child {
     const LIBRARY: &str = "/usr/lib/heaptrack";
     let fifo = format!("{output}.fifo");
     let _ = std::fs::remove_file(&fifo);
     let made = Command::new("mkfifo").arg(&fifo).status().expect("mkfifo");
     assert!(made.success(), "mkfifo {fifo}");
-    Command::new("sh")
+    let interpreter = Command::new("sh")
         .arg("-c")
         .arg(format!(
             "{LIBRARY}/libexec/heaptrack_interpret < '{fifo}' | zstd -q -c > '{output}.zst'; rm -f '{fifo}'"
@@ -225,17 +225,19 @@ fn heaptrack(command: &mut Command, output: &str) {
     command
         .env("LD_PRELOAD", format!("{LIBRARY}/libheaptrack_preload.so"))
         .env("DUMP_HEAPTRACK_OUTPUT", &fifo);
+    interpreter
 }
 
 /// The `pg-gitops` binary, killed if the test ends without stopping it.
-struct Binary(Option<std::process::Child>);
+/// With heaptrack, the second child is its interpreter, which ends after the binary.
+struct Binary(Option<std::process::Child>, Option<std::process::Child>);
 
 impl Binary {
     fn start(config_file: &Path, kubeconfig: &Path, log: &Path) -> Self {
         let mut command = Command::new(env!("CARGO_BIN_EXE_pg-gitops"));
-        if let Ok(output) = std::env::var("PG_GITOPS_FLEET_HEAPTRACK") {
-            heaptrack(&mut command, &output);
-        }
+        let interpreter = std::env::var("PG_GITOPS_FLEET_HEAPTRACK")
+            .ok()
+            .map(|output| heaptrack(&mut command, &output));
         let child = command
             .args(["run", "--config"])
             .arg(config_file)
@@ -246,7 +248,7 @@ impl Binary {
             .stderr(std::fs::File::create(log).unwrap())
             .spawn()
             .expect("starting pg-gitops");
-        Self(Some(child))
+        Self(Some(child), interpreter)
     }
 
     fn pid(&self) -> u32 {
@@ -271,20 +273,25 @@ impl Binary {
     async fn stop(mut self) -> std::process::ExitStatus {
         let mut child = self.0.take().expect("the service runs");
         let _ = Command::new("kill").arg(child.id().to_string()).status();
-        tokio::time::timeout(
+        let status = tokio::time::timeout(
             Duration::from_secs(30),
             tokio::task::spawn_blocking(move || child.wait()),
         )
         .await
         .expect("the service stops within 30 s of SIGTERM")
         .unwrap()
-        .unwrap()
+        .unwrap();
+        if let Some(mut interpreter) = self.1.take() {
+            // The profile is complete once heaptrack's interpreter has read to the end.
+            let _ = tokio::task::spawn_blocking(move || interpreter.wait()).await;
+        }
+        status
     }
 }
 
 impl Drop for Binary {
     fn drop(&mut self) {
-        if let Some(mut child) = self.0.take() {
+        for mut child in [self.0.take(), self.1.take()].into_iter().flatten() {
             let _ = child.kill();
             let _ = child.wait();
         }
@@ -372,6 +379,13 @@ async fn a_fleet_converges_and_a_one_file_commit_writes_only_its_database() {
     config.server.webhooks.generic_secret_file = Some(secret_file);
     config.reconcile.instance = Some("fleet-bench".into());
     config.reconcile.resync_interval = Seconds(size.idle / 2);
+    // `reconcile.concurrency` for a run that compares settings (default: the service's).
+    if let Some(concurrency) = std::env::var("PG_GITOPS_FLEET_CONCURRENCY")
+        .ok()
+        .and_then(|text| text.parse().ok())
+    {
+        config.reconcile.concurrency = concurrency;
+    }
     let config_file = repo.temp.path().join("config.toml");
     write_config(&config, &config_file);
     let listen = config.server.listen;

@@ -2,7 +2,9 @@
 //! loop that snapshots them, asks [`decide`] what to do, makes the writes, and sleeps until
 //! the next change or timer.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use futures::StreamExt;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -174,10 +176,50 @@ impl Sim {
         if plan.steps.is_empty() {
             return PassOutcome::Idle;
         }
+        // KubeDB's operator works on many databases at once: the steps of different databases
+        // run side by side, those of one database (its own and its OpsRequests') in order.
+        let mut groups: BTreeMap<(String, String), Vec<Step>> = BTreeMap::new();
+        for step in plan.steps {
+            groups.entry(group_of(&step)).or_default().push(step);
+        }
+        let runs = groups.into_values().map(|steps| {
+            let client = self.client.clone();
+            let mut known: HashMap<ObjectKey, Value> = steps
+                .iter()
+                .flat_map(|step| &step.writes)
+                .filter_map(|write| {
+                    let key = key_of(&write.target);
+                    self.latest.get(&key).map(|value| (key, value.clone()))
+                })
+                .collect();
+            async move {
+                let mut failed = false;
+                for step in &steps {
+                    tracing::info!(step = %step.summary, "kubedb-sim");
+                    for write in &step.writes {
+                        match write_one(&client, write, &known).await {
+                            Ok((key, value)) => {
+                                known.insert(key, value);
+                            }
+                            Err(error) => {
+                                tracing::warn!(step = %step.summary, %error, "kubedb-sim: write failed");
+                                failed = true;
+                                break;
+                            }
+                        }
+                    }
+                }
+                (known, failed)
+            }
+        });
+        let results: Vec<(HashMap<ObjectKey, Value>, bool)> = futures::stream::iter(runs)
+            .buffer_unordered(CONCURRENT_DATABASES)
+            .collect()
+            .await;
         let mut outcome = PassOutcome::Wrote;
-        for step in &plan.steps {
-            if let Err(error) = self.execute(step).await {
-                tracing::warn!(step = %step.summary, %error, "kubedb-sim: write failed");
+        for (known, failed) in results {
+            self.latest.extend(known);
+            if failed {
                 outcome = PassOutcome::WriteFailed;
             }
         }
@@ -204,52 +246,69 @@ impl Sim {
     }
 
     pub(super) fn api(&self, kind: TargetKind, namespace: &str) -> Api<DynamicObject> {
-        let resource = match kind {
-            TargetKind::Database => postgres_resource(),
-            TargetKind::OpsRequest => ops_request_resource(),
-        };
-        Api::namespaced_with(self.client.clone(), namespace, &resource)
+        api_for(&self.client, kind, namespace)
     }
+}
 
-    async fn execute(&mut self, step: &Step) -> Result<(), kube::Error> {
-        tracing::info!(step = %step.summary, "kubedb-sim");
-        for write in &step.writes {
-            self.write(write).await?;
-        }
-        Ok(())
-    }
+/// Databases whose steps run at once within a pass.
+const CONCURRENT_DATABASES: usize = 16;
 
-    async fn write(&mut self, write: &Write) -> Result<(), kube::Error> {
-        let Target {
-            kind,
-            namespace,
-            name,
-        } = &write.target;
-        let key = (*kind, namespace.clone(), name.clone());
-        let mut patch = write.patch.clone();
-        if write.observe_generation
-            && let Some(generation) = self
-                .latest
-                .get(&key)
-                .and_then(|o| o.pointer("/metadata/generation"))
-                .cloned()
-        {
-            patch["observedGeneration"] = generation;
-        }
-        let params = PatchParams {
-            field_manager: Some(FIELD_MANAGER.to_string()),
-            ..PatchParams::default()
-        };
-        let api = self.api(*kind, namespace);
-        let updated = match write.part {
-            Part::Main => api.patch(name, &params, &Patch::Merge(&patch)).await?,
-            Part::Status => {
-                api.patch_status(name, &params, &Patch::Merge(&json!({"status": patch})))
-                    .await?
-            }
-        };
-        self.latest
-            .insert(key, serde_json::to_value(&updated).unwrap_or_default());
-        Ok(())
+/// The database a step belongs to: its first database target, else its first target.
+fn group_of(step: &Step) -> (String, String) {
+    let target = step
+        .writes
+        .iter()
+        .map(|write| &write.target)
+        .find(|target| target.kind == TargetKind::Database)
+        .or_else(|| step.writes.first().map(|write| &write.target));
+    target.map_or_else(Default::default, |t| (t.namespace.clone(), t.name.clone()))
+}
+
+fn key_of(target: &Target) -> ObjectKey {
+    (target.kind, target.namespace.clone(), target.name.clone())
+}
+
+/// One merge patch; the object as the API server returned it. `known` is the newest version
+/// of each object this pass has seen (for `observedGeneration`).
+async fn write_one(
+    client: &Client,
+    write: &Write,
+    known: &HashMap<ObjectKey, Value>,
+) -> Result<(ObjectKey, Value), kube::Error> {
+    let Target {
+        kind,
+        namespace,
+        name,
+    } = &write.target;
+    let key = key_of(&write.target);
+    let mut patch = write.patch.clone();
+    if write.observe_generation
+        && let Some(generation) = known
+            .get(&key)
+            .and_then(|o| o.pointer("/metadata/generation"))
+            .cloned()
+    {
+        patch["observedGeneration"] = generation;
     }
+    let params = PatchParams {
+        field_manager: Some(FIELD_MANAGER.to_string()),
+        ..PatchParams::default()
+    };
+    let api = api_for(client, *kind, namespace);
+    let updated = match write.part {
+        Part::Main => api.patch(name, &params, &Patch::Merge(&patch)).await?,
+        Part::Status => {
+            api.patch_status(name, &params, &Patch::Merge(&json!({"status": patch})))
+                .await?
+        }
+    };
+    Ok((key, serde_json::to_value(&updated).unwrap_or_default()))
+}
+
+fn api_for(client: &Client, kind: TargetKind, namespace: &str) -> Api<DynamicObject> {
+    let resource = match kind {
+        TargetKind::Database => postgres_resource(),
+        TargetKind::OpsRequest => ops_request_resource(),
+    };
+    Api::namespaced_with(client.clone(), namespace, &resource)
 }
