@@ -205,7 +205,8 @@ impl DatabasePlan {
         self.waiting_for.is_some() || self.waiting_reason.is_some() || self.hold.is_some()
     }
 
-    pub(super) fn new(namespace: String, name: String) -> Self {
+    /// A plan with nothing in it yet: no step, no error, no wait.
+    pub fn new(namespace: String, name: String) -> Self {
         Self {
             namespace,
             name,

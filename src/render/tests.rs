@@ -6,17 +6,11 @@ use crate::plan::{ErrorKind, PlanError};
 fn report() -> PlanReport {
     PlanReport {
         databases: vec![DatabasePlan {
-            namespace: "db".into(),
-            name: "pg1".into(),
             steps: vec![Step::Patch(json!({"spec": {"deletionPolicy": "Halt"}}))],
-            errors: vec![],
-            waiting_for: None,
-            waiting_reason: None,
-            hold: None,
             notes: vec!["version check skipped".into()],
-            bookkeeping: None,
             before: json!({"deletionPolicy": "Delete", "replicas": 3}),
             after: json!({"deletionPolicy": "Halt", "replicas": 3}),
+            ..DatabasePlan::new("db".into(), "pg1".into())
         }],
         errors: vec![PlanError {
             file: "junk.yaml".into(),

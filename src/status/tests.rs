@@ -13,19 +13,7 @@ fn object(status: Value) -> GitopsPostgres {
 }
 
 fn plan() -> DatabasePlan {
-    DatabasePlan {
-        namespace: "db".into(),
-        name: "pg1".into(),
-        steps: vec![],
-        errors: vec![],
-        waiting_for: None,
-        waiting_reason: None,
-        hold: None,
-        notes: vec![],
-        bookkeeping: None,
-        before: Value::Null,
-        after: Value::Null,
-    }
+    DatabasePlan::new("db".into(), "pg1".into())
 }
 
 fn live(phase: &str) -> KubedbPostgres {

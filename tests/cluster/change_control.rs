@@ -5,49 +5,19 @@
 use std::time::Duration;
 
 use jiff::{Timestamp, ToSpan};
-use kube::api::{ListParams, Patch, PatchParams, PostParams};
 use serde_json::{Value, json};
 use test_support::e2e::*;
-use test_support::kinds::{self, gitops_api, ops_api};
+use test_support::kinds::gitops_api;
 use test_support::sim::SimNamespace;
 
 const STEP: Duration = Duration::from_millis(300);
 
-async fn create(sim: &SimNamespace, db: &Db, labels: Value) {
-    let mut object = db.object(&sim.namespace);
-    object["metadata"]["labels"] = labels;
-    gitops_api(&sim.client, &sim.namespace)
-        .create(
-            &PostParams::default(),
-            &kinds::object(&kinds::gitops_postgres(), object),
-        )
+/// The types of database `orders`' OpsRequests.
+async fn types(sim: &SimNamespace) -> Vec<String> {
+    ops_of(&sim.client, &sim.namespace, "orders")
         .await
-        .unwrap_or_else(|e| panic!("creating {}: {e}", db.name));
-}
-
-async fn set_spec(sim: &SimNamespace, db: &Db) {
-    gitops_api(&sim.client, &sim.namespace)
-        .patch(
-            &db.name,
-            &PatchParams::default(),
-            &Patch::Merge(json!({"spec": db.spec()})),
-        )
-        .await
-        .unwrap_or_else(|e| panic!("patching {}: {e}", db.name));
-}
-
-/// Names and types of the namespace's OpsRequests.
-async fn ops_requests(sim: &SimNamespace) -> Vec<(String, String)> {
-    ops_api(&sim.client, &sim.namespace)
-        .list(&ListParams::default())
-        .await
-        .unwrap()
-        .items
-        .into_iter()
-        .map(|o| {
-            let value = to_value(&o);
-            (name_of(&value), type_of(&value))
-        })
+        .iter()
+        .map(type_of)
         .collect()
 }
 
@@ -78,7 +48,7 @@ async fn an_update_version_waits_for_the_approval_of_its_own_token() {
     let service = Service::start(config, sim.client.clone());
     service.ready().await;
     let db = Db::new("orders");
-    create(&sim, &db, json!({})).await;
+    create_gitops(&sim.client, &sim.namespace, &db, json!({})).await;
     wait_current(&sim.client, &sim.namespace, &db).await;
 
     // A version bump: held, with a token, and no OpsRequest made.
@@ -86,7 +56,7 @@ async fn an_update_version_waits_for_the_approval_of_its_own_token() {
         version: "17.2".into(),
         ..db.clone()
     };
-    set_spec(&sim, &bumped).await;
+    set_spec(&sim.client, &sim.namespace, &bumped).await;
     let held = wait_gitops(
         &sim.client,
         &sim.namespace,
@@ -131,7 +101,7 @@ async fn an_update_version_waits_for_the_approval_of_its_own_token() {
         replicas: 2,
         ..bumped.clone()
     };
-    set_spec(&sim, &changed_again).await;
+    set_spec(&sim.client, &sim.namespace, &changed_again).await;
     // The replicas change needs no approval and runs; the version bump waits again.
     let held_again = wait_gitops(
         &sim.client,
@@ -155,12 +125,9 @@ async fn an_update_version_waits_for_the_approval_of_its_own_token() {
     .await;
     assert_eq!(token_of(&still), second_token);
     assert!(
-        ops_requests(&sim)
-            .await
-            .iter()
-            .all(|(_, kind)| kind != "UpdateVersion"),
+        types(&sim).await.iter().all(|kind| kind != "UpdateVersion"),
         "no UpdateVersion before its approval: {:?}",
-        ops_requests(&sim).await
+        types(&sim).await
     );
 
     // Approved: it runs and the database matches Git.
@@ -175,11 +142,11 @@ async fn an_update_version_waits_for_the_approval_of_its_own_token() {
         condition(&current, "AwaitingApproval").is_none(),
         "{current:#}"
     );
-    let updates: Vec<String> = ops_requests(&sim)
+    let updates: Vec<String> = ops_of(&sim.client, &sim.namespace, "orders")
         .await
-        .into_iter()
-        .filter(|(_, kind)| kind == "UpdateVersion")
-        .map(|(name, _)| name)
+        .iter()
+        .filter(|o| type_of(o) == "UpdateVersion")
+        .map(name_of)
         .collect();
     assert_eq!(updates.len(), 1, "{updates:?}");
     assert!(updates[0].ends_with(&second_token), "{updates:?}");
@@ -222,7 +189,13 @@ async fn a_restart_of_the_pods_waits_for_the_maintenance_window_and_a_new_replic
     let service = Service::start(config, sim.client.clone());
     service.ready().await;
     let db = Db::new("orders");
-    create(&sim, &db, json!({"env": "production"})).await;
+    create_gitops(
+        &sim.client,
+        &sim.namespace,
+        &db,
+        json!({"env": "production"}),
+    )
+    .await;
     wait_current(&sim.client, &sim.namespace, &db).await;
 
     // One more replica disturbs no client: it runs outside the window.
@@ -230,7 +203,7 @@ async fn a_restart_of_the_pods_waits_for_the_maintenance_window_and_a_new_replic
         replicas: 4,
         ..db.clone()
     };
-    set_spec(&sim, &scaled).await;
+    set_spec(&sim.client, &sim.namespace, &scaled).await;
     wait_current(&sim.client, &sim.namespace, &scaled).await;
 
     // More CPU restarts the pods: it waits, and the status says when the window opens.
@@ -238,7 +211,7 @@ async fn a_restart_of_the_pods_waits_for_the_maintenance_window_and_a_new_replic
         cpu: "1".into(),
         ..scaled.clone()
     };
-    set_spec(&sim, &bigger).await;
+    set_spec(&sim.client, &sim.namespace, &bigger).await;
     let held = wait_gitops(
         &sim.client,
         &sim.namespace,
@@ -261,10 +234,10 @@ async fn a_restart_of_the_pods_waits_for_the_maintenance_window_and_a_new_replic
     assert_eq!(row.waiting_for.as_deref(), Some("maintenance window"));
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert!(
-        ops_requests(&sim)
+        types(&sim)
             .await
             .iter()
-            .all(|(_, kind)| kind != "VerticalScaling"),
+            .all(|kind| kind != "VerticalScaling"),
         "no VerticalScaling outside the window"
     );
     let events = events_about(&sim.client, &sim.namespace, "orders").await;
@@ -284,10 +257,10 @@ async fn a_restart_of_the_pods_waits_for_the_maintenance_window_and_a_new_replic
     .await;
     wait_current(&sim.client, &sim.namespace, &bigger).await;
     assert!(
-        ops_requests(&sim)
+        types(&sim)
             .await
             .iter()
-            .any(|(_, kind)| kind == "VerticalScaling")
+            .any(|kind| kind == "VerticalScaling")
     );
     service.stop().await;
     sim.stop().await;

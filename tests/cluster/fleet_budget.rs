@@ -7,10 +7,8 @@
 
 use std::time::Duration;
 
-use kube::api::{Patch, PatchParams, PostParams};
 use serde_json::json;
 use test_support::e2e::*;
-use test_support::kinds::{self, gitops_api};
 use test_support::sim::SimNamespace;
 
 const DATABASES: usize = 12;
@@ -27,18 +25,11 @@ async fn a_version_bump_of_the_fleet_rolls_through_it_at_most_the_cap_at_a_time(
     config.reconcile.max_parallel_ops = std::num::NonZeroU32::new(CAP);
     let service = Service::start(config, sim.client.clone());
     service.ready().await;
-    let gitops = gitops_api(&sim.client, &sim.namespace);
     let dbs: Vec<Db> = (0..DATABASES)
         .map(|i| Db::new(&format!("pg-{i:02}")))
         .collect();
     for db in &dbs {
-        gitops
-            .create(
-                &PostParams::default(),
-                &kinds::object(&kinds::gitops_postgres(), db.object(&sim.namespace)),
-            )
-            .await
-            .unwrap();
+        create_gitops(&sim.client, &sim.namespace, db, json!({})).await;
     }
     for db in &dbs {
         wait_current(&sim.client, &sim.namespace, db).await;
@@ -54,14 +45,7 @@ async fn a_version_bump_of_the_fleet_rolls_through_it_at_most_the_cap_at_a_time(
         })
         .collect();
     for db in bumped.iter().rev() {
-        gitops
-            .patch(
-                &db.name,
-                &PatchParams::default(),
-                &Patch::Merge(json!({"spec": db.spec()})),
-            )
-            .await
-            .unwrap();
+        set_spec(&sim.client, &sim.namespace, db).await;
     }
     let waiting = eventually("databases waiting for the fleet budget", || async {
         let report = status_report(service.listen).await;

@@ -11,17 +11,6 @@ use test_support::e2e::{Db, ensure_versions};
 use test_support::git::repo::git;
 use test_support::sim::SimNamespace;
 
-/// The `pg-gitops plan` line of the GitHub Actions example.
-fn example_command() -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/ci/github-actions.yaml");
-    let text = std::fs::read_to_string(path).unwrap();
-    text.lines()
-        .map(|line| line.trim().trim_start_matches("- "))
-        .find(|line| line.starts_with("pg-gitops plan "))
-        .expect("a plan command in the example")
-        .to_string()
-}
-
 fn commit(work: &Path, dbs: &[&Db], ns: &str, message: &str) -> String {
     for db in dbs {
         std::fs::write(
@@ -85,7 +74,7 @@ async fn a_pull_request_is_planned_against_the_live_cluster_as_a_markdown_commen
         binary.parent().unwrap().display(),
         std::env::var("PATH").unwrap_or_default()
     );
-    let command = example_command();
+    let command = test_support::ci_example_command("github-actions.yaml");
     let output = tokio::task::spawn_blocking({
         let work = work.clone();
         move || {

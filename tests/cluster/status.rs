@@ -6,21 +6,14 @@ use kube::api::{Api, Patch, PatchParams, PostParams};
 use pg_gitops::models::{GitopsPostgres, KubedbPostgres, PostgresOpsRequest};
 use pg_gitops::plan::{DatabasePlan, ErrorKind, PlanError, Step};
 use pg_gitops::status::{StatusInput, compute, differs};
-use serde_json::{Value, json};
+use serde_json::json;
 
 fn plan(steps: Vec<Step>, errors: Vec<PlanError>, waiting_for: Option<&str>) -> DatabasePlan {
     DatabasePlan {
-        namespace: String::new(),
-        name: "pg1".into(),
         steps,
         errors,
         waiting_for: waiting_for.map(str::to_string),
-        waiting_reason: None,
-        hold: None,
-        notes: vec![],
-        bookkeeping: None,
-        before: Value::Null,
-        after: Value::Null,
+        ..DatabasePlan::new(String::new(), "pg1".into())
     }
 }
 

@@ -81,27 +81,13 @@ impl Fleet {
     }
 }
 
-/// The `pg-gitops plan` line of an example, as the CI shell runs it.
-fn example_command(file: &str) -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("examples/ci")
-        .join(file);
-    let text = std::fs::read_to_string(&path).unwrap();
-    let lines: Vec<&str> = (text.lines())
-        .map(|line| line.trim().trim_start_matches("- "))
-        .filter(|line| line.starts_with("pg-gitops plan "))
-        .collect();
-    assert_eq!(lines.len(), 1, "one plan command in {file}: {lines:?}");
-    lines[0].to_string()
-}
-
 /// Runs the examples' command in `fleet`'s work tree with `sh`, as the CI job does, with
 /// the live state from files; returns the exit code it keeps and the comment.
 fn run_ci(fleet: &Fleet, base: &str, head: &str) -> (i32, String) {
-    let command = example_command("github-actions.yaml");
+    let command = test_support::ci_example_command("github-actions.yaml");
     assert_eq!(
         command,
-        example_command("gitlab-ci.yml"),
+        test_support::ci_example_command("gitlab-ci.yml"),
         "both examples run the same command"
     );
     let binary = PathBuf::from(env!("CARGO_BIN_EXE_pg-gitops"));

@@ -43,6 +43,19 @@ pub fn repo_root() -> std::path::PathBuf {
     std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
 }
 
+/// The one `pg-gitops plan` line of the CI example `file` (`examples/ci/`), as its shell
+/// runs it, so that the tests run exactly what the examples tell users to run.
+pub fn ci_example_command(file: &str) -> String {
+    let path = repo_root().join("examples/ci").join(file);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let lines: Vec<&str> = (text.lines())
+        .map(|line| line.trim().trim_start_matches("- "))
+        .filter(|line| line.starts_with("pg-gitops plan "))
+        .collect();
+    assert_eq!(lines.len(), 1, "one plan command in {file}: {lines:?}");
+    lines[0].to_string()
+}
+
 /// A loopback address with a port that was free a moment ago (the listener that found it is
 /// closed again, so the caller can bind it, or rely on nothing listening there).
 pub fn free_port() -> std::net::SocketAddr {

@@ -16,17 +16,10 @@ fn ops(kind: OpsRequestType, name: &str, spec: Value) -> Step {
 
 fn database(name: &str, steps: Vec<Step>) -> DatabasePlan {
     DatabasePlan {
-        namespace: "shop".into(),
-        name: name.into(),
         steps,
-        errors: vec![],
-        waiting_for: None,
-        waiting_reason: None,
-        hold: None,
-        notes: vec![],
-        bookkeeping: None,
         before: json!({"version": "16.4", "replicas": 3}),
         after: json!({"version": "17.2", "replicas": 3}),
+        ..DatabasePlan::new("shop".into(), name.into())
     }
 }
 

@@ -234,6 +234,31 @@ pub async fn assert_one_after_another(
     created.iter().map(|(_, o)| name_of(o)).collect()
 }
 
+/// Creates the gitops object of `db` in `ns` with `labels`, as Argo CD or Flux would.
+pub async fn create_gitops(client: &Client, ns: &str, db: &Db, labels: Value) {
+    let mut object = db.object(ns);
+    object["metadata"]["labels"] = labels;
+    gitops_api(client, ns)
+        .create(
+            &kube::api::PostParams::default(),
+            &crate::kinds::object(&crate::kinds::gitops_postgres(), object),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("creating {}: {e}", db.name));
+}
+
+/// Merge-patches the gitops object of `db` to declare `db`'s spec (a new generation).
+pub async fn set_spec(client: &Client, ns: &str, db: &Db) {
+    gitops_api(client, ns)
+        .patch(
+            &db.name,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": db.spec()})),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("patching {}: {e}", db.name));
+}
+
 /// Merge-patches the metadata annotations of an object.
 pub async fn annotate(api: &Api<DynamicObject>, name: &str, annotations: Value) {
     api.patch(
