@@ -14,6 +14,7 @@
 
 mod announce;
 mod unchanged;
+mod verified;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -39,6 +40,7 @@ use crate::models::{
 use crate::notify::Notifier;
 use crate::ownership::{self, Claim};
 use crate::source::{Snapshot, display_url};
+pub(crate) use verified::Verified;
 
 /// Settings of the apply stage.
 #[derive(Debug, Clone, Default)]
@@ -174,31 +176,25 @@ enum Write {
     Foreign(String),
 }
 
-/// What to do with `manifest`, given the object in `cache` (as the cluster holds it).
+/// What to do with `manifest`, given its object as the cluster holds it (`live`, from the
+/// reflector cache).
 fn write_for(
     manifest: &Manifest,
-    cache: &Store<GitopsPostgres>,
+    live: Option<&GitopsPostgres>,
     settings: &ApplySettings,
     revision: &str,
 ) -> Write {
-    let (namespace, name) = manifest.key();
-    let live = cache.get(&ObjectRef::new(&name).within(&namespace));
-    let claim = live
-        .as_ref()
-        .map(|live| ownership::claim(live.metadata.labels.as_ref(), &settings.owner));
+    let claim = live.map(|live| ownership::claim(live.metadata.labels.as_ref(), &settings.owner));
     if let Some(Claim::Theirs(owner)) = claim {
         return Write::Foreign(owner);
     }
     let config = declared_config(manifest, settings);
     let hash = unchanged::applied_hash(&config);
-    if live
-        .as_ref()
-        .is_some_and(|live| unchanged::holds(live, &config, &hash))
-    {
+    if live.is_some_and(|live| unchanged::holds(live, &config, &hash)) {
         return Write::None;
     }
     let mut config = apply_object(manifest, revision, settings);
-    if let (Some(Claim::Unclaimed), Some(live)) = (claim, &live) {
+    if let (Some(Claim::Unclaimed), Some(live)) = (claim, live) {
         // Taking over an object nobody owns yet: only as it was read, so that of two
         // instances adopting it at once one gets a conflict (and sees the winner's label
         // at its next look) instead of both labelling it in turn.
@@ -208,12 +204,15 @@ fn write_for(
 }
 
 /// Applies every valid manifest of `snapshot` that `cache` (the gitops objects as the
-/// cluster holds them) says changed, then prunes if asked.
+/// cluster holds them) says changed, then prunes if asked. `verified` carries from pass to
+/// pass which objects were found holding their manifest, so only what changed on either side
+/// is compared again.
 pub async fn apply(
     client: &Client,
     snapshot: &Snapshot,
     cache: &Store<GitopsPostgres>,
     settings: &ApplySettings,
+    verified: &mut Verified,
 ) -> ApplyReport {
     let mut report = ApplyReport {
         revision: snapshot.revision.clone(),
@@ -224,12 +223,24 @@ pub async fn apply(
         warn!(file = %error.file.display(), line = error.line, message = %error.message, "manifest not applied");
     }
     let mut writes: Vec<((String, String), Value)> = Vec::new();
+    let mut now_verified = Verified::default();
     for manifest in &snapshot.manifests.manifests {
-        match write_for(manifest, cache, settings, &snapshot.revision) {
-            Write::None => report.unchanged += 1,
-            Write::Apply(config) => writes.push((manifest.key(), config)),
+        let key = manifest.key();
+        let live = cache.get(&ObjectRef::new(&key.1).within(&key.0));
+        let live = live.as_deref();
+        if verified.still_holds(&key, manifest, live) {
+            now_verified.record(key, manifest, live);
+            report.unchanged += 1;
+            continue;
+        }
+        match write_for(manifest, live, settings, &snapshot.revision) {
+            Write::None => {
+                now_verified.record(key, manifest, live);
+                report.unchanged += 1;
+            }
+            Write::Apply(config) => writes.push((key, config)),
             Write::Foreign(owner) => {
-                let (namespace, name) = manifest.key();
+                let (namespace, name) = key;
                 warn!(%namespace, %name, %owner, "not applied: another pg-gitops instance owns the object");
                 report.foreign.push((namespace, name, owner));
             }
@@ -260,6 +271,7 @@ pub async fn apply(
         }
     }
     drop(results);
+    *verified = now_verified;
     report.applied.sort();
     if settings.prune {
         prune(client, snapshot, settings, &mut report).await;
@@ -356,6 +368,7 @@ pub async fn run(
     let mut applied_revision: Option<String> = None;
     let mut announced_revision: Option<String> = None;
     let recorder = events::recorder(client.clone(), &settings.instance);
+    let mut verified = Verified::default();
     loop {
         let snapshot = snapshots.borrow_and_update().clone();
         if let Some(snapshot) = snapshot {
@@ -367,7 +380,7 @@ pub async fn run(
                 if listed.wait_for(|listed| *listed).await.is_err() {
                     return;
                 }
-                let report = apply(&client, &snapshot, &cache, &settings).await;
+                let report = apply(&client, &snapshot, &cache, &settings, &mut verified).await;
                 settings.notify.applied_report(&report);
                 // Once per revision, not per retry of a failed apply.
                 if announced_revision.as_deref() != Some(snapshot.revision.as_str()) {

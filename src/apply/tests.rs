@@ -1,6 +1,3 @@
-use kube::runtime::reflector::{self, store::Writer};
-use kube::runtime::watcher;
-
 use super::*;
 
 fn settings() -> ApplySettings {
@@ -21,8 +18,8 @@ fn manifest() -> Manifest {
     Manifest::from_object(object, "pg1.yaml")
 }
 
-/// A cache holding the object as `config` would have written it, with `owner` (if any).
-fn cache_with(config: &Value, owner: Option<&str>) -> Store<GitopsPostgres> {
+/// The object as `config` would have written it, with `owner` (if any).
+fn object_with(config: &Value, owner: Option<&str>) -> GitopsPostgres {
     let mut object = config.clone();
     object["metadata"]["resourceVersion"] = json!("42");
     match owner {
@@ -34,11 +31,7 @@ fn cache_with(config: &Value, owner: Option<&str>) -> Store<GitopsPostgres> {
                 .remove(OWNER_LABEL);
         }
     }
-    let (store, mut writer): (_, Writer<GitopsPostgres>) = reflector::store();
-    writer.apply_watcher_event(&watcher::Event::Apply(
-        serde_json::from_value(object).unwrap(),
-    ));
-    store
+    serde_json::from_value(object).unwrap()
 }
 
 #[test]
@@ -55,9 +48,9 @@ fn every_applied_object_carries_the_owner() {
 fn another_owners_object_is_not_applied_over() {
     let settings = settings();
     let config = apply_object(&manifest(), "abc", &settings);
-    let cache = cache_with(&config, Some("team-b"));
+    let live = object_with(&config, Some("team-b"));
     assert_eq!(
-        write_for(&manifest(), &cache, &settings, "def"),
+        write_for(&manifest(), Some(&live), &settings, "def"),
         Write::Foreign("team-b".into())
     );
 }
@@ -66,13 +59,12 @@ fn another_owners_object_is_not_applied_over() {
 fn our_own_object_is_written_only_when_it_changed_and_unconditionally() {
     let settings = settings();
     let config = apply_object(&manifest(), "abc", &settings);
-    let cache = cache_with(&config, Some("team-a"));
+    let live = object_with(&config, Some("team-a"));
     assert_eq!(
-        write_for(&manifest(), &cache, &settings, "def"),
+        write_for(&manifest(), Some(&live), &settings, "def"),
         Write::None
     );
-    let (empty, _writer) = reflector::store::<GitopsPostgres>();
-    let Write::Apply(new) = write_for(&manifest(), &empty, &settings, "def") else {
+    let Write::Apply(new) = write_for(&manifest(), None, &settings, "def") else {
         panic!("a missing object is applied");
     };
     assert!(new["metadata"].get("resourceVersion").is_none(), "{new}");
@@ -83,11 +75,34 @@ fn an_unowned_object_is_adopted_only_as_it_was_read() {
     // Applied before 0.4.0: everything as Git says, but no owner label.
     let settings = settings();
     let config = apply_object(&manifest(), "abc", &settings);
-    let cache = cache_with(&config, None);
-    let Write::Apply(adopting) = write_for(&manifest(), &cache, &settings, "def") else {
+    let live = object_with(&config, None);
+    let Write::Apply(adopting) = write_for(&manifest(), Some(&live), &settings, "def") else {
         panic!("an unowned object is adopted");
     };
     assert_eq!(adopting["metadata"]["labels"][OWNER_LABEL], "team-a");
     // The precondition: a conflict if another instance adopted it meanwhile.
     assert_eq!(adopting["metadata"]["resourceVersion"], "42");
+}
+
+#[test]
+fn only_the_same_loaded_manifest_on_the_same_object_version_is_taken_as_still_held() {
+    let settings = settings();
+    let manifest = Arc::new(manifest());
+    let key = manifest.key();
+    let live = object_with(&apply_object(&manifest, "abc", &settings), Some("team-a"));
+    let mut verified = Verified::default();
+    assert!(!verified.still_holds(&key, &manifest, Some(&live)));
+    verified.record(key.clone(), &manifest, Some(&live));
+    assert!(verified.still_holds(&key, &manifest, Some(&live)));
+    // The object changed (a hand edit, a label, a status write): compared again.
+    let mut moved = live.clone();
+    moved.metadata.resource_version = Some("43".into());
+    assert!(!verified.still_holds(&key, &manifest, Some(&moved)));
+    // The file was loaded again, even to the same content: compared again.
+    let reloaded = Arc::new(self::manifest());
+    assert!(!verified.still_holds(&key, &reloaded, Some(&live)));
+    // The object is gone.
+    assert!(!verified.still_holds(&key, &manifest, None));
+    let other = ("db".to_string(), "pg2".to_string());
+    assert!(!verified.still_holds(&other, &manifest, Some(&live)));
 }
