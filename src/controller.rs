@@ -22,7 +22,7 @@ use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures::{FutureExt, StreamExt};
+use futures::{FutureExt, StreamExt, TryStreamExt};
 use kube::api::Api;
 use kube::runtime::controller::{Config as ControllerConfig, Controller};
 use kube::runtime::events::Recorder;
@@ -38,7 +38,9 @@ use crate::events;
 use crate::execute::ExecuteError;
 use crate::gate::ChangeControl;
 use crate::metrics::Metrics;
-use crate::models::{GitopsPostgres, KubedbPostgres, PostgresOpsRequest, PostgresVersion};
+use crate::models::{
+    CachedDatabase, GitopsPostgres, KubedbPostgres, PostgresOpsRequest, PostgresVersion,
+};
 use crate::notify::Notifier;
 use crate::plan::PlanSettings;
 
@@ -118,7 +120,7 @@ pub enum ReconcileError {
 pub struct Context {
     client: Client,
     gitops: Store<GitopsPostgres>,
-    databases: Store<KubedbPostgres>,
+    databases: Store<CachedDatabase>,
     ops_requests: Store<PostgresOpsRequest>,
     versions: Store<PostgresVersion>,
     settings: ReconcilerSettings,
@@ -299,7 +301,8 @@ pub async fn run(
     let database_events = reflector::reflector(
         databases_writer,
         watcher(databases_api, config.clone())
-            .modify(sightings.inspect_then_strip(Written::Database)),
+            .modify(sightings.inspect_then_strip(Written::Database))
+            .map_ok(cached),
     )
     .inspect(observed_by(&api))
     .backoff(api.watch_backoff())
@@ -350,7 +353,7 @@ pub async fn run(
     // Our own reflector for the main kind too, so readiness waits on caches we can observe.
     let controller = Controller::for_stream(gitops_events, gitops.clone())
         .with_config(ControllerConfig::default().concurrency(settings_concurrency))
-        .watches_stream(database_events, |db: KubedbPostgres| same_name(&db))
+        .watches_stream(database_events, |db: CachedDatabase| same_name(&db))
         .watches_stream(ops_events, |ops: PostgresOpsRequest| {
             let namespace = ops.namespace()?;
             Some(ObjectRef::new(ops.database_name()?).within(&namespace))
@@ -419,8 +422,20 @@ fn observed_by<K>(api: &ApiHealth) -> impl Fn(&Result<watcher::Event<K>, watcher
     move |event| api.observe_watch(event)
 }
 
+/// A watch event of a `kubedb.com` Postgres, with the database as the cache keeps it.
+fn cached(event: watcher::Event<KubedbPostgres>) -> watcher::Event<CachedDatabase> {
+    use watcher::Event;
+    match event {
+        Event::Apply(database) => Event::Apply(database.into()),
+        Event::Delete(database) => Event::Delete(database.into()),
+        Event::Init => Event::Init,
+        Event::InitApply(database) => Event::InitApply(database.into()),
+        Event::InitDone => Event::InitDone,
+    }
+}
+
 /// The gitops object of a `kubedb.com` Postgres has the same namespace and name.
-fn same_name(database: &KubedbPostgres) -> Option<ObjectRef<GitopsPostgres>> {
+fn same_name(database: &CachedDatabase) -> Option<ObjectRef<GitopsPostgres>> {
     Some(ObjectRef::new(&database.name_any()).within(&database.namespace()?))
 }
 

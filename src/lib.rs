@@ -26,6 +26,7 @@ pub mod gate;
 pub mod leader;
 pub(crate) mod live;
 pub mod manifest;
+pub mod memory;
 pub(crate) mod metrics;
 pub mod models;
 pub mod notify;

@@ -135,6 +135,7 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    pg_gitops::memory::prefer_small_pages();
     match run_command().await {
         Ok(code) => code,
         Err(error) => {

@@ -1,12 +1,14 @@
 //! Typed KubeDB API objects: the fields the plan reads are typed; every other field is kept
 //! in an `other` map so that nothing a user wrote is dropped on a round trip.
 
+mod cached;
 mod catalog;
 mod gitops;
 mod kubedb;
 mod ops;
 mod spec;
 
+pub use cached::CachedDatabase;
 pub use catalog::{PostgresVersion, PostgresVersionSpec, UpdateConstraints};
 pub use gitops::{GitOpsInfo, GitOpsInfoList, GitOpsOperation, GitopsPostgres, GitopsStatus};
 pub use kubedb::{Condition, DatabaseStatus, KubedbPostgres, LastApplied, LastAppliedError};

@@ -54,7 +54,8 @@ async fn reconcile_inner(
     }
     let namespace = object.namespace().unwrap_or_default();
     let name = object.name_any();
-    let live = ctx.databases.get(&ObjectRef::new(&name).within(&namespace));
+    let live = (ctx.databases.get(&ObjectRef::new(&name).within(&namespace)))
+        .map(|cached| cached.expand());
     let ops: Vec<Arc<PostgresOpsRequest>> = ctx.ops_requests.state_filter(|o| {
         o.metadata.namespace.as_deref() == Some(namespace.as_str())
             && o.database_name() == Some(name.as_str())
@@ -89,8 +90,8 @@ async fn reconcile_inner(
     let suspended =
         ctx.settings.suspend_all || annotation(SUSPEND_ANNOTATION).as_deref() == Some("true");
     let revision = annotation(REVISION_ANNOTATION);
-    let verdict = ctx.owners.verdict(object, live.as_deref());
-    match (&verdict, live.as_deref()) {
+    let verdict = ctx.owners.verdict(object, live.as_ref());
+    match (&verdict, live.as_ref()) {
         (Verdict::Leave(refusal), _) => return Ok(owners::leave(ctx, object, refusal).await),
         (Verdict::Adopt, Some(live)) => {
             let adopted = owners::adopt(&ctx.client, live, &ctx.owners.id)
@@ -116,7 +117,7 @@ async fn reconcile_inner(
     let manifest = Manifest::from_object(desired, &format!("{namespace}/{name}"));
     let mut plan = plan_database(
         &manifest,
-        live.as_deref(),
+        live.as_ref(),
         &ops_refs,
         catalog.as_ref(),
         &ctx.settings.plan,
@@ -187,14 +188,14 @@ async fn reconcile_inner(
     // the start's writes). If that event never comes, the expectation lapses and the requeue
     // below writes it.
     if !awaiting_cache {
-        write_status(ctx, object, &plan, &ops_refs, live.as_deref(), suspended).await?;
+        write_status(ctx, object, &plan, &ops_refs, live.as_ref(), suspended).await?;
     }
     ctx.failures.lock().expect("failure counts").remove(&key);
     count_hold(ctx, key.clone(), plan.hold.as_ref());
     count_standing(ctx, key, Standing::of(&plan, suspended));
     ctx.settings
         .notify
-        .observe_reconcile(object, &plan, suspended, live.as_deref());
+        .observe_reconcile(object, &plan, suspended, live.as_ref());
     // A window opens at a known time: be there when it does (the resync is the longest wait).
     let window_opens = match &plan.hold {
         Some(Hold::OutsideWindow { opens, .. }) => {
