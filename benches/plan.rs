@@ -3,7 +3,9 @@
 //! in sync, the rest split over scaling, volume, version, resources + configuration, restart
 //! fields, and new databases.
 //!
-//! Run: `cargo bench --bench plan`. Figures go to BENCHMARKS.md.
+//! Run: `cargo bench --bench plan`. Figures go to BENCHMARKS.md. Under `cargo bench` it also
+//! runs the `pg-gitops plan` command itself on the same fleet (live objects from files) and
+//! prints its peak RSS: what planning 10,000 databases costs the one who runs it.
 
 use std::hint::black_box;
 use std::path::Path;
@@ -88,16 +90,67 @@ fn fleet(dir: &Path) -> LiveState {
     state
 }
 
+/// Runs `pg-gitops plan` on the fleet, the live objects read from one file per database, and
+/// returns its peak RSS in KiB (the kernel's `ru_maxrss` of the waited-for child).
+fn peak_rss_of_the_plan_command(manifests: &Path, state: &LiveState) -> i64 {
+    let live = tempfile::tempdir().expect("a temp dir");
+    for ((namespace, name), database) in &state.databases {
+        let value = serde_json::to_value(database).expect("a live object serialises");
+        std::fs::write(
+            live.path().join(format!("{namespace}-{name}.yaml")),
+            pg_gitops::yaml::to_string(&value),
+        )
+        .expect("write");
+    }
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_pg-gitops"))
+        .arg("plan")
+        .arg("--manifests")
+        .arg(manifests)
+        .arg("--live")
+        .arg(live.path())
+        .output()
+        .expect("pg-gitops plan runs");
+    // 1: changes planned; 2: some databases with errors, as this fleet has (every tenth asks for
+    // more memory than its live limit). Anything else is a failure of the command.
+    assert!(
+        matches!(output.status.code(), Some(1 | 2)),
+        "pg-gitops plan: {}\n{}",
+        String::from_utf8_lossy(&output.stderr),
+        (String::from_utf8_lossy(&output.stdout).lines())
+            .filter(|line| line.contains("error"))
+            .take(5)
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    // SAFETY: getrusage only writes the struct it is given.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage);
+        usage
+    };
+    usage.ru_maxrss
+}
+
 fn bench(c: &mut Criterion) {
+    // As the binary does (src/memory.rs), so the RSS below is comparable.
+    pg_gitops::memory::prefer_small_pages();
     let dir = tempfile::tempdir().expect("a temp dir");
     let state = fleet(dir.path());
     let options = LoadOptions::default();
     let settings = PlanSettings::default();
     let set = load_dir(dir.path(), &options);
     assert_eq!(set.manifests.len(), DATABASES, "{:?}", set.errors.first());
-    let report = plan_all(&set, &state, &settings, Some("bench"));
-    let steps: usize = report.databases.iter().map(|d| d.steps.len()).sum();
+    let steps: usize = (plan_all(&set, &state, &settings, Some("bench"))
+        .databases
+        .iter())
+    .map(|d| d.steps.len())
+    .sum();
     eprintln!("fleet: {DATABASES} databases, {steps} steps planned");
+    // Only when measuring: `cargo test --all-targets` runs this bench once, in a debug build.
+    if std::env::args().any(|arg| arg == "--bench") {
+        let peak = peak_rss_of_the_plan_command(dir.path(), &state);
+        eprintln!("pg-gitops plan on this fleet: peak RSS {} MiB", peak / 1024);
+    }
 
     let mut group = c.benchmark_group("plan_10k_databases");
     group.sample_size(10);
