@@ -222,6 +222,7 @@ pub async fn apply(
     for error in &report.invalid {
         warn!(file = %error.file.display(), line = error.line, message = %error.message, "manifest not applied");
     }
+    let started = std::time::Instant::now();
     let mut writes: Vec<((String, String), Value)> = Vec::new();
     let mut now_verified = Verified::default();
     for manifest in &snapshot.manifests.manifests {
@@ -246,6 +247,7 @@ pub async fn apply(
             }
         }
     }
+    let compared = started.elapsed();
     let params = PatchParams::apply(FIELD_MANAGER).force();
     let mut results = futures::stream::iter(writes)
         .map(|((namespace, name), config)| {
@@ -278,7 +280,8 @@ pub async fn apply(
     }
     info!(revision = %report.revision, applied = report.applied.len(), unchanged = report.unchanged,
           invalid = report.invalid.len(), foreign = report.foreign.len(), failed = report.failed.len(),
-          pruned = report.pruned.len(), "applied");
+          pruned = report.pruned.len(), compare_ms = compared.as_millis() as u64,
+          elapsed_ms = started.elapsed().as_millis() as u64, "applied");
     report
 }
 

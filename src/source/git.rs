@@ -326,12 +326,14 @@ pub(crate) async fn run(
                 if current.as_deref() == Some(outcome.revision.as_str()) {
                     return Ok(None);
                 }
+                let synced = started.elapsed();
                 let manifests = sync.load(&outcome, &load);
-                Ok(Some(Snapshot {
+                let snapshot = Snapshot {
                     revision: outcome.revision,
                     root: outcome.root,
                     manifests,
-                }))
+                };
+                Ok(Some((snapshot, synced)))
             })
         };
         let result = match tokio::time::timeout(config.timeout.0 + TIMEOUT_GRACE, job).await {
@@ -346,8 +348,11 @@ pub(crate) async fn run(
             }),
         };
         match result {
-            Ok(Some(snapshot)) => {
-                info!(url = %display_url, revision = %snapshot.revision, manifests = snapshot.manifests.manifests.len(), "new snapshot");
+            Ok(Some((snapshot, synced))) => {
+                // Where a sync's time goes: fetching and checking out, then loading.
+                let (sync_ms, load_ms) = (synced.as_millis(), (started.elapsed() - synced).as_millis());
+                info!(url = %display_url, revision = %snapshot.revision, manifests = snapshot.manifests.manifests.len(),
+                      fetch_and_checkout_ms = sync_ms as u64, load_ms = load_ms as u64, "new snapshot");
                 failures = 0;
                 stats.record_sync(None, started.elapsed());
                 sender.send_replace(Some(Arc::new(snapshot)));

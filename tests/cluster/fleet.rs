@@ -41,6 +41,10 @@
 //! The binary then runs with heaptrack's preload library, writing to a FIFO that
 //! `heaptrack_interpret` reads (what the `heaptrack` script does, but keeping the binary's own
 //! PID for /proc). Its RSS figures are then glibc's, not the release binary's.
+//!
+//! `PG_GITOPS_FLEET_LOG=FILE` keeps the service's log: each snapshot's `new snapshot` line says
+//! how long fetching and checking out took and how long loading, each `applied` line how long
+//! the comparison with the cluster took.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -242,7 +246,14 @@ impl Binary {
             .args(["run", "--config"])
             .arg(config_file)
             .env("KUBECONFIG", kubeconfig)
-            .env("RUST_LOG", "warn")
+            // Info lines only when the log is kept: at fleet size they cost the service time.
+            .env(
+                "RUST_LOG",
+                match std::env::var_os("PG_GITOPS_FLEET_LOG") {
+                    Some(_) => "info",
+                    None => "warn",
+                },
+            )
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(log).unwrap())
@@ -604,4 +615,9 @@ async fn a_fleet_converges_and_a_one_file_commit_writes_only_its_database() {
         mib(hwm_end)
     );
     assert!(status.success(), "the service exited with {status}");
+    // The service's log, for where a commit's time went (`fetch_and_checkout_ms`, `load_ms`,
+    // `compare_ms` of each snapshot).
+    if let Ok(keep) = std::env::var("PG_GITOPS_FLEET_LOG") {
+        std::fs::copy(repo.temp.path().join("pg-gitops.log"), keep).expect("the service's log");
+    }
 }
