@@ -84,7 +84,7 @@ fn fleet(dir: &Path) -> LiveState {
         if i % 20 != 19 {
             state
                 .databases
-                .insert((namespace, format!("db-{i:05}")), live(i));
+                .insert((namespace, format!("db-{i:05}")), live(i).into());
         }
     }
     state
@@ -95,7 +95,7 @@ fn fleet(dir: &Path) -> LiveState {
 fn peak_rss_of_the_plan_command(manifests: &Path, state: &LiveState) -> i64 {
     let live = tempfile::tempdir().expect("a temp dir");
     for ((namespace, name), database) in &state.databases {
-        let value = serde_json::to_value(database).expect("a live object serialises");
+        let value = serde_json::to_value(database.expand()).expect("a live object serialises");
         std::fs::write(
             live.path().join(format!("{namespace}-{name}.yaml")),
             pg_gitops::yaml::to_string(&value),

@@ -174,7 +174,7 @@ fn add(
                 namespace,
                 database.metadata.name.clone().unwrap_or_default(),
             );
-            state.databases.insert(key, database);
+            state.databases.insert(key, database.into());
         }
         ("ops.kubedb.com/v1alpha1", "PostgresOpsRequest") => {
             let mut request: PostgresOpsRequest = typed(item, "PostgresOpsRequest")?;
@@ -259,7 +259,7 @@ pub async fn read_cluster(client: kube::Client) -> Result<LiveState, LiveError> 
             database.metadata.namespace.clone().unwrap_or_default(),
             database.metadata.name.clone().unwrap_or_default(),
         );
-        state.databases.insert(key, database);
+        state.databases.insert(key, database.into());
     }
     Ok(state)
 }

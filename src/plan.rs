@@ -31,7 +31,7 @@ pub use version::{VersionCheck, check_upgrade};
 
 use crate::config::Config;
 use crate::manifest::{Manifest, ManifestSet};
-use crate::models::{KubedbPostgres, PostgresOpsRequest};
+use crate::models::{CachedDatabase, KubedbPostgres, PostgresOpsRequest};
 use facts::Facts;
 
 /// Settings from `config.toml` that shape the plan.
@@ -66,7 +66,9 @@ impl Default for PlanSettings {
 /// What the cluster holds, as read by the caller (from files, caches or the API).
 #[derive(Debug, Clone, Default)]
 pub struct LiveState {
-    pub databases: BTreeMap<(String, String), KubedbPostgres>,
+    /// Kept compact (spec and status as text), expanded one database at a time while
+    /// planning: a fleet's live objects typed at once were most of `plan`'s memory.
+    pub databases: BTreeMap<(String, String), CachedDatabase>,
     pub ops_requests: Vec<PostgresOpsRequest>,
     pub catalog: Option<Catalog>,
     /// Live objects that could not be read (`plan --live` files), reported like broken
@@ -100,9 +102,10 @@ pub fn plan_all(
         let ops = ops_by_database
             .get(&(key.0.as_str(), key.1.as_str()))
             .map_or(&[][..], Vec::as_slice);
+        let database = live.databases.get(&key).map(CachedDatabase::expand);
         let plan = plan_database(
             manifest,
-            live.databases.get(&key),
+            database.as_ref(),
             ops,
             live.catalog.as_ref(),
             settings,

@@ -226,7 +226,8 @@ pub fn plan_report(set: &ManifestSet, live: &LiveState) -> PlanReport {
     let report = plan_all(set, live, &described(), None);
     for plan in &report.databases {
         let key = (plan.namespace.clone(), plan.name.clone());
-        strict::assert_fits_crds(plan, live.databases.get(&key));
+        let database = live.databases.get(&key).map(CachedDatabase::expand);
+        strict::assert_fits_crds(plan, database.as_ref());
     }
     report
 }

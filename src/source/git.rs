@@ -350,7 +350,8 @@ pub(crate) async fn run(
         match result {
             Ok(Some((snapshot, synced))) => {
                 // Where a sync's time goes: fetching and checking out, then loading.
-                let (sync_ms, load_ms) = (synced.as_millis(), (started.elapsed() - synced).as_millis());
+                let (sync_ms, load_ms) =
+                    (synced.as_millis(), (started.elapsed() - synced).as_millis());
                 info!(url = %display_url, revision = %snapshot.revision, manifests = snapshot.manifests.manifests.len(),
                       fetch_and_checkout_ms = sync_ms as u64, load_ms = load_ms as u64, "new snapshot");
                 failures = 0;

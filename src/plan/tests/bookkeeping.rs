@@ -13,7 +13,9 @@ fn report(desired: Value, live: KubedbPostgres) -> PlanReport {
         .manifests
         .push(std::sync::Arc::new(manifest(desired)));
     let mut state = LiveState::default();
-    state.databases.insert(("db".into(), "pg1".into()), live);
+    state
+        .databases
+        .insert(("db".into(), "pg1".into()), live.into());
     plan_report(&manifests, &state)
 }
 

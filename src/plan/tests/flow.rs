@@ -403,7 +403,7 @@ fn the_json_contract() {
     let mut live_state = LiveState::default();
     live_state
         .databases
-        .insert(("db".into(), "pg1".into()), live(live_spec()));
+        .insert(("db".into(), "pg1".into()), live(live_spec()).into());
     let report = plan_report(&set_, &live_state);
     let json = serde_json::to_value(&report).unwrap();
     assert_eq!(
@@ -458,7 +458,7 @@ fn exit_codes() {
     let mut live_state = LiveState::default();
     live_state.databases.insert(
         ("db".into(), "pg1".into()),
-        live_recorded(live_spec(), desired_spec()),
+        live_recorded(live_spec(), desired_spec()).into(),
     );
     assert_eq!(plan_report(&set_, &live_state).exit_code(), 0);
     live_state.databases.clear();

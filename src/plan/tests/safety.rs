@@ -187,10 +187,10 @@ fn an_unreadable_record_is_an_error_naming_it_and_is_never_overwritten() {
     let mut live_state = LiveState::default();
     live_state
         .databases
-        .insert(("db".into(), "pg1".into()), record_live("not json"));
+        .insert(("db".into(), "pg1".into()), record_live("not json").into());
     live_state.databases.insert(
         ("db".into(), "pg2".into()),
-        live_recorded(live_spec(), desired_spec()),
+        live_recorded(live_spec(), desired_spec()).into(),
     );
     let report = plan_report(&set_, &live_state);
     assert_eq!(report.databases[0].errors.len(), 1);

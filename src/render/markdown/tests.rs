@@ -269,7 +269,7 @@ fn an_auth_secret_reference_prints_as_a_name_only() {
     }))
     .unwrap();
     let state = crate::plan::LiveState {
-        databases: [(("shop".into(), "orders".into()), live)].into(),
+        databases: [(("shop".into(), "orders".into()), live.into())].into(),
         ..Default::default()
     };
     let settings = crate::plan::PlanSettings {
