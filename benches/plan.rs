@@ -95,7 +95,8 @@ fn fleet(dir: &Path) -> LiveState {
 fn peak_rss_of_the_plan_command(manifests: &Path, state: &LiveState) -> i64 {
     let live = tempfile::tempdir().expect("a temp dir");
     for ((namespace, name), database) in &state.databases {
-        let value = serde_json::to_value(database.expand()).expect("a live object serialises");
+        let value = serde_json::to_value(database.expand().expect("a bench object reads back"))
+            .expect("a live object serialises");
         std::fs::write(
             live.path().join(format!("{namespace}-{name}.yaml")),
             pg_gitops::yaml::to_string(&value),

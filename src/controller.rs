@@ -114,6 +114,12 @@ pub enum ReconcileError {
     Status { name: String, source: kube::Error },
     #[error("adopting the kubedb.com Postgres {name}: {source}")]
     Adopt { name: String, source: kube::Error },
+    /// Never seen: the cache's text of a database did not read back (see `CachedDatabase`).
+    #[error("reading the cached kubedb.com Postgres {name}: {source}")]
+    Cached {
+        name: String,
+        source: serde_json::Error,
+    },
 }
 
 /// What every reconcile shares.

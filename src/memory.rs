@@ -6,7 +6,7 @@
 /// distributions' default) or `always`, each 2 MiB region the allocator touches at all becomes
 /// resident whole. The service's heap is many small objects spread over those regions: at
 /// 1,000 databases 58 MiB of its 97 MiB RSS were huge pages over a 49 MB heap (BENCHMARKS.md,
-/// "The service's memory"). A control-plane service gains nothing measurable from fewer TLB
+/// "Fleet", "Where it stands"). A control-plane service gains nothing measurable from fewer TLB
 /// misses, and a pod's memory limit counts every resident byte. Best effort: a kernel or
 /// sandbox that refuses the call leaves the process as it was.
 pub fn prefer_small_pages() {

@@ -102,7 +102,23 @@ pub fn plan_all(
         let ops = ops_by_database
             .get(&(key.0.as_str(), key.1.as_str()))
             .map_or(&[][..], Vec::as_slice);
-        let database = live.databases.get(&key).map(CachedDatabase::expand);
+        let database = match live.databases.get(&key).map(CachedDatabase::expand) {
+            None => None,
+            Some(Ok(database)) => Some(database),
+            // Never planned against what could not be read: an empty spec would look like
+            // every field changed.
+            Some(Err(error)) => {
+                let mut plan = DatabasePlan::new(key.0.clone(), key.1.clone());
+                plan.errors.push(PlanError {
+                    file: manifest.file.display().to_string(),
+                    line: manifest.line,
+                    message: format!("the live kubedb.com Postgres cannot be read: {error}"),
+                    kind: ErrorKind::InvalidSpec,
+                });
+                plans.insert(key, plan);
+                continue;
+            }
+        };
         let plan = plan_database(
             manifest,
             database.as_ref(),

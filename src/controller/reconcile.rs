@@ -55,7 +55,12 @@ async fn reconcile_inner(
     let namespace = object.namespace().unwrap_or_default();
     let name = object.name_any();
     let live = (ctx.databases.get(&ObjectRef::new(&name).within(&namespace)))
-        .map(|cached| cached.expand());
+        .map(|cached| cached.expand())
+        .transpose()
+        .map_err(|source| ReconcileError::Cached {
+            name: format!("{namespace}/{name}"),
+            source,
+        })?;
     let ops: Vec<Arc<PostgresOpsRequest>> = ctx.ops_requests.state_filter(|o| {
         o.metadata.namespace.as_deref() == Some(namespace.as_str())
             && o.database_name() == Some(name.as_str())

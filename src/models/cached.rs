@@ -63,20 +63,28 @@ impl From<KubedbPostgres> for CachedDatabase {
 }
 
 impl CachedDatabase {
+    /// A cached database whose text does not read back, for the callers' tests.
+    #[cfg(test)]
+    pub(crate) fn unreadable(metadata: ObjectMeta) -> Self {
+        Self {
+            metadata,
+            body: r#"{"spec": {"replicas": "three"}}"#.into(),
+        }
+    }
+
     /// The database as the API server sent it (less what the cache strips before keeping it).
-    pub fn expand(&self) -> KubedbPostgres {
-        // The text was written from these very types, so reading it back cannot fail.
-        let body: Body = serde_json::from_str(&self.body).unwrap_or(Body {
-            spec: PostgresSpec::default(),
-            status: None,
-        });
-        KubedbPostgres {
+    /// The text was written from these very types, so this fails only if they stopped reading
+    /// back what they write; the caller then reports the database, never plans it against an
+    /// empty spec.
+    pub fn expand(&self) -> Result<KubedbPostgres, serde_json::Error> {
+        let body: Body = serde_json::from_str(&self.body)?;
+        Ok(KubedbPostgres {
             api_version: <KubedbPostgres as k8s_openapi::Resource>::API_VERSION.into(),
             kind: <KubedbPostgres as k8s_openapi::Resource>::KIND.into(),
             metadata: self.metadata.clone(),
             spec: body.spec,
             status: body.status,
-        }
+        })
     }
 }
 
@@ -99,11 +107,20 @@ mod tests {
         }))
         .unwrap();
         let cached = CachedDatabase::from(database.clone());
-        assert_eq!(cached.expand(), database);
+        assert_eq!(cached.expand().unwrap(), database);
         let none = KubedbPostgres {
             status: None,
             ..database
         };
-        assert_eq!(CachedDatabase::from(none.clone()).expand(), none);
+        assert_eq!(CachedDatabase::from(none.clone()).expand().unwrap(), none);
+    }
+
+    #[test]
+    fn text_that_does_not_read_back_is_an_error_not_an_empty_spec() {
+        assert!(
+            CachedDatabase::unreadable(ObjectMeta::default())
+                .expand()
+                .is_err()
+        );
     }
 }

@@ -279,3 +279,37 @@ fn removing_init_keeps_it() {
         );
     }
 }
+
+/// A live database the cache cannot read back is an error on it, and the others are planned;
+/// it is never planned against an empty spec (which would look like every field changed).
+#[test]
+fn a_live_database_that_cannot_be_read_is_an_error_not_an_empty_spec() {
+    let mut set_ = ManifestSet::default();
+    set_.manifests
+        .push(std::sync::Arc::new(manifest(desired_spec())));
+    let mut other = manifest(set(desired_spec(), "/replicas", json!(5)));
+    other.object.metadata.name = Some("pg2".into());
+    set_.manifests.push(std::sync::Arc::new(other));
+    let mut live_state = LiveState::default();
+    let unreadable = crate::models::CachedDatabase::unreadable(live(live_spec()).metadata);
+    live_state
+        .databases
+        .insert(("db".into(), "pg1".into()), unreadable);
+    live_state.databases.insert(
+        ("db".into(), "pg2".into()),
+        live_recorded(live_spec(), desired_spec()).into(),
+    );
+    let report = plan_report(&set_, &live_state);
+    let pg1 = &report.databases[0];
+    assert!(pg1.steps.is_empty(), "{:#?}", pg1.steps);
+    assert_eq!(pg1.error_kind(), Some(ErrorKind::InvalidSpec));
+    assert!(
+        pg1.errors[0].message.contains("cannot be read"),
+        "{:?}",
+        pg1.errors
+    );
+    assert_eq!(
+        types(&report.databases[1]),
+        vec![StepType::HorizontalScaling]
+    );
+}
