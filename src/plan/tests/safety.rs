@@ -130,6 +130,26 @@ fn a_tool_key_on_the_database_is_never_removed() {
 }
 
 /// The record annotation with the wrapper around a bare spec, or a bare spec alone.
+/// pg1 as Git declares it, with `pg1` as its live object, beside pg2, whose live object is
+/// one replica change from Git: the case of one bad database among good ones.
+fn beside_pg2(pg1: crate::models::CachedDatabase) -> (ManifestSet, LiveState) {
+    let mut set_ = ManifestSet::default();
+    set_.manifests
+        .push(std::sync::Arc::new(manifest(desired_spec())));
+    let mut other = manifest(set(desired_spec(), "/replicas", json!(5)));
+    other.object.metadata.name = Some("pg2".into());
+    set_.manifests.push(std::sync::Arc::new(other));
+    let mut live_state = LiveState::default();
+    live_state
+        .databases
+        .insert(("db".into(), "pg1".into()), pg1);
+    live_state.databases.insert(
+        ("db".into(), "pg2".into()),
+        live_recorded(live_spec(), desired_spec()).into(),
+    );
+    (set_, live_state)
+}
+
 fn record_live(record: &str) -> KubedbPostgres {
     live_with(
         set(live_spec(), "/configuration", json!({"secretName": "cfg"})),
@@ -178,20 +198,7 @@ fn an_unreadable_record_is_an_error_naming_it_and_is_never_overwritten() {
         assert_eq!(plan.error_kind(), Some(ErrorKind::UnreadableRecord));
     }
     // The other databases of the snapshot are still planned.
-    let mut set_ = ManifestSet::default();
-    set_.manifests
-        .push(std::sync::Arc::new(manifest(desired_spec())));
-    let mut other = manifest(set(desired_spec(), "/replicas", json!(5)));
-    other.object.metadata.name = Some("pg2".into());
-    set_.manifests.push(std::sync::Arc::new(other));
-    let mut live_state = LiveState::default();
-    live_state
-        .databases
-        .insert(("db".into(), "pg1".into()), record_live("not json").into());
-    live_state.databases.insert(
-        ("db".into(), "pg2".into()),
-        live_recorded(live_spec(), desired_spec()).into(),
-    );
+    let (set_, live_state) = beside_pg2(record_live("not json").into());
     let report = plan_report(&set_, &live_state);
     assert_eq!(report.databases[0].errors.len(), 1);
     assert_eq!(
@@ -284,21 +291,8 @@ fn removing_init_keeps_it() {
 /// it is never planned against an empty spec (which would look like every field changed).
 #[test]
 fn a_live_database_that_cannot_be_read_is_an_error_not_an_empty_spec() {
-    let mut set_ = ManifestSet::default();
-    set_.manifests
-        .push(std::sync::Arc::new(manifest(desired_spec())));
-    let mut other = manifest(set(desired_spec(), "/replicas", json!(5)));
-    other.object.metadata.name = Some("pg2".into());
-    set_.manifests.push(std::sync::Arc::new(other));
-    let mut live_state = LiveState::default();
     let unreadable = crate::models::CachedDatabase::unreadable(live(live_spec()).metadata);
-    live_state
-        .databases
-        .insert(("db".into(), "pg1".into()), unreadable);
-    live_state.databases.insert(
-        ("db".into(), "pg2".into()),
-        live_recorded(live_spec(), desired_spec()).into(),
-    );
+    let (set_, live_state) = beside_pg2(unreadable);
     let report = plan_report(&set_, &live_state);
     let pg1 = &report.databases[0];
     assert!(pg1.steps.is_empty(), "{:#?}", pg1.steps);
