@@ -22,7 +22,7 @@ use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use futures::{FutureExt, StreamExt, TryStreamExt};
+use futures::{FutureExt, StreamExt};
 use kube::api::Api;
 use kube::runtime::controller::{Config as ControllerConfig, Controller};
 use kube::runtime::events::Recorder;
@@ -38,9 +38,7 @@ use crate::events;
 use crate::execute::ExecuteError;
 use crate::gate::ChangeControl;
 use crate::metrics::Metrics;
-use crate::models::{
-    CachedDatabase, GitopsPostgres, KubedbPostgres, PostgresOpsRequest, PostgresVersion,
-};
+use crate::models::{CachedDatabase, GitopsPostgres, PostgresOpsRequest, PostgresVersion};
 use crate::notify::Notifier;
 use crate::plan::PlanSettings;
 
@@ -168,7 +166,7 @@ pub async fn run(
 ) {
     let scoped = |client: Client| -> (
         Api<GitopsPostgres>,
-        Api<KubedbPostgres>,
+        Api<CachedDatabase>,
         Api<PostgresOpsRequest>,
     ) {
         match &settings.namespace {
@@ -307,8 +305,7 @@ pub async fn run(
     let database_events = reflector::reflector(
         databases_writer,
         watcher(databases_api, config.clone())
-            .modify(sightings.inspect_then_strip(Written::Database))
-            .map_ok(cached),
+            .modify(sightings.inspect_then_strip(Written::Database)),
     )
     .inspect(observed_by(&api))
     .backoff(api.watch_backoff())
@@ -426,18 +423,6 @@ pub async fn run(
 fn observed_by<K>(api: &ApiHealth) -> impl Fn(&Result<watcher::Event<K>, watcher::Error>) + use<K> {
     let api = api.clone();
     move |event| api.observe_watch(event)
-}
-
-/// A watch event of a `kubedb.com` Postgres, with the database as the cache keeps it.
-fn cached(event: watcher::Event<KubedbPostgres>) -> watcher::Event<CachedDatabase> {
-    use watcher::Event;
-    match event {
-        Event::Apply(database) => Event::Apply(database.into()),
-        Event::Delete(database) => Event::Delete(database.into()),
-        Event::Init => Event::Init,
-        Event::InitApply(database) => Event::InitApply(database.into()),
-        Event::InitDone => Event::InitDone,
-    }
 }
 
 /// The gitops object of a `kubedb.com` Postgres has the same namespace and name.
