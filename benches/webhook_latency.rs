@@ -10,6 +10,10 @@
 //! full measurement (20 runs per transport unless PG_GITOPS_BENCH_RUNS says otherwise);
 //! `cargo test --all-targets` runs the same code as a smoke test of 3 runs per transport, so
 //! its assertions keep guarding the path on every test run.
+//!
+//! A third series measures the same path over `file://` in a repository of 10,000 manifests
+//! (200 under `cargo test`; PG_GITOPS_BENCH_FILES overrides), where each commit changes one
+//! file: what a commit costs the source at fleet size.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -37,6 +41,15 @@ fn runs() -> usize {
         .ok()
         .and_then(|runs| runs.parse().ok())
         .unwrap_or(if bench_mode() { 20 } else { 3 })
+}
+
+/// Manifests in the fleet-sized repository: PG_GITOPS_BENCH_FILES, else 10,000 under
+/// `cargo bench`, 200 under `cargo test`.
+fn fleet_files() -> usize {
+    std::env::var("PG_GITOPS_BENCH_FILES")
+        .ok()
+        .and_then(|files| files.parse().ok())
+        .unwrap_or(if bench_mode() { 10_000 } else { 200 })
 }
 
 /// Whether `cargo bench` started us (it passes `--bench`; `cargo test` does not).
@@ -126,6 +139,16 @@ async fn measure(label: &str, repo: &TestRepo, config: SourceConfig) -> Vec<Dura
     samples
 }
 
+/// One database's manifest, as a fleet's repository holds them.
+fn database(index: usize) -> String {
+    format!(
+        "apiVersion: gitops.kubedb.com/v1alpha1\nkind: Postgres\nmetadata:\n  name: db-{index}\n  \
+         namespace: ns-{}\nspec:\n  version: \"16.4\"\n  replicas: 3\n  storage:\n    \
+         resources:\n      requests:\n        storage: 10Gi\n",
+        index % 10
+    )
+}
+
 /// Only the webhook may trigger a sync during the measurement.
 fn base_config(url: String, work_dir: std::path::PathBuf) -> SourceConfig {
     test_support::git::source_config(url, work_dir, Duration::from_secs(20))
@@ -148,8 +171,20 @@ async fn webhook_to_snapshot_latency_over_file_and_smart_http() {
     config.auth.token_file = Some(token_file);
     let http = measure("smart HTTP", &repo, config).await;
 
+    let fleet = TestRepo::new();
+    let files = fleet_files();
+    for index in 0..files {
+        let dir = fleet.work.join(format!("fleet/ns-{}", index % 10));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(format!("db-{index}.yaml")), database(index)).unwrap();
+    }
+    fleet.commit("fleet/db.yaml", "revision: fleet\n", "the fleet");
+    let label = format!("file://, {files} manifests");
+    let config = base_config(fleet.file_url(), fleet.work_dir("fleet-clone"));
+    let at_fleet_size = measure(&label, &fleet, config).await;
+
     // A generous bound: this is a regression alarm, not the benchmark itself.
-    for samples in [file, http] {
+    for samples in [file, http, at_fleet_size] {
         assert!(
             samples[samples.len() - 1] < Duration::from_secs(5),
             "{samples:?}"

@@ -8,7 +8,8 @@ mod names;
 pub(crate) mod schema;
 mod tree;
 
-use std::collections::BTreeMap;
+use std::collections::hash_map::Entry;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -19,7 +20,7 @@ pub(crate) use schema::{Violation, gitops_spec_schema};
 use crate::config::Config;
 use crate::models::{GitopsPostgres, MANAGED_BY_LABEL, MANAGED_BY_VALUE, drop_nulls};
 use crate::yaml::{self, PathSegment};
-pub(crate) use tree::{LoadedTree, load_git_tree};
+pub(crate) use tree::{LoadedTree, load_git_tree, unreadable_root};
 
 const GITOPS_API_VERSION: &str = "gitops.kubedb.com/v1alpha1";
 /// `metadata` keys a manifest may carry; the rest are server-owned or typos.
@@ -173,7 +174,7 @@ pub fn load_dir(root: &Path, opts: &LoadOptions) -> ManifestSet {
 /// watched directory). A symlink is followed only where it stays inside `boundary`; every
 /// other one is an error for its file (see [`crate::walk`]).
 pub(crate) fn load_tree(root: &Path, boundary: &Path, opts: &LoadOptions) -> ManifestSet {
-    LoadedTree::load(root, boundary, opts, None).1
+    tree::load_dir_tree(root, boundary, opts)
 }
 
 /// Loads a multi-document YAML stream (`kustomize build` output, say) read as one file named
@@ -408,12 +409,30 @@ fn remove_sync_label(labels: &mut std::collections::BTreeMap<String, String>) {
 
 /// Two manifests for one database: neither is applied, both are reported.
 pub(crate) fn reject_duplicates(set: &mut ManifestSet) {
-    let mut seen: BTreeMap<(String, String), Vec<usize>> = BTreeMap::new();
+    // Keys are borrowed while looking (no allocation per manifest: a snapshot of 10,000 is
+    // judged on every commit) and copied only for the duplicates found.
+    let mut first_at: HashMap<(&str, &str), usize> = HashMap::with_capacity(set.manifests.len());
+    let mut repeated: BTreeMap<(&str, &str), Vec<usize>> = BTreeMap::new();
     for (index, manifest) in set.manifests.iter().enumerate() {
-        seen.entry(manifest.key()).or_default().push(index);
+        let meta = &manifest.object.metadata;
+        let key = (
+            meta.namespace.as_deref().unwrap_or_default(),
+            meta.name.as_deref().unwrap_or_default(),
+        );
+        match first_at.entry(key) {
+            Entry::Occupied(first) => (repeated.entry(key))
+                .or_insert_with(|| vec![*first.get()])
+                .push(index),
+            Entry::Vacant(vacant) => {
+                vacant.insert(index);
+            }
+        }
     }
+    let repeated: Vec<((String, String), Vec<usize>)> = (repeated.into_iter())
+        .map(|((namespace, name), indexes)| ((namespace.to_owned(), name.to_owned()), indexes))
+        .collect();
     let mut duplicates: Vec<usize> = Vec::new();
-    for ((namespace, name), indexes) in seen.into_iter().filter(|(_, v)| v.len() > 1) {
+    for ((namespace, name), indexes) in repeated {
         let places: Vec<String> = indexes
             .iter()
             .map(|&i| {

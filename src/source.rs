@@ -11,7 +11,6 @@ mod git;
 pub(crate) mod known_hosts;
 pub(crate) mod redact;
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -35,8 +34,6 @@ pub(crate) fn display_url(url: &str) -> String {
 pub struct Snapshot {
     /// Commit SHA for Git, `sha256:<hex>` of the file contents for a directory.
     pub revision: String,
-    /// The tree at `source.path`.
-    pub root: PathBuf,
     pub manifests: ManifestSet,
 }
 
@@ -324,13 +321,12 @@ pub async fn sync_once(config: &SourceConfig, load: LoadOptions) -> Result<Snaps
             "sync_once only handles source.kind = \"git\"".into(),
         ));
     }
-    let sync = git::GitSync::new(config, Reference::from_config(config))?;
+    let mut sync = git::GitSync::new(config, Reference::from_config(config))?;
     let job = tokio::task::spawn_blocking(move || {
-        let outcome = sync.sync_once(&SourceStats::default())?;
-        let manifests = crate::manifest::load_tree(&outcome.root, &outcome.checkout, &load);
+        let synced = sync.sync_once(&SourceStats::default())?;
+        let manifests = sync.load(&synced, &load)?;
         Ok(Snapshot {
-            revision: outcome.revision,
-            root: outcome.root,
+            revision: synced.commit.to_string(),
             manifests,
         })
     });

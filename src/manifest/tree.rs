@@ -1,9 +1,10 @@
 //! Loading a tree of manifests, and loading it again after a commit. What each file held is
-//! kept between loads (its manifests are shared, not copied), so a commit that changes one
-//! file of 10,000 reads and validates that one file; the rest of the snapshot is reused.
-//! Duplicates across files are judged again on the whole set every time.
+//! kept between loads of a Git tree (its manifests are shared, not copied), so a commit that
+//! changes one file of 10,000 reads and validates that one file; the rest of the snapshot is
+//! reused. A file is reused only when it is the same blob: a blob id names its content, so a
+//! file reached through a link whose target changed is read again too. Duplicates across files
+//! are judged again on the whole set every time.
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -12,48 +13,87 @@ use super::{
 };
 use crate::walk::{self, Store, Walked, WalkedFile};
 
-/// What each file of a tree held, by its path relative to the loaded root, before
-/// duplicates across files were judged.
-#[derive(Debug, Default)]
-pub(crate) struct LoadedTree {
-    files: BTreeMap<PathBuf, ManifestSet>,
+/// What each file of a tree held, before duplicates across files were judged. `L` is where
+/// each file was read from.
+#[derive(Debug)]
+pub(crate) struct LoadedTree<L> {
+    /// Sorted by path, as a walk gives them: the next load pairs its files with these in one
+    /// pass (at 10,000 files, a lookup per file cost more than the rest of the load).
+    files: Vec<LoadedFile<L>>,
 }
 
-impl LoadedTree {
-    /// Loads every manifest under `root`, a directory inside `boundary`. With `previous`, a
-    /// file is read again only when it is in the changed set (paths relative to `root`), is
-    /// new, or is reached through a symlink (its target may have changed without it); every
-    /// other file keeps what the previous load found. The walk itself always runs, so files
-    /// that are gone are gone, and symlink rules hold for every load.
-    pub(crate) fn load(
-        root: &Path,
-        boundary: &Path,
-        opts: &LoadOptions,
-        previous: Option<(&LoadedTree, &BTreeSet<PathBuf>)>,
-    ) -> (LoadedTree, ManifestSet) {
-        let walked = match walk::walk(root, boundary, is_yaml) {
-            Ok(walked) => walked,
-            Err(error) => return (LoadedTree::default(), unreadable_root(root, &error)),
-        };
-        let resolved_root = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
-        Self::load_walked(root, walked, &walk::Disk, opts, |file| {
-            let direct = file.path == resolved_root.join(&file.relative);
-            previous
-                .filter(|(_, changed)| direct && !changed.contains(&file.relative))
-                .and_then(|(last, _)| last.files.get(&file.relative))
-        })
+impl<L> Default for LoadedTree<L> {
+    fn default() -> Self {
+        Self { files: Vec::new() }
     }
+}
 
-    /// Loads what a walk found, read from `store`: the one loader behind a directory, a
-    /// checkout and a Git tree, so the limits and the refusals are the same for all three.
-    /// `kept` gives what a previous load found for a file that need not be read again.
-    pub(crate) fn load_walked<'p, S: Store>(
+/// One file of a loaded tree: its path relative to the loaded root, where it was read from,
+/// its size, and what it held.
+#[derive(Debug)]
+struct LoadedFile<L> {
+    relative: PathBuf,
+    at: L,
+    bytes: u64,
+    set: ManifestSet,
+}
+
+/// Loads every manifest under `root`, a directory inside `boundary` (see [`walk::walk`]).
+pub(crate) fn load_dir_tree(root: &Path, boundary: &Path, opts: &LoadOptions) -> ManifestSet {
+    match walk::walk(root, boundary, is_yaml) {
+        Ok(walked) => LoadedTree::load_walked(root, walked, &walk::Disk, opts, None).1,
+        Err(error) => unreadable_root(root, &error),
+    }
+}
+
+/// Loads every manifest under `root` (relative to the repository's root) in a commit's tree,
+/// read from the object database, with no checkout: the rules of a directory, with the
+/// repository as the boundary.
+pub(crate) fn load_git_tree(
+    repo: &git2::Repository,
+    tree: &git2::Tree<'_>,
+    root: &Path,
+    opts: &LoadOptions,
+) -> ManifestSet {
+    match LoadedTree::load_git(repo, tree, root, opts, None) {
+        Ok((_, set)) => set,
+        Err(error) => unreadable_root(root, &error),
+    }
+}
+
+impl LoadedTree<git2::Oid> {
+    /// Loads `root` of a commit's tree; a file that is the same blob as in `previous` keeps
+    /// what `previous` found in it. Fails only when `root` cannot be walked (see
+    /// [`walk::walk_tree`]).
+    pub(crate) fn load_git(
+        repo: &git2::Repository,
+        tree: &git2::Tree<'_>,
         root: &Path,
-        walked: Walked<S::Location>,
+        opts: &LoadOptions,
+        previous: Option<&Self>,
+    ) -> std::io::Result<(Self, ManifestSet)> {
+        let walked = walk::walk_tree(repo, tree, root, is_yaml)?;
+        Ok(Self::load_walked(
+            root,
+            walked,
+            &walk::Blobs(repo),
+            opts,
+            previous,
+        ))
+    }
+}
+
+impl<L> LoadedTree<L> {
+    /// Loads what a walk found, read from `store`: the one loader behind a directory and a
+    /// Git tree, so the limits and the refusals are the same for both. A file that `store`
+    /// says holds the same content as in `previous` is not read again.
+    fn load_walked<S: Store<Location = L>>(
+        root: &Path,
+        walked: Walked<L>,
         store: &S,
         opts: &LoadOptions,
-        kept: impl Fn(&WalkedFile<S::Location>) -> Option<&'p ManifestSet>,
-    ) -> (LoadedTree, ManifestSet) {
+        previous: Option<&Self>,
+    ) -> (Self, ManifestSet) {
         let mut tree = LoadedTree::default();
         let refused = (walked.refused.into_iter())
             .map(|link| ManifestError {
@@ -63,17 +103,37 @@ impl LoadedTree {
                 database: None,
             })
             .collect();
-        if let Some(refusal) = over_limits(root, &walked.files, store, &opts.limits) {
+        let mut last = (previous.map_or(&[][..], |tree| &tree.files[..]).iter()).peekable();
+        let found: Vec<_> = (walked.files.into_iter())
+            .map(|file| {
+                // Both lists are sorted by path: pass what the last load had before this file.
+                while last
+                    .next_if(|loaded| loaded.relative < file.relative)
+                    .is_some()
+                {}
+                let kept = (last.next_if(|loaded| loaded.relative == file.relative))
+                    .filter(|loaded| store.same_content(&loaded.at, &file.path));
+                let bytes = kept.map_or_else(|| store.size(&file.path), |last| Some(last.bytes));
+                (file, bytes, kept)
+            })
+            .collect();
+        let total = found.iter().filter_map(|(_, bytes, _)| *bytes).sum();
+        if let Some(refusal) = over_limits(root, found.len(), total, &opts.limits) {
             let mut set = ManifestSet::default();
             set.errors.push(refusal);
             return (tree, set);
         }
-        for file in walked.files {
-            let loaded = match kept(&file) {
-                Some(set) => set.clone(),
-                None => read(&file.relative, &file.path, store, opts),
+        for (file, bytes, kept) in found {
+            let set = match kept {
+                Some(last) => last.set.clone(),
+                None => read(&file, bytes, store, opts),
             };
-            tree.files.insert(file.relative, loaded);
+            tree.files.push(LoadedFile {
+                relative: file.relative,
+                at: file.path,
+                bytes: bytes.unwrap_or(0),
+                set,
+            });
         }
         let set = tree.assemble(refused);
         (tree, set)
@@ -86,10 +146,10 @@ impl LoadedTree {
             errors: refused,
             ..ManifestSet::default()
         };
-        for file in self.files.values() {
-            set.manifests.extend(file.manifests.iter().cloned());
-            set.errors.extend(file.errors.iter().cloned());
-            set.notices.extend(file.notices.iter().cloned());
+        for file in &self.files {
+            set.manifests.extend(file.set.manifests.iter().cloned());
+            set.errors.extend(file.set.errors.iter().cloned());
+            set.notices.extend(file.set.notices.iter().cloned());
         }
         reject_duplicates(&mut set);
         set
@@ -98,10 +158,10 @@ impl LoadedTree {
 
 /// Why the whole tree is not loaded: more files, or more bytes, than a snapshot may hold.
 /// Loading a part would make the rest look removed.
-fn over_limits<S: Store>(
+fn over_limits(
     root: &Path,
-    files: &[WalkedFile<S::Location>],
-    store: &S,
+    files: usize,
+    total: u64,
     limits: &SnapshotLimits,
 ) -> Option<ManifestError> {
     let refuse = |what: String| ManifestError {
@@ -110,16 +170,12 @@ fn over_limits<S: Store>(
         message: format!("{what}; nothing is loaded and the last good snapshot stays in force"),
         database: None,
     };
-    if files.len() > limits.max_files {
+    if files > limits.max_files {
         return Some(refuse(format!(
-            "{} YAML files, more than source.max_files ({})",
-            files.len(),
+            "{files} YAML files, more than source.max_files ({})",
             limits.max_files
         )));
     }
-    let total: u64 = (files.iter())
-        .filter_map(|file| store.size(&file.path))
-        .sum();
     (total > limits.max_total_bytes).then(|| {
         refuse(format!(
             "{total} bytes of YAML, more than source.max_total_bytes ({})",
@@ -128,10 +184,17 @@ fn over_limits<S: Store>(
     })
 }
 
-/// Reads and validates one file; a file over the size limit is not read.
-fn read<S: Store>(relative: &Path, at: &S::Location, store: &S, opts: &LoadOptions) -> ManifestSet {
+/// Reads and validates one file of `size` bytes (`None`: its size cannot be read); a file
+/// over the size limit is not read.
+fn read<S: Store>(
+    file: &WalkedFile<S::Location>,
+    size: Option<u64>,
+    store: &S,
+    opts: &LoadOptions,
+) -> ManifestSet {
+    let relative = &file.relative;
     let mut set = ManifestSet::default();
-    let size = store.size(at).unwrap_or(0);
+    let size = size.unwrap_or(0);
     if size > opts.limits.max_file_bytes {
         set.errors.push(ManifestError {
             file: relative.to_path_buf(),
@@ -144,7 +207,7 @@ fn read<S: Store>(relative: &Path, at: &S::Location, store: &S, opts: &LoadOptio
         });
         return set;
     }
-    match store.read(at) {
+    match store.read(&file.path) {
         Ok(text) => load_text(relative, Arc::from(text), opts, &mut set),
         Err(error) => set.errors.push(ManifestError {
             file: relative.to_path_buf(),
@@ -157,7 +220,7 @@ fn read<S: Store>(relative: &Path, at: &S::Location, store: &S, opts: &LoadOptio
 }
 
 /// The error of a tree that cannot be walked at all.
-fn unreadable_root(root: &Path, error: &std::io::Error) -> ManifestSet {
+pub(crate) fn unreadable_root(root: &Path, error: &std::io::Error) -> ManifestSet {
     let mut set = ManifestSet::default();
     set.errors.push(ManifestError {
         file: root.to_path_buf(),
@@ -166,19 +229,4 @@ fn unreadable_root(root: &Path, error: &std::io::Error) -> ManifestSet {
         database: None,
     });
     set
-}
-
-/// Loads every manifest under `root` (relative to the repository's root) in a commit's tree,
-/// read from the object database, with no checkout: the rules of [`LoadedTree::load`], with
-/// the repository as the boundary.
-pub(crate) fn load_git_tree(
-    repo: &git2::Repository,
-    tree: &git2::Tree<'_>,
-    root: &Path,
-    opts: &LoadOptions,
-) -> ManifestSet {
-    match walk::walk_tree(repo, tree, root, is_yaml) {
-        Ok(walked) => LoadedTree::load_walked(root, walked, &walk::Blobs(repo), opts, |_| None).1,
-        Err(error) => unreadable_root(root, &error),
-    }
 }

@@ -249,7 +249,6 @@ async fn the_revision_follows_the_snapshots_the_source_publishes() {
     let snapshot = |revision: &str| {
         Some(Arc::new(Snapshot {
             revision: revision.into(),
-            root: std::path::PathBuf::new(),
             manifests: Default::default(),
         }))
     };
@@ -338,7 +337,6 @@ async fn invalid_manifests_follow_the_snapshot_in_use() {
         }
         Some(Arc::new(Snapshot {
             revision: revision.into(),
-            root: std::path::PathBuf::new(),
             manifests,
         }))
     };

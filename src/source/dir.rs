@@ -129,7 +129,6 @@ fn reload_if_changed(
     let manifests = load_tree(root, dir, load);
     Ok(Some(Snapshot {
         revision,
-        root: root.to_path_buf(),
         manifests,
     }))
 }

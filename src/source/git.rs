@@ -1,13 +1,14 @@
 //! The Git source: one clone in `work_dir`, then per sync: ask the remote where the ref points
-//! (ls-remote), fetch only when it moved, check the commit out, load the manifests. All of it
-//! is blocking libgit2 work and runs on tokio's blocking pool.
+//! (ls-remote), fetch only when it moved, load the manifests of the commit straight from Git's
+//! objects. Nothing is checked out: a checkout writes and stats every file of the work tree on
+//! each commit, which grows with the fleet, while a file whose blob did not change keeps what
+//! was loaded from it. All of it is blocking libgit2 work and runs on tokio's blocking pool.
 
 use std::cell::{Cell, RefCell};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use git2::build::CheckoutBuilder;
 use git2::{Direction, FetchOptions, Oid, Repository};
 use tokio::sync::watch;
 use tracing::{debug, info, warn};
@@ -41,16 +42,15 @@ pub(crate) struct GitSync {
     depth: u32,
     timeout: Duration,
     auth: AuthConfig,
-    /// The last commit loaded and what each of its files held, to load the next by its diff.
-    loaded: Option<(Oid, LoadedTree)>,
+    /// What each file of the last loaded commit held, by blob, to load the next one by what
+    /// changed.
+    loaded: Option<LoadedTree<Oid>>,
 }
 
-/// The commit a sync ended on.
-pub(crate) struct SyncOutcome {
-    pub revision: String,
-    pub root: PathBuf,
-    /// The checkout holding `root`: no symlink is followed out of it.
-    pub checkout: PathBuf,
+/// The commit a sync ended on, in the clone that holds it.
+pub(crate) struct Synced {
+    repo: Repository,
+    pub commit: Oid,
 }
 
 /// What the libgit2 callbacks learned, read back when an operation fails.
@@ -99,8 +99,8 @@ impl GitSync {
         })
     }
 
-    /// Brings the work dir to the tracked commit, fetching only when the remote moved.
-    pub fn sync_once(&self, stats: &SourceStats) -> Result<SyncOutcome, SourceError> {
+    /// Brings the tracked commit into the clone, fetching only when the remote moved.
+    pub fn sync_once(&self, stats: &SourceStats) -> Result<Synced, SourceError> {
         let credentials = Credentials::load(&self.auth, &self.url)?;
         let repo = self.open_or_init()?;
         let deadline = Instant::now() + self.timeout;
@@ -113,25 +113,18 @@ impl GitSync {
             }
             Reference::Directory => unreachable!("a git source never follows a directory"),
         };
-        self.checkout(&repo, target)?;
-        let root = self.work_dir.join(&self.path);
-        if !root.is_dir() {
-            return Err(SourceError::Config(format!(
-                "source.path `{}` does not exist at revision {target}",
-                self.path
-            )));
-        }
-        Ok(SyncOutcome {
-            revision: target.to_string(),
-            root,
-            checkout: self.work_dir.clone(),
+        Ok(Synced {
+            repo,
+            commit: target,
         })
     }
 
     fn open_or_init(&self) -> Result<Repository, SourceError> {
         let repo = match Repository::open(&self.work_dir) {
             Ok(repo) => repo,
-            Err(_) => Repository::init(&self.work_dir).map_err(|error| SourceError::Io {
+            // Bare: nothing is ever checked out (a clone made by 0.5 keeps its old work tree
+            // on disk, unused).
+            Err(_) => Repository::init_bare(&self.work_dir).map_err(|error| SourceError::Io {
                 context: format!("cannot create the clone in {}", self.work_dir.display()),
                 source: std::io::Error::other(error.message().to_string()),
             })?,
@@ -267,23 +260,6 @@ impl GitSync {
         );
         Ok(())
     }
-
-    fn checkout(&self, repo: &Repository, target: Oid) -> Result<(), SourceError> {
-        let head = repo.head().ok().and_then(|head| head.target());
-        if head == Some(target) {
-            return Ok(());
-        }
-        let result = repo.find_commit(target).and_then(|commit| {
-            let mut checkout = CheckoutBuilder::new();
-            checkout.force().remove_untracked(true);
-            repo.checkout_tree(commit.as_object(), Some(&mut checkout))?;
-            repo.set_head_detached(target)
-        });
-        result.map_err(|error| SourceError::Git {
-            url: self.url.display.clone(),
-            detail: format!("checkout of {target} failed: {}", error.message()),
-        })
-    }
 }
 
 /// The source loop: sync at start, then on every trigger or poll tick.
@@ -322,18 +298,18 @@ pub(crate) async fn run(
             tokio::task::spawn_blocking(move || {
                 // The lock keeps a timed-out job and the next one off the same work dir.
                 let mut sync = sync.lock().unwrap_or_else(|poison| poison.into_inner());
-                let outcome = sync.sync_once(&stats)?;
-                if current.as_deref() == Some(outcome.revision.as_str()) {
+                let synced = sync.sync_once(&stats)?;
+                let revision = synced.commit.to_string();
+                if current.as_deref() == Some(revision.as_str()) {
                     return Ok(None);
                 }
-                let synced = started.elapsed();
-                let manifests = sync.load(&outcome, &load);
+                let fetched = started.elapsed();
+                let manifests = sync.load(&synced, &load)?;
                 let snapshot = Snapshot {
-                    revision: outcome.revision,
-                    root: outcome.root,
+                    revision,
                     manifests,
                 };
-                Ok(Some((snapshot, synced)))
+                Ok(Some((snapshot, fetched)))
             })
         };
         let result = match tokio::time::timeout(config.timeout.0 + TIMEOUT_GRACE, job).await {
@@ -348,12 +324,14 @@ pub(crate) async fn run(
             }),
         };
         match result {
-            Ok(Some((snapshot, synced))) => {
-                // Where a sync's time goes: fetching and checking out, then loading.
-                let (sync_ms, load_ms) =
-                    (synced.as_millis(), (started.elapsed() - synced).as_millis());
+            Ok(Some((snapshot, fetched))) => {
+                // Where a sync's time goes: asking the remote and fetching, then loading.
+                let (fetch_ms, load_ms) = (
+                    fetched.as_millis(),
+                    (started.elapsed() - fetched).as_millis(),
+                );
                 info!(url = %display_url, revision = %snapshot.revision, manifests = snapshot.manifests.manifests.len(),
-                      fetch_and_checkout_ms = sync_ms as u64, load_ms = load_ms as u64, "new snapshot");
+                      fetch_ms = fetch_ms as u64, load_ms = load_ms as u64, "new snapshot");
                 failures = 0;
                 stats.record_sync(None, started.elapsed());
                 sender.send_replace(Some(Arc::new(snapshot)));

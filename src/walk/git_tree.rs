@@ -98,8 +98,12 @@ impl<F: Fn(&Path) -> bool> TreeWalker<'_, F> {
                     None => Err(BROKEN),
                 }
             } else {
-                let mut path = at.clone();
-                path.push(name);
+                // Only a directory's path is used (to walk it); a file's is not built.
+                let mut path = Vec::new();
+                if entry.kind() == Some(ObjectType::Tree) {
+                    path = at.clone();
+                    path.push(name);
+                }
                 Ok(Resolved {
                     path,
                     kind: entry.kind(),
@@ -234,6 +238,10 @@ impl Store for Blobs<'_> {
                 "stream did not contain valid UTF-8",
             )
         })
+    }
+
+    fn same_content(&self, a: &Oid, b: &Oid) -> bool {
+        a == b
     }
 }
 

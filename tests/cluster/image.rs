@@ -234,7 +234,7 @@ impl Container {
             .unwrap()
             .retain(|namespace| namespace["type"] != "network");
         let spec_mounts = spec["mounts"].as_array_mut().unwrap();
-        // The chart's emptyDir at /tmp: HOME and the Git checkout.
+        // The chart's emptyDir at /tmp: HOME and the Git clone.
         spec_mounts.push(json!({
             "destination": "/tmp", "type": "tmpfs", "source": "tmpfs",
             "options": ["nosuid", "nodev", "mode=1777", "size=268435456"],

@@ -14,6 +14,27 @@ fn git_config(url: String, work_dir: std::path::PathBuf) -> SourceConfig {
     test_support::git::source_config(url, work_dir, Duration::from_secs(10))
 }
 
+/// A manifest of one database with `replicas`, to tell which commit a snapshot was read from.
+fn database(replicas: i32) -> String {
+    format!(
+        "apiVersion: gitops.kubedb.com/v1alpha1\nkind: Postgres\nmetadata:\n  name: db\n  \
+         namespace: shop\nspec:\n  version: \"16.4\"\n  replicas: {replicas}\n"
+    )
+}
+
+/// The replicas each database of the snapshot declares.
+fn replicas(snapshot: &source::Snapshot) -> Vec<Option<i32>> {
+    let manifests = snapshot.manifests.manifests.iter();
+    manifests.map(|m| m.object.spec.replicas).collect()
+}
+
+/// The files the snapshot read that hold no Postgres (the test repository's first commit
+/// holds `revision: 1`).
+fn skipped(snapshot: &source::Snapshot) -> Vec<String> {
+    let notices = snapshot.manifests.notices.iter();
+    notices.map(|n| n.file.display().to_string()).collect()
+}
+
 #[tokio::test]
 async fn file_clone_follows_the_branch_and_reads_only_the_subpath() {
     logs::capture();
@@ -24,12 +45,8 @@ async fn file_clone_follows_the_branch_and_reads_only_the_subpath() {
         .await
         .unwrap();
     assert_eq!(snapshot.revision, repo.head());
-    assert!(snapshot.root.ends_with("fleet"));
-    assert_eq!(
-        std::fs::read_to_string(snapshot.root.join("db.yaml")).unwrap(),
-        "revision: 1\n"
-    );
-    assert!(!snapshot.root.join("other.yaml").exists());
+    assert_eq!(skipped(&snapshot), ["db.yaml"], "other.yaml is not read");
+    assert_eq!(snapshot.manifests.errors, []);
 }
 
 #[tokio::test]
@@ -41,17 +58,14 @@ async fn polling_alone_picks_up_a_new_commit() {
     let mut handle = source::start(&config, LoadOptions::default()).unwrap();
     let first = repo.head();
     handle.wait_for(|snapshot| snapshot.revision == first).await;
-    let second = repo.commit("fleet/db.yaml", "revision: 2\n", "second");
+    let second = repo.commit("fleet/db.yaml", &database(2), "second");
     let found = tokio::time::timeout(
         Duration::from_secs(10),
         handle.wait_for(|snapshot| snapshot.revision == second),
     )
     .await
     .expect("a poll picks up the new commit within 10 s");
-    assert_eq!(
-        std::fs::read_to_string(found.root.join("db.yaml")).unwrap(),
-        "revision: 2\n"
-    );
+    assert_eq!(replicas(&found), [Some(2)]);
     assert_eq!(
         handle.trigger.requests(),
         0,
@@ -89,7 +103,7 @@ async fn fetch_is_skipped_while_the_remote_ref_has_not_moved() {
         "but nothing was downloaded"
     );
 
-    let second = repo.commit("fleet/db.yaml", "revision: 2\n", "second");
+    let second = repo.commit("fleet/db.yaml", &database(2), "second");
     handle.trigger.request();
     tokio::time::timeout(
         Duration::from_secs(10),
@@ -125,7 +139,7 @@ async fn tags_and_fixed_commits_are_followed() {
     let tagged = repo.head();
     git(&repo.work, &["tag", "-a", "v1", "-m", "release 1"]);
     git(&repo.work, &["push", "-q", "origin", "v1"]);
-    let later = repo.commit("fleet/db.yaml", "revision: 2\n", "after the tag");
+    let later = repo.commit("fleet/db.yaml", &database(2), "after the tag");
 
     let mut by_tag = git_config(repo.file_url(), repo.work_dir("by-tag"));
     by_tag.tag = Some("v1".into());
@@ -144,18 +158,17 @@ async fn tags_and_fixed_commits_are_followed() {
         .unwrap();
     assert_eq!(snapshot.revision, tagged);
     assert_eq!(
-        std::fs::read_to_string(snapshot.root.join("db.yaml")).unwrap(),
-        "revision: 1\n"
+        (replicas(&snapshot), skipped(&snapshot)),
+        (vec![], vec!["db.yaml".to_string()]),
+        "read at the fixed commit, not at the branch's tip"
     );
 
     let by_branch = git_config(repo.file_url(), repo.work_dir("by-branch"));
-    assert_eq!(
-        source::sync_once(&by_branch, LoadOptions::default())
-            .await
-            .unwrap()
-            .revision,
-        later
-    );
+    let snapshot = source::sync_once(&by_branch, LoadOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(snapshot.revision, later);
+    assert_eq!(replicas(&snapshot), [Some(2)]);
 }
 
 #[tokio::test]

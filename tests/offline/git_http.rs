@@ -169,7 +169,11 @@ async fn shallow_depth_fetches_only_the_tip() {
         .unwrap();
     assert_eq!(snapshot.revision, repo.head());
     let clone = repo.work_dir("shallow");
-    assert!(clone.join(".git/shallow").exists(), "the clone is shallow");
-    assert_eq!(git(&clone, &["rev-list", "--count", "HEAD"]), "1");
+    // A bare clone: nothing is checked out.
+    assert!(clone.join("shallow").exists(), "the clone is shallow");
+    assert_eq!(
+        git(&clone, &["rev-list", "--count", "refs/remotes/origin/main"]),
+        "1"
+    );
     logs::assert_no_secret_logged(&[TOKEN, PASSWORD, WRONG_PASSWORD]);
 }

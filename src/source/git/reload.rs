@@ -1,44 +1,55 @@
-//! Loading a new commit by what it changed: the trees of the last loaded commit and the new
-//! one are diffed, and only the files under `source.path` that the diff names are read and
-//! validated again; the rest of the last snapshot is reused. A force push needs nothing
-//! special (two trees diff the same whatever the history between them). A full load happens
-//! on the first sync, and whenever the last loaded commit cannot be read any more.
+//! Loading a commit's manifests from Git's objects: its tree is walked (cheap: no file is
+//! written or statted) and a file that is the same blob as at the last loaded commit keeps
+//! what was loaded from it, so a commit that changes one file of 10,000 reads and validates
+//! that one file. A force push needs nothing special (two trees compare the same whatever the
+//! history between them), and neither does a link whose target changed (the walk resolves it
+//! to the target's blob). The first load of a process reads every file.
 
 use std::collections::BTreeSet;
+use std::io::ErrorKind;
 use std::path::{Component, Path, PathBuf};
 
-use git2::{Oid, Repository, Tree};
-use tracing::debug;
+use git2::{Repository, Tree};
 
-use super::{GitSync, SyncOutcome};
-use crate::manifest::{LoadOptions, LoadedTree, ManifestSet};
+use super::{GitSync, Synced};
+use crate::manifest::{LoadOptions, LoadedTree, ManifestSet, unreadable_root};
+use crate::source::SourceError;
 
 impl GitSync {
-    /// The snapshot's manifests at `outcome`'s commit.
-    pub(crate) fn load(&mut self, outcome: &SyncOutcome, options: &LoadOptions) -> ManifestSet {
-        let target = Oid::from_str(&outcome.revision).ok();
-        let changed = match (&self.loaded, target) {
-            (Some((from, _)), Some(to)) => self.changed_paths(*from, to),
-            _ => None,
-        };
-        let previous = (self.loaded.as_ref())
-            .zip(changed.as_ref())
-            .map(|((_, tree), changed)| (tree, changed));
-        debug!(
-            changed = changed.as_ref().map(BTreeSet::len),
-            "loading the snapshot"
-        );
-        let (tree, set) = LoadedTree::load(&outcome.root, &outcome.checkout, options, previous);
-        self.loaded = target.map(|target| (target, tree));
-        set
-    }
-
-    /// The paths under `source.path`, relative to it, that differ between the trees of two
-    /// commits; `None` when either commit cannot be read.
-    fn changed_paths(&self, from: Oid, to: Oid) -> Option<BTreeSet<PathBuf>> {
-        let repo = Repository::open(&self.work_dir).ok()?;
-        let tree = |oid| repo.find_commit(oid).and_then(|commit| commit.tree());
-        changed_paths(&repo, &tree(from).ok()?, &tree(to).ok()?, &self.path).ok()
+    /// The manifests under `source.path` at the synced commit. Fails when that path is not a
+    /// directory there (a wrong path or a bad push; the last snapshot stays in force).
+    pub(crate) fn load(
+        &mut self,
+        synced: &Synced,
+        options: &LoadOptions,
+    ) -> Result<ManifestSet, SourceError> {
+        let commit = synced.commit;
+        let tree = (synced.repo.find_commit(commit))
+            .and_then(|found| found.tree())
+            .map_err(|error| SourceError::Git {
+                url: self.url.display.clone(),
+                detail: format!("cannot read the tree of {commit}: {}", error.message()),
+            })?;
+        let root = Path::new(&self.path);
+        match LoadedTree::load_git(&synced.repo, &tree, root, options, self.loaded.as_ref()) {
+            Ok((loaded, set)) => {
+                self.loaded = Some(loaded);
+                Ok(set)
+            }
+            Err(error) if error.kind() == ErrorKind::NotFound => Err(SourceError::Config(format!(
+                "source.path `{}` does not exist at revision {commit}",
+                self.path
+            ))),
+            Err(error) if error.kind() == ErrorKind::NotADirectory => {
+                Err(SourceError::Config(format!(
+                    "source.path `{}` is not a directory at revision {commit}",
+                    self.path
+                )))
+            }
+            // A path that leads out through a link: an error in the snapshot, as for a
+            // directory source.
+            Err(error) => Ok(unreadable_root(root, &error)),
+        }
     }
 }
 

@@ -17,7 +17,7 @@ mod reload {
 
     use super::super::GitSync;
     use crate::config::{SourceConfig, SourceKind};
-    use crate::manifest::{LoadOptions, Manifest, ManifestSet, load_tree};
+    use crate::manifest::{LoadOptions, Manifest, ManifestSet, load_git_tree};
     use crate::source::{Reference, SourceStats};
 
     fn document(name: &str, replicas: u32) -> String {
@@ -27,12 +27,19 @@ mod reload {
         )
     }
 
-    /// Syncs and loads by diff; also loads the same checkout in full, to compare.
+    /// Syncs and loads by what changed; also loads the same commit in full, to compare.
     fn sync(sync: &mut GitSync) -> (ManifestSet, ManifestSet) {
-        let outcome = sync.sync_once(&SourceStats::default()).unwrap();
-        let by_diff = sync.load(&outcome, &LoadOptions::default());
-        let full = load_tree(&outcome.root, &outcome.checkout, &LoadOptions::default());
-        (by_diff, full)
+        let synced = sync.sync_once(&SourceStats::default()).unwrap();
+        let by_change = sync.load(&synced, &LoadOptions::default()).unwrap();
+        let tree = synced
+            .repo
+            .find_commit(synced.commit)
+            .unwrap()
+            .tree()
+            .unwrap();
+        let root = std::path::Path::new(&sync.path);
+        let full = load_git_tree(&synced.repo, &tree, root, &LoadOptions::default());
+        (by_change, full)
     }
 
     fn same(a: &ManifestSet, b: &ManifestSet) {
@@ -50,7 +57,7 @@ mod reload {
         named.collect()
     }
 
-    /// A commit is loaded by its diff: the result equals a full load, the manifests of
+    /// A commit is loaded by what changed: the result equals a full load, the manifests of
     /// unchanged files are the very ones loaded before (not read again), and duplicates across
     /// files are judged on the whole set, so removing one copy brings the other back.
     #[test]
@@ -100,5 +107,35 @@ mod reload {
         same(&third, &full);
         assert!(std::sync::Arc::ptr_eq(&before["a"], &by_name(&third)["a"]));
         assert_eq!(third.errors, vec![]);
+        assert!(
+            !config.work_dir.join("fleet").exists(),
+            "nothing is checked out"
+        );
+    }
+
+    /// A link whose target changed is read again although the link itself did not change
+    /// (and the target is outside `source.path`): the walk resolves it to the target's blob.
+    #[test]
+    fn a_link_is_read_again_when_its_target_changes() {
+        let repo = TestRepo::new();
+        std::fs::create_dir_all(repo.work.join("shared")).unwrap();
+        std::fs::write(repo.work.join("shared/f.yaml"), document("f", 1)).unwrap();
+        std::os::unix::fs::symlink("../shared/f.yaml", repo.work.join("fleet/f.yaml")).unwrap();
+        repo.commit("fleet/db.yaml", "revision: 1\n", "a linked database");
+        let config = SourceConfig {
+            kind: SourceKind::Git,
+            url: Some(repo.file_url()),
+            path: "fleet".into(),
+            work_dir: repo.work_dir("clone"),
+            ..SourceConfig::default()
+        };
+        let mut source = GitSync::new(&config, Reference::from_config(&config)).unwrap();
+        let (first, _) = sync(&mut source);
+        assert_eq!(by_name(&first)["f"].object.spec.replicas, Some(1));
+
+        repo.commit("shared/f.yaml", &document("f", 4), "the target changes");
+        let (second, full) = sync(&mut source);
+        same(&second, &full);
+        assert_eq!(by_name(&second)["f"].object.spec.replicas, Some(4));
     }
 }
