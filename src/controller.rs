@@ -25,7 +25,6 @@ use std::time::Duration;
 use futures::{FutureExt, StreamExt};
 use kube::api::Api;
 use kube::runtime::controller::{Config as ControllerConfig, Controller};
-use kube::runtime::events::Recorder;
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Client, ResourceExt};
@@ -129,7 +128,7 @@ pub struct Context {
     versions: Store<PostgresVersion>,
     settings: ReconcilerSettings,
     is_leader: Arc<dyn Fn() -> bool + Send + Sync>,
-    recorder: Recorder,
+    recorder: events::EventRecorder,
     /// Failed reconciles in a row per database, for its backoff.
     failures: Arc<Mutex<HashMap<ObjectRef<GitopsPostgres>, u32>>>,
     metrics: Metrics,

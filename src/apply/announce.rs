@@ -3,9 +3,9 @@
 //! follows this instance's Git.
 
 use k8s_openapi::api::core::v1::ObjectReference;
-use kube::runtime::events::{EventType, Recorder};
+use kube::runtime::events::EventType;
 
-use crate::events::{self, Notice};
+use crate::events::{self, EventRecorder, Notice};
 use crate::manifest::ManifestError;
 use crate::ownership::{Object, Refusal};
 
@@ -19,7 +19,7 @@ fn gitops_object(namespace: &str, name: &str) -> ObjectReference {
     }
 }
 
-async fn warn(recorder: &Recorder, regarding: &ObjectReference, reason: &str, note: &str) {
+async fn warn(recorder: &EventRecorder, regarding: &ObjectReference, reason: &str, note: &str) {
     let notice = Notice {
         type_: EventType::Warning,
         reason,
@@ -32,7 +32,7 @@ async fn warn(recorder: &Recorder, regarding: &ObjectReference, reason: &str, no
 
 /// `InvalidManifest` on each gitops object whose manifest in Git is broken (when the broken
 /// document still names its database). The object keeps its last good version.
-pub(super) async fn invalid(recorder: &Recorder, invalid: &[ManifestError]) {
+pub(super) async fn invalid(recorder: &EventRecorder, invalid: &[ManifestError]) {
     for error in invalid {
         let Some((namespace, name)) = &error.database else {
             continue;
@@ -50,7 +50,11 @@ pub(super) async fn invalid(recorder: &Recorder, invalid: &[ManifestError]) {
 
 /// `OwnedByAnother` on each gitops object this instance's Git declares but another instance
 /// owns: its manifest is not applied here.
-pub(super) async fn foreign(recorder: &Recorder, foreign: &[(String, String, String)], ours: &str) {
+pub(super) async fn foreign(
+    recorder: &EventRecorder,
+    foreign: &[(String, String, String)],
+    ours: &str,
+) {
     for (namespace, name, owner) in foreign {
         let refusal = Refusal {
             owner: owner.clone(),
