@@ -86,8 +86,9 @@ pub struct Manifest {
     pub file: PathBuf,
     /// 1-based line where the document starts.
     pub line: usize,
-    pub object: GitopsPostgres,
     /// The document as written (only keys the user wrote), for declared-field comparison.
+    /// The only form kept: the typed object is read from it when a plan needs it
+    /// ([`Manifest::object`]), as a snapshot of 10,000 manifests held both for no reader.
     pub declared: Value,
     /// The file's text and the document's index in it, to find lines of fields later.
     source: Arc<str>,
@@ -97,10 +98,21 @@ pub struct Manifest {
 impl Manifest {
     /// `(namespace, name)`; the namespace is always set after loading.
     pub fn key(&self) -> (String, String) {
-        (
-            self.object.metadata.namespace.clone().unwrap_or_default(),
-            self.object.metadata.name.clone().unwrap_or_default(),
-        )
+        let (namespace, name) = self.key_ref();
+        (namespace.to_owned(), name.to_owned())
+    }
+
+    /// `(namespace, name)`, borrowed.
+    pub(crate) fn key_ref(&self) -> (&str, &str) {
+        let metadata = &self.declared["metadata"];
+        let field = |key: &str| metadata[key].as_str().unwrap_or_default();
+        (field("namespace"), field("name"))
+    }
+
+    /// The declared object, typed. Loading checked that it reads (an error otherwise), so
+    /// this fails only for a manifest made from a cluster object KubeDB's types cannot read.
+    pub fn object(&self) -> Result<GitopsPostgres, serde_json::Error> {
+        <GitopsPostgres as serde::Deserialize>::deserialize(&self.declared)
     }
 
     /// The line of a field in this document (or of its nearest written ancestor).
@@ -110,18 +122,17 @@ impl Manifest {
 
     /// Builds a manifest from an object read from the cluster: there is no file, so lines
     /// point at the object itself. What the API server and the sync stage added is taken out
-    /// first, so the object declares what its manifest declared.
-    pub(crate) fn from_object(mut object: GitopsPostgres, origin: &str) -> Self {
-        let mut declared = serde_json::to_value(&object).unwrap_or(Value::Null);
-        declared_form(&mut declared);
-        if let Ok(spec) = serde_json::from_value(declared["spec"].clone()) {
-            object.spec = spec;
+    /// first (and the status, which no manifest declares), so the object declares what its
+    /// manifest declared.
+    pub(crate) fn from_object(object: &GitopsPostgres, origin: &str) -> Self {
+        let mut declared = serde_json::to_value(object).unwrap_or(Value::Null);
+        if let Some(document) = declared.as_object_mut() {
+            document.remove("status");
         }
-        remove_sync_label(object.metadata.labels.get_or_insert_with(Default::default));
+        declared_form(&mut declared);
         Self {
             file: PathBuf::from(origin),
             line: 1,
-            object,
             declared,
             source: Arc::from(""),
             document_index: 0,
@@ -244,10 +255,9 @@ pub fn load_text(file: &Path, text: Arc<str>, opts: &LoadOptions, set: &mut Mani
             yaml::locate(&text, document.index, path).unwrap_or(document.line)
         };
         match build_manifest(document.value, opts) {
-            Ok((object, declared)) => set.manifests.push(Arc::new(Manifest {
+            Ok(declared) => set.manifests.push(Arc::new(Manifest {
                 file: file.to_path_buf(),
                 line: document.line,
-                object,
                 declared,
                 source: text.clone(),
                 document_index: document.index,
@@ -288,7 +298,7 @@ fn identify(value: &Value, opts: &LoadOptions) -> Identified {
 fn build_manifest(
     mut value: Value,
     opts: &LoadOptions,
-) -> Result<(GitopsPostgres, Value), (Identified, Vec<Violation>)> {
+) -> Result<Value, (Identified, Vec<Violation>)> {
     let mut violations = Vec::new();
     let key = |k: &str| vec![PathSegment::Key(k.to_string())];
     let map = value
@@ -370,8 +380,9 @@ fn build_manifest(
     if !violations.is_empty() {
         return Err((identified, violations));
     }
+    // Read once here so that every later `Manifest::object` reads.
     match <GitopsPostgres as serde::Deserialize>::deserialize(&value) {
-        Ok(object) => Ok((object, value)),
+        Ok(_) => Ok(value),
         Err(error) => Err((
             identified,
             vec![Violation {
@@ -401,12 +412,6 @@ fn declared_form(document: &mut Value) {
     }
 }
 
-fn remove_sync_label(labels: &mut std::collections::BTreeMap<String, String>) {
-    if labels.get(MANAGED_BY_LABEL).map(String::as_str) == Some(MANAGED_BY_VALUE) {
-        labels.remove(MANAGED_BY_LABEL);
-    }
-}
-
 /// Two manifests for one database: neither is applied, both are reported.
 pub(crate) fn reject_duplicates(set: &mut ManifestSet) {
     // Keys are borrowed while looking (no allocation per manifest: a snapshot of 10,000 is
@@ -414,11 +419,7 @@ pub(crate) fn reject_duplicates(set: &mut ManifestSet) {
     let mut first_at: HashMap<(&str, &str), usize> = HashMap::with_capacity(set.manifests.len());
     let mut repeated: BTreeMap<(&str, &str), Vec<usize>> = BTreeMap::new();
     for (index, manifest) in set.manifests.iter().enumerate() {
-        let meta = &manifest.object.metadata;
-        let key = (
-            meta.namespace.as_deref().unwrap_or_default(),
-            meta.name.as_deref().unwrap_or_default(),
-        );
+        let key = manifest.key_ref();
         match first_at.entry(key) {
             Entry::Occupied(first) => (repeated.entry(key))
                 .or_insert_with(|| vec![*first.get()])

@@ -184,7 +184,7 @@ pub fn plan_database(
         return plan;
     }
     let Some(live) = facts.live else {
-        let object = patch::provision_object(facts.desired, facts.declared, revision);
+        let object = patch::provision_object(&facts.desired, facts.declared, revision);
         plan.steps.push(Step::Provision(Box::new(object)));
         return plan;
     };
@@ -201,7 +201,7 @@ pub fn plan_database(
     // (and none is withheld: the record would say a change was made that was not).
     if plan.steps.is_empty() && plan.waiting_reason.is_none() {
         plan.bookkeeping = patch::bookkeeping_patch(
-            facts.desired,
+            &facts.desired,
             facts.declared,
             live,
             facts.record.as_ref(),

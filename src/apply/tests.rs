@@ -15,7 +15,7 @@ fn manifest() -> Manifest {
         "spec": {"version": "16.4", "replicas": 3},
     }))
     .unwrap();
-    Manifest::from_object(object, "pg1.yaml")
+    Manifest::from_object(&object, "pg1.yaml")
 }
 
 /// The object as `config` would have written it, with `owner` (if any).

@@ -117,9 +117,7 @@ async fn reconcile_inner(
     owners::settle(ctx, &key);
     kubedb_gitops::announce(ctx, object).await;
 
-    let mut desired = (**object).clone();
-    desired.status = None;
-    let manifest = Manifest::from_object(desired, &format!("{namespace}/{name}"));
+    let manifest = Manifest::from_object(object, &format!("{namespace}/{name}"));
     let mut plan = plan_database(
         &manifest,
         live.as_ref(),

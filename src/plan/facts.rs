@@ -15,7 +15,8 @@ use crate::models::{
 
 pub(super) struct Facts<'a> {
     pub manifest: &'a Manifest,
-    pub desired: &'a GitopsPostgres,
+    /// The manifest's object, typed (read from its declared form once per plan).
+    pub desired: GitopsPostgres,
     pub namespace: String,
     pub name: String,
     /// The spec as Git declares it: only the keys written, nulls dropped (borrowed from the
@@ -48,12 +49,18 @@ impl<'a> Facts<'a> {
         revision: Option<&'a str>,
     ) -> Result<Self, PlanError> {
         let (namespace, name) = manifest.key();
+        let desired = manifest.object().map_err(|error| PlanError {
+            file: manifest.file.display().to_string(),
+            line: manifest.line,
+            message: format!("the declared object cannot be read: {error}"),
+            kind: ErrorKind::InvalidSpec,
+        })?;
         static NOTHING: LazyLock<Map<String, Value>> = LazyLock::new(Map::new);
         let declared_spec = manifest.declared.get("spec").unwrap_or(&Value::Null);
         let declared = declared_spec.as_object().unwrap_or(&NOTHING);
         let mut facts = Self {
             manifest,
-            desired: &manifest.object,
+            desired,
             namespace,
             name,
             declared,
@@ -102,8 +109,7 @@ impl<'a> Facts<'a> {
 
     /// An annotation of the gitops object.
     pub fn annotation(&self, key: &str) -> Option<&'a str> {
-        let annotations = self.desired.metadata.annotations.as_ref()?;
-        annotations.get(key).map(String::as_str)
+        self.manifest.declared["metadata"]["annotations"][key].as_str()
     }
 
     pub fn generation(&self) -> i64 {

@@ -45,7 +45,7 @@ struct Candidate {
 /// database (an OpsRequest of the same intent that already ended without the change).
 pub(super) fn steps(facts: &Facts<'_>, live: &KubedbPostgres) -> Result<Vec<Step>, Vec<PlanError>> {
     let patch_plan = patch::plan_patch(
-        facts.desired,
+        &facts.desired,
         facts.declared,
         live,
         &facts.live_spec,

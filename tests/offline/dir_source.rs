@@ -19,7 +19,9 @@ fn database(replicas: i32) -> String {
 
 fn replicas(snapshot: &source::Snapshot) -> Vec<Option<i32>> {
     let manifests = snapshot.manifests.manifests.iter();
-    manifests.map(|m| m.object.spec.replicas).collect()
+    manifests
+        .map(|m| m.object().unwrap().spec.replicas)
+        .collect()
 }
 
 fn dir_config(dir: &std::path::Path) -> SourceConfig {

@@ -25,7 +25,9 @@ fn database(replicas: i32) -> String {
 /// The replicas each database of the snapshot declares.
 fn replicas(snapshot: &source::Snapshot) -> Vec<Option<i32>> {
     let manifests = snapshot.manifests.manifests.iter();
-    manifests.map(|m| m.object.spec.replicas).collect()
+    manifests
+        .map(|m| m.object().unwrap().spec.replicas)
+        .collect()
 }
 
 /// The files the snapshot read that hold no Postgres (the test repository's first commit

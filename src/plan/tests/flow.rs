@@ -377,7 +377,7 @@ fn names_are_deterministic_and_generation_sensitive() {
     let b = plan(&manifest(spec.clone()), Some(&live(live_spec())));
     assert_eq!(a, b);
     let mut later = manifest(spec);
-    later.object.metadata.generation = Some(7);
+    later.declared["metadata"]["generation"] = json!(7);
     let c = plan(&later, Some(&live(live_spec())));
     assert_ne!(ops_name(&a, 0), ops_name(&c, 0));
     assert!(ops_name(&a, 0).starts_with("pg1-horizontalscaling-"));

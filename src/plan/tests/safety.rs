@@ -66,7 +66,7 @@ fn cluster_mode_copies_no_gitops_tool_metadata() {
         "spec": set(desired_spec(), "/deletionPolicy", json!("Halt"))
     }))
     .unwrap();
-    let manifest = Manifest::from_object(object, "db/pg1");
+    let manifest = Manifest::from_object(&object, "db/pg1");
     let provision = plan(&manifest, None);
     assert_no_tool_metadata(&provision);
     assert_eq!(
@@ -137,7 +137,7 @@ fn beside_pg2(pg1: crate::models::CachedDatabase) -> (ManifestSet, LiveState) {
     set_.manifests
         .push(std::sync::Arc::new(manifest(desired_spec())));
     let mut other = manifest(set(desired_spec(), "/replicas", json!(5)));
-    other.object.metadata.name = Some("pg2".into());
+    other.declared["metadata"]["name"] = json!("pg2");
     set_.manifests.push(std::sync::Arc::new(other));
     let mut live_state = LiveState::default();
     live_state

@@ -96,7 +96,7 @@ mod reload {
         let (before, after) = (by_name(&first), by_name(&second));
         assert!(std::sync::Arc::ptr_eq(&before["e"], &after["e"]));
         assert!(!std::sync::Arc::ptr_eq(&before["b"], &after["b"]));
-        assert_eq!(after["b"].object.spec.replicas, Some(5));
+        assert_eq!(after["b"].object().unwrap().spec.replicas, Some(5));
         assert!(!after.contains_key("c") && !after.contains_key("a"));
         assert_eq!(second.errors.len(), 2, "{:?}", second.errors);
 
@@ -131,11 +131,17 @@ mod reload {
         };
         let mut source = GitSync::new(&config, Reference::from_config(&config)).unwrap();
         let (first, _) = sync(&mut source);
-        assert_eq!(by_name(&first)["f"].object.spec.replicas, Some(1));
+        assert_eq!(
+            by_name(&first)["f"].object().unwrap().spec.replicas,
+            Some(1)
+        );
 
         repo.commit("shared/f.yaml", &document("f", 4), "the target changes");
         let (second, full) = sync(&mut source);
         same(&second, &full);
-        assert_eq!(by_name(&second)["f"].object.spec.replicas, Some(4));
+        assert_eq!(
+            by_name(&second)["f"].object().unwrap().spec.replicas,
+            Some(4)
+        );
     }
 }
