@@ -34,8 +34,8 @@ use crate::events;
 use crate::execute::FIELD_MANAGER;
 use crate::manifest::{Manifest, ManifestError};
 use crate::models::{
-    APPLIED_HASH_ANNOTATION, GitopsPostgres, MANAGED_BY_LABEL, MANAGED_BY_VALUE, OWNER_LABEL,
-    REVISION_ANNOTATION, SOURCE_LABEL,
+    APPLIED_HASH_ANNOTATION, CachedGitops, GitopsPostgres, MANAGED_BY_LABEL, MANAGED_BY_VALUE,
+    OWNER_LABEL, REVISION_ANNOTATION, SOURCE_LABEL,
 };
 use crate::notify::Notifier;
 use crate::ownership::{self, Claim};
@@ -180,7 +180,7 @@ enum Write {
 /// reflector cache).
 fn write_for(
     manifest: &Manifest,
-    live: Option<&GitopsPostgres>,
+    live: Option<&CachedGitops>,
     settings: &ApplySettings,
     revision: &str,
 ) -> Write {
@@ -210,7 +210,7 @@ fn write_for(
 pub async fn apply(
     client: &Client,
     snapshot: &Snapshot,
-    cache: &Store<GitopsPostgres>,
+    cache: &Store<CachedGitops>,
     settings: &ApplySettings,
     verified: &mut Verified,
 ) -> ApplyReport {
@@ -226,17 +226,20 @@ pub async fn apply(
     let mut writes: Vec<((String, String), Value)> = Vec::new();
     let mut now_verified = Verified::default();
     for manifest in &snapshot.manifests.manifests {
-        let key = manifest.key();
-        let live = cache.get(&ObjectRef::new(&key.1).within(&key.0));
-        let live = live.as_deref();
-        if verified.still_holds(&key, manifest, live) {
-            now_verified.record(key, manifest, live);
+        if let Some(held) = verified.take(manifest)
+            && held.still_holds(cache.get(held.object()).as_deref())
+        {
+            now_verified.keep(held);
             report.unchanged += 1;
             continue;
         }
+        let key = manifest.key();
+        let object = ObjectRef::new(&key.1).within(&key.0);
+        let live = cache.get(&object);
+        let live = live.as_deref();
         match write_for(manifest, live, settings, &snapshot.revision) {
             Write::None => {
-                now_verified.record(key, manifest, live);
+                now_verified.record(manifest, object, live);
                 report.unchanged += 1;
             }
             Write::Apply(config) => writes.push((key, config)),
@@ -362,7 +365,7 @@ async fn prune(
 pub async fn run(
     client: Client,
     mut snapshots: watch::Receiver<Option<Arc<Snapshot>>>,
-    (cache, mut listed): (Store<GitopsPostgres>, watch::Receiver<bool>),
+    (cache, mut listed): (Store<CachedGitops>, watch::Receiver<bool>),
     settings: ApplySettings,
     is_leader: Arc<dyn Fn() -> bool + Send + Sync>,
     on_first_snapshot: impl FnOnce() + Send + 'static,

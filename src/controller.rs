@@ -37,7 +37,9 @@ use crate::events;
 use crate::execute::ExecuteError;
 use crate::gate::ChangeControl;
 use crate::metrics::Metrics;
-use crate::models::{CachedDatabase, GitopsPostgres, PostgresOpsRequest, PostgresVersion};
+use crate::models::{
+    CachedDatabase, CachedGitops, GitopsPostgres, PostgresOpsRequest, PostgresVersion,
+};
 use crate::notify::Notifier;
 use crate::plan::PlanSettings;
 
@@ -111,8 +113,8 @@ pub enum ReconcileError {
     Status { name: String, source: kube::Error },
     #[error("adopting the kubedb.com Postgres {name}: {source}")]
     Adopt { name: String, source: kube::Error },
-    /// Never seen: the cache's text of a database did not read back (see `CachedDatabase`).
-    #[error("reading the cached kubedb.com Postgres {name}: {source}")]
+    /// Never seen: the cache's text of an object did not read back (see `models::Cached`).
+    #[error("reading the cached Postgres objects of {name}: {source}")]
     Cached {
         name: String,
         source: serde_json::Error,
@@ -122,7 +124,7 @@ pub enum ReconcileError {
 /// What every reconcile shares.
 pub struct Context {
     client: Client,
-    gitops: Store<GitopsPostgres>,
+    gitops: Store<CachedGitops>,
     databases: Store<CachedDatabase>,
     ops_requests: Store<PostgresOpsRequest>,
     versions: Store<PostgresVersion>,
@@ -130,7 +132,7 @@ pub struct Context {
     is_leader: Arc<dyn Fn() -> bool + Send + Sync>,
     recorder: events::EventRecorder,
     /// Failed reconciles in a row per database, for its backoff.
-    failures: Arc<Mutex<HashMap<ObjectRef<GitopsPostgres>, u32>>>,
+    failures: Arc<Mutex<HashMap<ObjectRef<CachedGitops>, u32>>>,
     metrics: Metrics,
     standings: Arc<Mutex<Standings>>,
     broken: BrokenManifests,
@@ -164,7 +166,7 @@ pub async fn run(
     on_ready: impl FnOnce() + Send + 'static,
 ) {
     let scoped = |client: Client| -> (
-        Api<GitopsPostgres>,
+        Api<CachedGitops>,
         Api<CachedDatabase>,
         Api<PostgresOpsRequest>,
     ) {
@@ -239,7 +241,7 @@ pub async fn run(
             owners.clone(),
             settings.notify.clone(),
         );
-        move |deleted: Option<&GitopsPostgres>| {
+        move |deleted: Option<&CachedGitops>| {
             let mut standings = standings.lock().expect("standings");
             let mut failures = failures.lock().expect("failure counts");
             let mut expectations = expectations.lock().expect("expectations");
@@ -424,8 +426,13 @@ fn observed_by<K>(api: &ApiHealth) -> impl Fn(&Result<watcher::Event<K>, watcher
     move |event| api.observe_watch(event)
 }
 
+/// The key of a gitops object (read whole) in the controller's cache, which keeps it compact.
+pub(super) fn cache_key(object: &GitopsPostgres) -> ObjectRef<CachedGitops> {
+    ObjectRef::new(&object.name_any()).within(&object.namespace().unwrap_or_default())
+}
+
 /// The gitops object of a `kubedb.com` Postgres has the same namespace and name.
-fn same_name(database: &CachedDatabase) -> Option<ObjectRef<GitopsPostgres>> {
+fn same_name(database: &CachedDatabase) -> Option<ObjectRef<CachedGitops>> {
     Some(ObjectRef::new(&database.name_any()).within(&database.namespace()?))
 }
 

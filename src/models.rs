@@ -8,7 +8,7 @@ mod kubedb;
 mod ops;
 mod spec;
 
-pub use cached::CachedDatabase;
+pub use cached::{Cached, CachedDatabase, CachedGitops, Compact};
 pub use catalog::{PostgresVersion, PostgresVersionSpec, UpdateConstraints};
 pub use gitops::{GitOpsInfo, GitOpsInfoList, GitOpsOperation, GitopsPostgres, GitopsStatus};
 pub use kubedb::{Condition, DatabaseStatus, KubedbPostgres, LastApplied, LastAppliedError};

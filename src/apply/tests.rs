@@ -19,7 +19,7 @@ fn manifest() -> Manifest {
 }
 
 /// The object as `config` would have written it, with `owner` (if any).
-fn object_with(config: &Value, owner: Option<&str>) -> GitopsPostgres {
+fn object_with(config: &Value, owner: Option<&str>) -> CachedGitops {
     let mut object = config.clone();
     object["metadata"]["resourceVersion"] = json!("42");
     match owner {
@@ -88,21 +88,26 @@ fn an_unowned_object_is_adopted_only_as_it_was_read() {
 fn only_the_same_loaded_manifest_on_the_same_object_version_is_taken_as_still_held() {
     let settings = settings();
     let manifest = Arc::new(manifest());
-    let key = manifest.key();
+    let (namespace, name) = manifest.key();
+    let object = ObjectRef::new(&name).within(&namespace);
     let live = object_with(&apply_object(&manifest, "abc", &settings), Some("team-a"));
     let mut verified = Verified::default();
-    assert!(!verified.still_holds(&key, &manifest, Some(&live)));
-    verified.record(key.clone(), &manifest, Some(&live));
-    assert!(verified.still_holds(&key, &manifest, Some(&live)));
+    assert!(verified.take(&manifest).is_none(), "nothing recorded yet");
+    verified.record(&manifest, object.clone(), Some(&live));
+    let held = verified.take(&manifest).expect("recorded");
+    assert_eq!(held.object(), &object);
+    assert!(held.still_holds(Some(&live)));
     // The object changed (a hand edit, a label, a status write): compared again.
     let mut moved = live.clone();
     moved.metadata.resource_version = Some("43".into());
-    assert!(!verified.still_holds(&key, &manifest, Some(&moved)));
+    assert!(!held.still_holds(Some(&moved)));
+    // The object is gone.
+    assert!(!held.still_holds(None));
+    verified.keep(held);
     // The file was loaded again, even to the same content: compared again.
     let reloaded = Arc::new(self::manifest());
-    assert!(!verified.still_holds(&key, &reloaded, Some(&live)));
-    // The object is gone.
-    assert!(!verified.still_holds(&key, &manifest, None));
-    let other = ("db".to_string(), "pg2".to_string());
-    assert!(!verified.still_holds(&other, &manifest, Some(&live)));
+    assert!(verified.take(&reloaded).is_none());
+    // An entry is taken once: a pass keeps only what it found again.
+    assert!(verified.take(&manifest).is_some());
+    assert!(verified.take(&manifest).is_none());
 }

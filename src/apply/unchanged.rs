@@ -12,7 +12,7 @@ use kube::ResourceExt;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::models::{APPLIED_HASH_ANNOTATION, GitopsPostgres};
+use crate::models::{APPLIED_HASH_ANNOTATION, CachedGitops};
 
 /// The hash of an apply configuration, canonical (serde_json orders object keys), as 16 hex
 /// digits.
@@ -28,7 +28,7 @@ pub(super) fn short_hash(text: &str) -> String {
 }
 
 /// Whether `live` already holds `config`, whose hash is `hash`.
-pub(crate) fn holds(live: &GitopsPostgres, config: &Value, hash: &str) -> bool {
+pub(crate) fn holds(live: &CachedGitops, config: &Value, hash: &str) -> bool {
     if live
         .annotations()
         .get(APPLIED_HASH_ANNOTATION)
@@ -37,13 +37,13 @@ pub(crate) fn holds(live: &GitopsPostgres, config: &Value, hash: &str) -> bool {
     {
         return false;
     }
-    let Ok(live) = serde_json::to_value(live) else {
+    let (Ok(metadata), Ok(spec)) = (serde_json::to_value(&live.metadata), live.spec_value()) else {
         return false;
     };
     ["labels", "annotations"]
         .iter()
-        .all(|key| contains(&live["metadata"][key], &config["metadata"][key]))
-        && contains(&live["spec"], &config["spec"])
+        .all(|key| contains(&metadata[key], &config["metadata"][key]))
+        && contains(&spec, &config["spec"])
 }
 
 /// Whether every value of `wanted` is in `live`: objects key by key, anything else (lists
@@ -64,7 +64,7 @@ mod tests {
 
     use super::*;
 
-    fn object(spec: Value, annotations: Value) -> GitopsPostgres {
+    fn object(spec: Value, annotations: Value) -> CachedGitops {
         serde_json::from_value(json!({
             "apiVersion": "gitops.kubedb.com/v1alpha1", "kind": "Postgres",
             "metadata": {"name": "pg1", "namespace": "db", "labels": {"team": "a"},

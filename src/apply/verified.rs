@@ -10,58 +10,74 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::manifest::Manifest;
-use crate::models::GitopsPostgres;
+use kube::runtime::reflector::ObjectRef;
 
-/// One database found holding its manifest: which loaded manifest, at which version of the
-/// object.
+use crate::manifest::Manifest;
+use crate::models::CachedGitops;
+
+/// One database found holding its manifest: which loaded manifest, its object's key, and at
+/// which version of the object.
 #[derive(Debug)]
-struct Held {
+pub(crate) struct Held {
     manifest: Arc<Manifest>,
+    object: ObjectRef<CachedGitops>,
     resource_version: String,
+}
+
+impl Held {
+    /// The key of the manifest's object in the cache.
+    pub(crate) fn object(&self) -> &ObjectRef<CachedGitops> {
+        &self.object
+    }
+
+    /// Whether `live` is still the very version found holding the manifest.
+    pub(crate) fn still_holds(&self, live: Option<&CachedGitops>) -> bool {
+        live.and_then(|live| live.metadata.resource_version.as_deref())
+            == Some(self.resource_version.as_str())
+    }
 }
 
 /// The databases whose object was found holding their manifest in the last pass; only those
 /// of the last pass are kept, so a removed manifest leaves no entry behind.
+///
+/// Entries are found by the manifest's address: a pass over 10,000 unchanged manifests then
+/// builds no key and copies nothing (built per manifest, keys and copies took 37 ms a pass at
+/// 10,000). Each entry holds its `Arc`, so no other manifest can take that address while it is
+/// here.
 #[derive(Debug, Default)]
 pub(crate) struct Verified {
-    held: HashMap<(String, String), Held>,
+    held: HashMap<usize, Held>,
+}
+
+fn address(manifest: &Arc<Manifest>) -> usize {
+    Arc::as_ptr(manifest) as usize
 }
 
 impl Verified {
-    /// Whether the last pass found `live` (at this very version) holding this very manifest.
-    pub(crate) fn still_holds(
-        &self,
-        key: &(String, String),
-        manifest: &Arc<Manifest>,
-        live: Option<&GitopsPostgres>,
-    ) -> bool {
-        let (Some(held), Some(version)) = (
-            self.held.get(key),
-            live.and_then(|live| live.metadata.resource_version.as_deref()),
-        ) else {
-            return false;
-        };
-        Arc::ptr_eq(&held.manifest, manifest) && held.resource_version == version
+    /// The last pass's entry of this very loaded manifest, if it had one.
+    pub(crate) fn take(&mut self, manifest: &Arc<Manifest>) -> Option<Held> {
+        self.held.remove(&address(manifest))
     }
 
-    /// Records that `live` holds `manifest`. An object without a version (never the case
-    /// for one read from the API server) is not recorded.
+    /// Keeps an entry found still holding.
+    pub(crate) fn keep(&mut self, held: Held) {
+        self.held.insert(address(&held.manifest), held);
+    }
+
+    /// Records that `live`, the object at `object`, holds `manifest`. An object without a
+    /// version (never the case for one read from the API server) is not recorded.
     pub(crate) fn record(
         &mut self,
-        key: (String, String),
         manifest: &Arc<Manifest>,
-        live: Option<&GitopsPostgres>,
+        object: ObjectRef<CachedGitops>,
+        live: Option<&CachedGitops>,
     ) {
         if let Some(version) = live.and_then(|live| live.metadata.resource_version.clone()) {
-            let manifest = Arc::clone(manifest);
-            self.held.insert(
-                key,
-                Held {
-                    manifest,
-                    resource_version: version,
-                },
-            );
+            self.keep(Held {
+                manifest: Arc::clone(manifest),
+                object,
+                resource_version: version,
+            });
         }
     }
 }

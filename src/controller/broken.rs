@@ -9,10 +9,10 @@ use futures::{Stream, StreamExt, stream};
 use kube::runtime::reflector::ObjectRef;
 use tokio::sync::watch;
 
-use crate::models::GitopsPostgres;
+use crate::models::CachedGitops;
 use crate::source::Snapshot;
 
-type Key = ObjectRef<GitopsPostgres>;
+type Key = ObjectRef<CachedGitops>;
 
 /// Follows the source's snapshots; empty without a source (`source.kind = "cluster"`).
 #[derive(Clone, Default)]

@@ -16,9 +16,9 @@ use futures::channel::mpsc::{UnboundedReceiver, UnboundedSender, unbounded};
 use kube::runtime::reflector::ObjectRef;
 
 use crate::gate::Hold;
-use crate::models::GitopsPostgres;
+use crate::models::{CachedGitops, ObjectMeta};
 
-type Key = ObjectRef<GitopsPostgres>;
+type Key = ObjectRef<CachedGitops>;
 
 /// The budget a database belongs to: the fleet (`None`), or a value of the label.
 pub(crate) type Group = Option<String>;
@@ -65,11 +65,10 @@ impl FleetBudget {
     }
 
     /// The group of a database, from its gitops object's labels.
-    pub(crate) fn group_of(&self, object: &GitopsPostgres) -> Group {
+    pub(crate) fn group_of(&self, object: &ObjectMeta) -> Group {
         let label = self.label.as_ref()?;
         Some(
             object
-                .metadata
                 .labels
                 .as_ref()
                 .and_then(|labels| labels.get(label))

@@ -6,13 +6,13 @@ use tokio::sync::watch;
 
 use super::BrokenManifests;
 use crate::api_health::ApiHealth;
-use crate::models::{GitopsPostgres, PostgresOpsRequest};
+use crate::models::{CachedGitops, PostgresOpsRequest};
 
 /// The caches of gitops objects and OpsRequests the controller fills, readable elsewhere (the
 /// `/status` endpoint) without any API call of its own.
 #[derive(Clone)]
 pub struct Caches {
-    pub gitops: Store<GitopsPostgres>,
+    pub gitops: Store<CachedGitops>,
     /// True once the gitops cache holds the first full list. Readers wait on this, not on
     /// `Store::wait_until_ready`: kube-runtime's readiness wakes only one of several waiters
     /// (a oneshot receiver keeps one waker), and the controller already waits on it.
@@ -27,7 +27,7 @@ pub struct Caches {
 
 /// The writing halves of [`Caches`], handed to [`super::run`].
 pub struct CacheWriters {
-    pub(super) gitops: Writer<GitopsPostgres>,
+    pub(super) gitops: Writer<CachedGitops>,
     pub(super) gitops_listed: watch::Sender<bool>,
     pub(super) ops_requests: Writer<PostgresOpsRequest>,
 }

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use kube::runtime::reflector::ObjectRef;
 
-use crate::models::GitopsPostgres;
+use crate::models::CachedGitops;
 
 /// How long a database waits at most for the cache to show our write.
 pub(super) const PATIENCE: Duration = Duration::from_secs(15);
@@ -52,11 +52,11 @@ impl Expected {
 
 #[derive(Debug, Default)]
 pub(super) struct Expectations {
-    pending: HashMap<ObjectRef<GitopsPostgres>, (Expected, Instant)>,
+    pending: HashMap<ObjectRef<CachedGitops>, (Expected, Instant)>,
 }
 
 impl Expectations {
-    pub(super) fn expect(&mut self, key: ObjectRef<GitopsPostgres>, expected: Expected) {
+    pub(super) fn expect(&mut self, key: ObjectRef<CachedGitops>, expected: Expected) {
         self.pending.insert(key, (expected, Instant::now()));
     }
 
@@ -64,7 +64,7 @@ impl Expectations {
     /// [`PATIENCE`]. A met or expired expectation is dropped.
     pub(super) fn allows(
         &mut self,
-        key: &ObjectRef<GitopsPostgres>,
+        key: &ObjectRef<CachedGitops>,
         seen: &Seen<'_>,
         now: Instant,
     ) -> bool {
@@ -78,11 +78,11 @@ impl Expectations {
         done
     }
 
-    pub(super) fn forget(&mut self, key: &ObjectRef<GitopsPostgres>) {
+    pub(super) fn forget(&mut self, key: &ObjectRef<CachedGitops>) {
         self.pending.remove(key);
     }
 
-    pub(super) fn retain(&mut self, mut keep: impl FnMut(&ObjectRef<GitopsPostgres>) -> bool) {
+    pub(super) fn retain(&mut self, mut keep: impl FnMut(&ObjectRef<CachedGitops>) -> bool) {
         self.pending.retain(|key, _| keep(key));
     }
 
@@ -95,7 +95,7 @@ impl Expectations {
 mod tests {
     use super::*;
 
-    fn key() -> ObjectRef<GitopsPostgres> {
+    fn key() -> ObjectRef<CachedGitops> {
         ObjectRef::new("orders").within("db")
     }
 

@@ -18,7 +18,7 @@ use super::{Context, publish_standings};
 
 use crate::execute::FIELD_MANAGER;
 use crate::manifest::Manifest;
-use crate::models::{GitopsPostgres, KubedbPostgres, OWNER_LABEL};
+use crate::models::{CachedGitops, GitopsPostgres, KubedbPostgres, OWNER_LABEL};
 use crate::ownership::{self, Refusal, Verdict};
 use crate::plan::{DatabasePlan, ErrorKind, PlanError};
 
@@ -26,7 +26,7 @@ use crate::plan::{DatabasePlan, ErrorKind, PlanError};
 pub(super) struct Owners {
     pub(super) id: String,
     /// Databases left to another instance, with the refusal last announced for each.
-    left: Mutex<HashMap<ObjectRef<GitopsPostgres>, Refusal>>,
+    left: Mutex<HashMap<ObjectRef<CachedGitops>, Refusal>>,
 }
 
 impl Owners {
@@ -50,14 +50,14 @@ impl Owners {
 
     /// Records that the database of `key` is left to another instance; true when this is news
     /// (first time, or another owner than announced), so the Event goes out once.
-    pub(super) fn leave(&self, key: ObjectRef<GitopsPostgres>, refusal: &Refusal) -> bool {
+    pub(super) fn leave(&self, key: ObjectRef<CachedGitops>, refusal: &Refusal) -> bool {
         let mut left = self.left.lock().expect("left databases");
         left.insert(key, refusal.clone()).as_ref() != Some(refusal)
     }
 
     /// The database of `key` is ours again (or gone): a later refusal is news again. True
     /// when it was left before.
-    pub(super) fn settle(&self, key: &ObjectRef<GitopsPostgres>) -> bool {
+    pub(super) fn settle(&self, key: &ObjectRef<CachedGitops>) -> bool {
         self.left
             .lock()
             .expect("left databases")
@@ -66,7 +66,7 @@ impl Owners {
     }
 
     /// Keeps only the databases `exists` still knows (after a re-list).
-    pub(super) fn retain(&self, exists: impl Fn(&ObjectRef<GitopsPostgres>) -> bool) {
+    pub(super) fn retain(&self, exists: impl Fn(&ObjectRef<CachedGitops>) -> bool) {
         self.left
             .lock()
             .expect("left databases")
@@ -129,7 +129,7 @@ pub(super) fn stall(plan: &mut DatabasePlan, manifest: &Manifest, refusal: &Refu
 /// `OwnedByAnother` (once per owner), not counted in this instance's standings; looked at
 /// again at the next change or resync (a handover relabels it).
 pub(super) async fn leave(ctx: &Context, object: &GitopsPostgres, refusal: &Refusal) -> Action {
-    let key = ObjectRef::from_obj(object);
+    let key = super::cache_key(object);
     if ctx.owners.leave(key.clone(), refusal) {
         warn!(owner = %refusal.owner, "left to another pg-gitops instance");
         let note = format!("not reconciled: {}", refusal.message(&ctx.owners.id));
@@ -158,7 +158,7 @@ pub(super) async fn leave(ctx: &Context, object: &GitopsPostgres, refusal: &Refu
 }
 
 /// The database of `key` is this instance's to reconcile (again).
-pub(super) fn settle(ctx: &Context, key: &ObjectRef<GitopsPostgres>) {
+pub(super) fn settle(ctx: &Context, key: &ObjectRef<CachedGitops>) {
     if ctx.owners.settle(key) {
         ctx.metrics.set_owned_elsewhere(ctx.owners.left_count());
     }

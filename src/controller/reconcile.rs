@@ -22,7 +22,8 @@ use crate::gate::{self, Hold, Subject};
 use crate::manifest::Manifest;
 use crate::metrics::{Metrics, Outcome};
 use crate::models::{
-    GitopsPostgres, PostgresOpsRequest, PostgresVersion, REVISION_ANNOTATION, SUSPEND_ANNOTATION,
+    CachedGitops, GitopsPostgres, PostgresOpsRequest, PostgresVersion, REVISION_ANNOTATION,
+    SUSPEND_ANNOTATION,
 };
 use crate::ownership::{self, Verdict};
 use crate::plan::{Catalog, DatabasePlan, Step, plan_database};
@@ -30,7 +31,7 @@ use crate::status::Standing;
 
 #[instrument(skip(object, ctx), fields(namespace = object.namespace().unwrap_or_default(), name = object.name_any()))]
 pub(super) async fn reconcile(
-    object: Arc<GitopsPostgres>,
+    object: Arc<CachedGitops>,
     ctx: Arc<Context>,
 ) -> Result<Action, ReconcileError> {
     let started = std::time::Instant::now();
@@ -45,15 +46,21 @@ pub(super) async fn reconcile(
 }
 
 async fn reconcile_inner(
-    object: &Arc<GitopsPostgres>,
+    cached: &Arc<CachedGitops>,
     ctx: &Arc<Context>,
 ) -> Result<Action, ReconcileError> {
     if !(ctx.is_leader)() {
         // Standbys keep their caches warm and write nothing; gaining the lease re-runs all.
         return Ok(Action::await_change());
     }
-    let namespace = object.namespace().unwrap_or_default();
-    let name = object.name_any();
+    let namespace = cached.namespace().unwrap_or_default();
+    let name = cached.name_any();
+    let key = ObjectRef::from_obj(&**cached);
+    // The cache keeps the object compact; this reconcile reads it whole.
+    let object = &Arc::new(cached.expand().map_err(|source| ReconcileError::Cached {
+        name: format!("{namespace}/{name}"),
+        source,
+    })?);
     let live = (ctx.databases.get(&ObjectRef::new(&name).within(&namespace)))
         .map(|cached| cached.expand())
         .transpose()
@@ -66,7 +73,6 @@ async fn reconcile_inner(
             && o.database_name() == Some(name.as_str())
     });
     let ops_refs: Vec<&PostgresOpsRequest> = ops.iter().map(AsRef::as_ref).collect();
-    let key = ObjectRef::from_obj(&**object);
     let live_version = live
         .as_ref()
         .and_then(|db| db.metadata.resource_version.clone());
@@ -226,7 +232,7 @@ fn subject(object: &GitopsPostgres) -> Subject<'_> {
 fn admit(
     ctx: &Context,
     object: &GitopsPostgres,
-    key: &ObjectRef<GitopsPostgres>,
+    key: &ObjectRef<CachedGitops>,
     plan: &mut DatabasePlan,
     may_write: bool,
 ) {
@@ -244,7 +250,7 @@ fn admit(
     } else {
         Want::Nothing
     };
-    if let Err(hold) = budget.admit(key, budget.group_of(object), want) {
+    if let Err(hold) = budget.admit(key, budget.group_of(&object.metadata), want) {
         plan.hold = Some(hold);
     }
 }
@@ -253,7 +259,7 @@ fn admit(
 fn in_flight(
     ctx: &Context,
     budget: &super::budget::FleetBudget,
-) -> Vec<(ObjectRef<GitopsPostgres>, super::budget::Group)> {
+) -> Vec<(ObjectRef<CachedGitops>, super::budget::Group)> {
     let mut databases = std::collections::HashSet::new();
     for request in ctx.ops_requests.state() {
         if let (Some(namespace), Some(database)) = (
@@ -261,7 +267,7 @@ fn in_flight(
             request.database_name(),
         ) && request.phase().is_open()
         {
-            databases.insert(ObjectRef::<GitopsPostgres>::new(database).within(namespace));
+            databases.insert(ObjectRef::<CachedGitops>::new(database).within(namespace));
         }
     }
     databases
@@ -270,15 +276,15 @@ fn in_flight(
             let group = ctx
                 .gitops
                 .get(&key)
-                .map(|object| budget.group_of(&object))
-                .unwrap_or_else(|| budget.group_of(&GitopsPostgres::default()));
+                .map(|object| budget.group_of(&object.metadata))
+                .unwrap_or_else(|| budget.group_of(&Default::default()));
             (key, group)
         })
         .collect()
 }
 
 /// Keeps the `databases_held{reason}` gauge equal to the holds last computed.
-fn count_hold(ctx: &Context, key: ObjectRef<GitopsPostgres>, hold: Option<&Hold>) {
+fn count_hold(ctx: &Context, key: ObjectRef<CachedGitops>, hold: Option<&Hold>) {
     let mut holds = ctx.holds.lock().expect("holds");
     if let Change::Changed { .. } = holds.set_or_forget(key, hold.map(Hold::kind)) {
         for kind in crate::gate::HoldKind::ALL {
@@ -289,7 +295,7 @@ fn count_hold(ctx: &Context, key: ObjectRef<GitopsPostgres>, hold: Option<&Hold>
 
 /// Records what the caches must show before the database is planned again; always true (the
 /// write will be seen).
-fn expect(ctx: &Context, key: &ObjectRef<GitopsPostgres>, expected: Expected) -> bool {
+fn expect(ctx: &Context, key: &ObjectRef<CachedGitops>, expected: Expected) -> bool {
     ctx.expectations
         .lock()
         .expect("expectations")
@@ -301,7 +307,7 @@ fn expect(ctx: &Context, key: &ObjectRef<GitopsPostgres>, expected: Expected) ->
 /// the patch changed nothing (the version stayed); whether it waits.
 fn expect_change(
     ctx: &Context,
-    key: &ObjectRef<GitopsPostgres>,
+    key: &ObjectRef<CachedGitops>,
     before: Option<&str>,
     after: Option<String>,
 ) -> bool {
@@ -314,7 +320,7 @@ fn expect_change(
 }
 
 /// Keeps the `databases{state}` gauge equal to the standings last computed.
-fn count_standing(ctx: &Context, key: ObjectRef<GitopsPostgres>, standing: Standing) {
+fn count_standing(ctx: &Context, key: ObjectRef<CachedGitops>, standing: Standing) {
     let mut standings = ctx.standings.lock().expect("standings");
     let (namespace, name) = (key.namespace.clone().unwrap_or_default(), key.name.clone());
     if let Change::Changed { previous } = standings.set(key, standing) {
@@ -333,7 +339,7 @@ pub(super) fn publish_standings(metrics: &Metrics, standings: &Standings) {
 /// Growing per-object backoff: 1 s, 2 s, 4 s ... capped at 5 min (plus jitter), reset by a
 /// success.
 pub(super) fn error_policy(
-    object: Arc<GitopsPostgres>,
+    object: Arc<CachedGitops>,
     error: &ReconcileError,
     ctx: Arc<Context>,
 ) -> Action {

@@ -4,7 +4,6 @@
 use k8s_openapi::api::core::v1::ObjectReference;
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::events::EventType;
-use kube::runtime::reflector::ObjectRef;
 use kube::{Resource, ResourceExt};
 use serde_json::json;
 
@@ -26,7 +25,7 @@ pub(super) async fn write_status(
     suspended: bool,
 ) -> Result<(), ReconcileError> {
     let now = k8s_openapi::jiff::Timestamp::now().to_string();
-    let invalid_manifest = ctx.broken.of(&ObjectRef::from_obj(object));
+    let invalid_manifest = ctx.broken.of(&super::cache_key(object));
     let next = status::compute(&StatusInput {
         object,
         plan,

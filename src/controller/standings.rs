@@ -8,10 +8,10 @@ use std::collections::HashMap;
 use kube::runtime::reflector::ObjectRef;
 
 use crate::gate::HoldKind;
-use crate::models::GitopsPostgres;
+use crate::models::CachedGitops;
 use crate::status::Standing;
 
-type Key = ObjectRef<GitopsPostgres>;
+type Key = ObjectRef<CachedGitops>;
 
 /// A value counted per database: one of a few.
 pub(crate) trait Counted: Copy + Eq + 'static {

@@ -6,7 +6,7 @@ use serde_json::json;
 use super::*;
 use crate::config::SourceConfig;
 
-fn object(name: &str, status: serde_json::Value) -> Arc<GitopsPostgres> {
+fn object(name: &str, status: serde_json::Value) -> Arc<CachedGitops> {
     Arc::new(
         serde_json::from_value(json!({
             "metadata": {"name": name, "namespace": "db"},
