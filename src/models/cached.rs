@@ -62,45 +62,34 @@ pub trait Compact: k8s_openapi::Resource + Sized {
     fn from_parts(metadata: ObjectMeta, spec: PostgresSpec, status: Option<Self::Status>) -> Self;
 }
 
-impl Compact for KubedbPostgres {
-    type Status = DatabaseStatus;
-    fn into_parts(self) -> (ObjectMeta, PostgresSpec, Option<DatabaseStatus>) {
-        (self.metadata, self.spec, self.status)
-    }
-    fn from_parts(
-        metadata: ObjectMeta,
-        spec: PostgresSpec,
-        status: Option<DatabaseStatus>,
-    ) -> Self {
-        Self {
-            api_version: <Self as k8s_openapi::Resource>::API_VERSION.into(),
-            kind: <Self as k8s_openapi::Resource>::KIND.into(),
-            metadata,
-            spec,
-            status,
+/// `Compact` for a Postgres type whose fields are `api_version`, `kind`, `metadata`, `spec`
+/// and `status: Option<$status>`.
+macro_rules! compact {
+    ($ty:ty, $status:ty) => {
+        impl Compact for $ty {
+            type Status = $status;
+            fn into_parts(self) -> (ObjectMeta, PostgresSpec, Option<$status>) {
+                (self.metadata, self.spec, self.status)
+            }
+            fn from_parts(
+                metadata: ObjectMeta,
+                spec: PostgresSpec,
+                status: Option<$status>,
+            ) -> Self {
+                Self {
+                    api_version: <Self as k8s_openapi::Resource>::API_VERSION.into(),
+                    kind: <Self as k8s_openapi::Resource>::KIND.into(),
+                    metadata,
+                    spec,
+                    status,
+                }
+            }
         }
-    }
+    };
 }
 
-impl Compact for GitopsPostgres {
-    type Status = Box<GitopsStatus>;
-    fn into_parts(self) -> (ObjectMeta, PostgresSpec, Option<Box<GitopsStatus>>) {
-        (self.metadata, self.spec, self.status)
-    }
-    fn from_parts(
-        metadata: ObjectMeta,
-        spec: PostgresSpec,
-        status: Option<Box<GitopsStatus>>,
-    ) -> Self {
-        Self {
-            api_version: <Self as k8s_openapi::Resource>::API_VERSION.into(),
-            kind: <Self as k8s_openapi::Resource>::KIND.into(),
-            metadata,
-            spec,
-            status,
-        }
-    }
-}
+compact!(KubedbPostgres, DatabaseStatus);
+compact!(GitopsPostgres, Box<GitopsStatus>);
 
 /// What the text holds; borrowed to write it, owned to read it.
 #[derive(Serialize)]

@@ -9,20 +9,7 @@ use pg_gitops::source::{self, SourceStats};
 use test_support::git::wait_until;
 use test_support::logs;
 
-/// A manifest of one database with `replicas`, to tell which write a snapshot was read from.
-fn database(replicas: i32) -> String {
-    format!(
-        "apiVersion: gitops.kubedb.com/v1alpha1\nkind: Postgres\nmetadata:\n  name: db\n  \
-         namespace: shop\nspec:\n  version: \"16.4\"\n  replicas: {replicas}\n"
-    )
-}
-
-fn replicas(snapshot: &source::Snapshot) -> Vec<Option<i32>> {
-    let manifests = snapshot.manifests.manifests.iter();
-    manifests
-        .map(|m| m.object().unwrap().spec.replicas)
-        .collect()
-}
+use crate::snapshots::{database, replicas};
 
 fn dir_config(dir: &std::path::Path) -> SourceConfig {
     SourceConfig {

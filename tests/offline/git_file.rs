@@ -10,24 +10,10 @@ use test_support::git::repo::{TestRepo, git};
 use test_support::git::wait_until;
 use test_support::logs;
 
+use crate::snapshots::{database, replicas};
+
 fn git_config(url: String, work_dir: std::path::PathBuf) -> SourceConfig {
     test_support::git::source_config(url, work_dir, Duration::from_secs(10))
-}
-
-/// A manifest of one database with `replicas`, to tell which commit a snapshot was read from.
-fn database(replicas: i32) -> String {
-    format!(
-        "apiVersion: gitops.kubedb.com/v1alpha1\nkind: Postgres\nmetadata:\n  name: db\n  \
-         namespace: shop\nspec:\n  version: \"16.4\"\n  replicas: {replicas}\n"
-    )
-}
-
-/// The replicas each database of the snapshot declares.
-fn replicas(snapshot: &source::Snapshot) -> Vec<Option<i32>> {
-    let manifests = snapshot.manifests.manifests.iter();
-    manifests
-        .map(|m| m.object().unwrap().spec.replicas)
-        .collect()
 }
 
 /// The files the snapshot read that hold no Postgres (the test repository's first commit

@@ -19,6 +19,7 @@ mod notify;
 mod plan_git;
 mod plan_live;
 mod server_limits;
+mod snapshots;
 mod version;
 mod webhook_burst;
 mod webhook_flood;

@@ -42,6 +42,17 @@ mod reload {
         (by_change, full)
     }
 
+    /// A Git source of `repo`'s manifests under `path`, cloned into the test's directory.
+    fn config(repo: &TestRepo, path: &str) -> SourceConfig {
+        SourceConfig {
+            kind: SourceKind::Git,
+            url: Some(repo.file_url()),
+            path: path.into(),
+            work_dir: repo.work_dir("clone"),
+            ..SourceConfig::default()
+        }
+    }
+
     fn same(a: &ManifestSet, b: &ManifestSet) {
         let shape = |set: &ManifestSet| {
             let manifests: Vec<_> = (set.manifests.iter())
@@ -71,13 +82,7 @@ mod reload {
             .unwrap();
         }
         repo.commit("fleet/db.yaml", "revision: 1\n", "four databases");
-        let config = SourceConfig {
-            kind: SourceKind::Git,
-            url: Some(repo.file_url()),
-            path: "./fleet".into(),
-            work_dir: repo.work_dir("clone"),
-            ..SourceConfig::default()
-        };
+        let config = config(&repo, "./fleet");
         let mut source = GitSync::new(&config, Reference::from_config(&config)).unwrap();
         let (first, full) = sync(&mut source);
         same(&first, &full);
@@ -122,13 +127,7 @@ mod reload {
         std::fs::write(repo.work.join("shared/f.yaml"), document("f", 1)).unwrap();
         std::os::unix::fs::symlink("../shared/f.yaml", repo.work.join("fleet/f.yaml")).unwrap();
         repo.commit("fleet/db.yaml", "revision: 1\n", "a linked database");
-        let config = SourceConfig {
-            kind: SourceKind::Git,
-            url: Some(repo.file_url()),
-            path: "fleet".into(),
-            work_dir: repo.work_dir("clone"),
-            ..SourceConfig::default()
-        };
+        let config = config(&repo, "fleet");
         let mut source = GitSync::new(&config, Reference::from_config(&config)).unwrap();
         let (first, _) = sync(&mut source);
         assert_eq!(
