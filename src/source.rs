@@ -22,7 +22,6 @@ use crate::config::{SourceConfig, SourceKind};
 use crate::manifest::{LoadOptions, ManifestSet};
 
 pub use auth::Secret;
-pub(crate) use git::changed_paths;
 
 /// `url` without any userinfo, safe to show (the `/status` endpoint uses it).
 pub(crate) fn display_url(url: &str) -> String {

@@ -103,12 +103,8 @@ struct BodyRef<'a, S> {
 struct Body<S> {
     #[serde(default)]
     spec: PostgresSpec,
-    #[serde(default = "none")]
+    #[serde(default)]
     status: Option<S>,
-}
-
-fn none<S>() -> Option<S> {
-    None
 }
 
 impl<K: Compact> From<K> for Cached<K> {
@@ -153,7 +149,7 @@ impl<K: Compact> Cached<K> {
         #[derive(Deserialize)]
         #[serde(bound(deserialize = "S: DeserializeOwned"))]
         struct StatusOnly<S> {
-            #[serde(default = "none")]
+            #[serde(default)]
             status: Option<S>,
         }
         serde_json::from_str::<StatusOnly<K::Status>>(&self.body).map(|body| body.status)

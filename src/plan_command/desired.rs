@@ -1,18 +1,17 @@
 //! Where `pg-gitops plan` reads the desired state: a directory, standard input, a commit of a
 //! local repository, or what a range of commits changed. Git trees are read from the object
-//! database, never checked out, through the loader the service applies to its checkout: the
+//! database, never checked out, through the loader the service uses for its Git source: the
 //! same limits, the same refusal of links that leave the repository.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 
-use git2::{Commit, Repository};
+use git2::{Commit, Repository, Tree};
 
 use super::PlanCommandError;
 use crate::manifest::{self, LoadOptions, ManifestSet};
 use crate::render::PlanContext;
-use crate::source::changed_paths;
 
 /// What `--manifests` says for standard input, and what errors name it.
 pub const STDIN: &str = "<stdin>";
@@ -252,4 +251,28 @@ pub(crate) fn select(
         },
         revision: None,
     }
+}
+
+/// The paths under `path` (relative to the repository's root), relative to it, that differ
+/// between two trees: both sides of a rename, added and deleted files alike.
+pub(crate) fn changed_paths(
+    repo: &Repository,
+    from: &Tree<'_>,
+    to: &Tree<'_>,
+    path: &str,
+) -> Result<BTreeSet<PathBuf>, git2::Error> {
+    let diff = repo.diff_tree_to_tree(Some(from), Some(to), None)?;
+    let base: PathBuf = Path::new(path)
+        .components()
+        .filter(|part| !matches!(part, Component::CurDir))
+        .collect();
+    let mut changed = BTreeSet::new();
+    for delta in diff.deltas() {
+        for file in [delta.old_file(), delta.new_file()] {
+            if let Some(relative) = file.path().and_then(|p| p.strip_prefix(&base).ok()) {
+                changed.insert(relative.to_path_buf());
+            }
+        }
+    }
+    Ok(changed)
 }

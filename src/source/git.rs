@@ -23,8 +23,6 @@ use crate::manifest::{LoadOptions, LoadedTree};
 mod callbacks;
 mod reload;
 
-pub(crate) use reload::changed_paths;
-
 /// Extra time the async side waits beyond `timeout` before it gives up on a blocking job,
 /// so libgit2's own timeout normally fires first and gives the better message.
 const TIMEOUT_GRACE: Duration = Duration::from_secs(5);

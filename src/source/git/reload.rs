@@ -5,11 +5,8 @@
 //! history between them), and neither does a link whose target changed (the walk resolves it
 //! to the target's blob). The first load of a process reads every file.
 
-use std::collections::BTreeSet;
 use std::io::ErrorKind;
-use std::path::{Component, Path, PathBuf};
-
-use git2::{Repository, Tree};
+use std::path::Path;
 
 use super::{GitSync, Synced};
 use crate::manifest::{LoadOptions, LoadedTree, ManifestSet, unreadable_root};
@@ -51,28 +48,4 @@ impl GitSync {
             Err(error) => Ok(unreadable_root(root, &error)),
         }
     }
-}
-
-/// The paths under `path` (relative to the repository's root), relative to it, that differ
-/// between two trees: both sides of a rename, added and deleted files alike.
-pub(crate) fn changed_paths(
-    repo: &Repository,
-    from: &Tree<'_>,
-    to: &Tree<'_>,
-    path: &str,
-) -> Result<BTreeSet<PathBuf>, git2::Error> {
-    let diff = repo.diff_tree_to_tree(Some(from), Some(to), None)?;
-    let base: PathBuf = Path::new(path)
-        .components()
-        .filter(|part| !matches!(part, Component::CurDir))
-        .collect();
-    let mut changed = BTreeSet::new();
-    for delta in diff.deltas() {
-        for file in [delta.old_file(), delta.new_file()] {
-            if let Some(relative) = file.path().and_then(|p| p.strip_prefix(&base).ok()) {
-                changed.insert(relative.to_path_buf());
-            }
-        }
-    }
-    Ok(changed)
 }
