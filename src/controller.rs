@@ -11,6 +11,7 @@ mod budget;
 mod caches;
 mod expectations;
 mod kubedb_gitops;
+mod listed;
 mod owners;
 mod pacing;
 mod reconcile;
@@ -42,6 +43,7 @@ use crate::models::{
 };
 use crate::notify::Notifier;
 use crate::plan::PlanSettings;
+use crate::status::Standing;
 
 pub use broken::BrokenManifests;
 use budget::FleetBudget;
@@ -49,9 +51,10 @@ use caches::strip_unread;
 pub use caches::{CacheWriters, Caches, caches};
 use expectations::Expectations;
 use kubedb_gitops::{Sightings, Written};
+use listed::Listed;
 use owners::Owners;
 use pacing::Pacing;
-use reconcile::{error_policy, publish_standings, reconcile};
+use reconcile::{error_policy, publish_holds, publish_standings, reconcile};
 use standings::{Holds, Standings};
 
 /// Settings of the reconcile stage.
@@ -214,16 +217,17 @@ pub async fn run(
             ops_requests: ops_writer,
         },
     ) = caches;
-    let standings = Arc::new(Mutex::new(Standings::default()));
+    let listed = Listed::new(gitops.clone());
+    let standings = Arc::new(Mutex::new(Standings::new(listed.clone())));
     let failures = Arc::new(Mutex::new(HashMap::new()));
     let expectations = Arc::new(Mutex::new(Expectations::default()));
     let owners = Arc::new(Owners::new(settings.owner.clone()));
     let sightings = Sightings::default();
-    let holds = Arc::new(Mutex::new(Holds::default()));
+    let holds = Arc::new(Mutex::new(Holds::new(listed.clone())));
     let (budget, budget_wakes) = match &settings.fleet_budget {
         Some(config) => {
             let (budget, wakes) =
-                FleetBudget::new(config.max_parallel_ops, config.per_label.clone());
+                FleetBudget::new(config.max_parallel_ops, config.per_label.clone(), listed);
             (Some(Arc::new(budget)), Some(wakes))
         }
         None => (None, None),
@@ -243,40 +247,48 @@ pub async fn run(
         );
         move |deleted: Option<&CachedGitops>| {
             let mut standings = standings.lock().expect("standings");
+            let mut holds = holds.lock().expect("holds");
             let mut failures = failures.lock().expect("failure counts");
             let mut expectations = expectations.lock().expect("expectations");
-            let gone: Vec<_> = match deleted {
+            // Every book forgets the database, whether or not a standing was recorded yet
+            // (a reconcile may have held it or taken a budget slot first).
+            let gone: Vec<(ObjectRef<CachedGitops>, Option<Standing>)> = match deleted {
                 Some(object) => {
                     let key = ObjectRef::from_obj(object);
                     failures.remove(&key);
                     expectations.forget(&key);
                     owners.settle(&key);
-                    standings
-                        .forget(&key)
-                        .map(|was| (key, was))
-                        .into_iter()
-                        .collect()
+                    let was = standings.forget(&key);
+                    vec![(key, was)]
                 }
                 None => {
                     failures.retain(|key, _| listed.get(key).is_some());
                     expectations.retain(|key| listed.get(key).is_some());
                     owners.retain(|key| listed.get(key).is_some());
-                    standings.retain(|key| listed.get(key).is_some())
+                    let mut gone: HashMap<_, _> = (holds.retain_listed().into_iter())
+                        .map(|(key, _)| (key, None))
+                        .collect();
+                    gone.extend(
+                        (standings.retain_listed().into_iter()).map(|(key, was)| (key, Some(was))),
+                    );
+                    gone.into_iter().collect()
                 }
             };
-            let mut holds = holds.lock().expect("holds");
             for (key, was) in &gone {
                 holds.forget(key);
                 if let Some(budget) = &budget {
                     budget.forget(key);
                 }
                 let namespace = key.namespace.as_deref().unwrap_or_default();
-                metrics.set_database_standing(namespace, &key.name, Some(*was), None);
+                if let Some(was) = was {
+                    metrics.set_database_standing(namespace, &key.name, Some(*was), None);
+                }
                 notify.forget(namespace, &key.name);
             }
-            if !gone.is_empty() {
+            if gone.iter().any(|(_, was)| was.is_some()) {
                 publish_standings(&metrics, &standings);
             }
+            publish_holds(&metrics, &holds);
             metrics.set_owned_elsewhere(owners.left_count());
         }
     };

@@ -7,6 +7,10 @@
 //! it; the slots are seeded from the caches once, before the first grant, so a restarted
 //! process never starts more than the cap. Waiting databases are kept in order; a freed slot
 //! goes to the first of them (and wakes it), never to whichever reconcile comes first.
+//!
+//! Only databases the gitops cache lists hold or wait for a slot (see [`Listed`]): a slot
+//! taken by a reconcile that finished after its object's deletion would never be freed, and
+//! a deleted database left waiting would stand before the others for good.
 
 use std::collections::{BTreeSet, HashMap};
 use std::num::NonZeroU32;
@@ -15,6 +19,7 @@ use std::sync::Mutex;
 use futures::channel::mpsc::{UnboundedReceiver, UnboundedSender, unbounded};
 use kube::runtime::reflector::ObjectRef;
 
+use super::listed::Listed;
 use crate::gate::Hold;
 use crate::models::{CachedGitops, ObjectMeta};
 
@@ -39,6 +44,7 @@ pub(crate) struct FleetBudget {
     label: Option<String>,
     state: Mutex<State>,
     wake: UnboundedSender<Key>,
+    listed: Listed,
 }
 
 #[derive(Default)]
@@ -53,13 +59,18 @@ struct State {
 impl FleetBudget {
     /// A budget of `cap` slots (per value of `label`), and the stream of databases to
     /// reconcile when a slot frees for them.
-    pub(crate) fn new(cap: NonZeroU32, label: Option<String>) -> (Self, UnboundedReceiver<Key>) {
+    pub(crate) fn new(
+        cap: NonZeroU32,
+        label: Option<String>,
+        listed: Listed,
+    ) -> (Self, UnboundedReceiver<Key>) {
         let (wake, woken) = unbounded();
         let budget = Self {
             cap: cap.get(),
             label,
             state: Mutex::new(State::default()),
             wake,
+            listed,
         };
         (budget, woken)
     }
@@ -77,7 +88,8 @@ impl FleetBudget {
         )
     }
 
-    /// Counts the databases with an open OpsRequest, once, before anything is granted.
+    /// Counts the databases with an open OpsRequest, once, before anything is granted. Only
+    /// databases the cache lists: no reconcile would ever free another's slot.
     pub(crate) fn seed(&self, in_flight: impl FnOnce() -> Vec<(Key, Group)>) {
         let mut state = self.state.lock().expect("fleet budget");
         if state.seeded {
@@ -85,15 +97,20 @@ impl FleetBudget {
         }
         state.seeded = true;
         for (key, group) in in_flight() {
-            state.hold(key, group);
+            if self.listed.contains(&key) {
+                state.hold(key, group);
+            }
         }
     }
 
     /// Records what the database needs; `Err` holds it back when its group has no slot free
-    /// for it.
+    /// for it. A database deleted meanwhile is neither held back nor recorded.
     pub(crate) fn admit(&self, key: &Key, group: Group, want: Want) -> Result<(), Hold> {
         let mut state = self.state.lock().expect("fleet budget");
         let entry = (key.namespace.clone().unwrap_or_default(), key.name.clone());
+        if !self.listed.contains(key) {
+            return Ok(());
+        }
         match want {
             Want::InFlight => {
                 state.unwait(&entry);

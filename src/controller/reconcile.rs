@@ -15,7 +15,7 @@ use super::expectations::{Expected, Seen};
 use super::owners;
 use super::report::{publish_step, write_status};
 use super::standings::Change;
-use super::standings::Standings;
+use super::standings::{Holds, Standings};
 use super::{BACKOFF, Context, ReconcileError, kubedb_gitops};
 use crate::execute::{Executed, execute, write_bookkeeping};
 use crate::gate::{self, Hold, Subject};
@@ -287,9 +287,13 @@ fn in_flight(
 fn count_hold(ctx: &Context, key: ObjectRef<CachedGitops>, hold: Option<&Hold>) {
     let mut holds = ctx.holds.lock().expect("holds");
     if let Change::Changed { .. } = holds.set_or_forget(key, hold.map(Hold::kind)) {
-        for kind in crate::gate::HoldKind::ALL {
-            ctx.metrics.set_databases_held(kind, holds.count(kind));
-        }
+        publish_holds(&ctx.metrics, &holds);
+    }
+}
+
+pub(super) fn publish_holds(metrics: &Metrics, holds: &Holds) {
+    for kind in crate::gate::HoldKind::ALL {
+        metrics.set_databases_held(kind, holds.count(kind));
     }
 }
 

@@ -1,12 +1,14 @@
 //! The last standing of each database and the count per standing, for the `databases{state}`
 //! gauge (and the same for holds, for `databases_held{reason}`). Counts are kept as the
 //! standings change, so a reconcile costs the same for one database or ten thousand; a deleted
-//! database is forgotten, so the gauge never counts it.
+//! database is forgotten, so the gauge never counts it, even when a reconcile that began
+//! before the deletion finishes after it (see [`Listed`]).
 
 use std::collections::HashMap;
 
 use kube::runtime::reflector::ObjectRef;
 
+use super::listed::Listed;
 use crate::gate::HoldKind;
 use crate::models::CachedGitops;
 use crate::status::Standing;
@@ -36,28 +38,32 @@ pub(crate) enum Change<V> {
     },
 }
 
-/// The value of each database, and how many databases have each value.
-#[derive(Debug)]
+/// The value of each database the gitops cache lists, and how many databases have each value.
 pub(crate) struct Tally<V> {
     by_database: HashMap<Key, V>,
     counts: [u64; 8],
+    listed: Listed,
 }
 
 pub(crate) type Standings = Tally<Standing>;
 pub(crate) type Holds = Tally<HoldKind>;
 
-impl<V> Default for Tally<V> {
-    fn default() -> Self {
+impl<V: Counted> Tally<V> {
+    pub(crate) fn new(listed: Listed) -> Self {
         Self {
             by_database: HashMap::new(),
             counts: [0; 8],
+            listed,
         }
     }
-}
 
-impl<V: Counted> Tally<V> {
-    /// Records the value of a database.
+    /// Records the value of a database, unless the cache no longer lists it (deleted while
+    /// the reconcile that computed the value ran: counting it would keep it in the gauge
+    /// forever, as nothing forgets it again).
     pub(crate) fn set(&mut self, key: Key, standing: V) -> Change<V> {
+        if !self.listed.contains(&key) {
+            return Change::Unchanged;
+        }
         let previous = self.by_database.insert(key, standing);
         if previous == Some(standing) {
             return Change::Unchanged;
@@ -89,13 +95,13 @@ impl<V: Counted> Tally<V> {
         Some(standing)
     }
 
-    /// Keeps only the databases `exists` still knows (after a re-list, where deletions made
+    /// Keeps only the databases the cache still lists (after a re-list, where deletions made
     /// while the watch was down arrive as absence, not as events); the ones forgotten.
-    pub(crate) fn retain(&mut self, exists: impl Fn(&Key) -> bool) -> Vec<(Key, V)> {
+    pub(crate) fn retain_listed(&mut self) -> Vec<(Key, V)> {
         let gone: Vec<Key> = self
             .by_database
             .keys()
-            .filter(|key| !exists(key))
+            .filter(|key| !self.listed.contains(key))
             .cloned()
             .collect();
         gone.into_iter()

@@ -1,13 +1,23 @@
 use futures::StreamExt;
 
 use super::*;
+use crate::controller::listed::testing::{delete, listing};
 
 fn key(name: &str) -> Key {
     ObjectRef::new(name).within("fleet")
 }
 
+/// The databases the tests' cache lists.
+fn listed() -> Listed {
+    let names = [
+        "pg-a", "pg-b", "pg-c", "pg-d", "pg-e", "pg-y", "pg-1", "pg-2", "pg-3",
+    ];
+    let keys: Vec<Key> = names.iter().map(|name| key(name)).collect();
+    listing(&keys).0
+}
+
 fn budget(cap: u32) -> (FleetBudget, UnboundedReceiver<Key>) {
-    FleetBudget::new(NonZeroU32::new(cap).unwrap(), None)
+    FleetBudget::new(NonZeroU32::new(cap).unwrap(), None, listed())
 }
 
 fn woken(receiver: &mut UnboundedReceiver<Key>) -> Vec<String> {
@@ -49,19 +59,20 @@ fn no_more_than_the_cap_start_and_a_freed_slot_goes_to_the_first_waiting() {
 #[test]
 fn a_waiting_database_that_no_longer_needs_a_slot_stops_blocking_the_others() {
     let (budget, mut wake) = budget(1);
-    assert!(budget.admit(&key("pg-z"), None, Want::Start).is_ok());
+    assert!(budget.admit(&key("pg-y"), None, Want::Start).is_ok());
     assert!(budget.admit(&key("pg-a"), None, Want::Start).is_err());
     assert!(budget.admit(&key("pg-b"), None, Want::Start).is_err());
     // Git reverted pg-a's change: it needs nothing now.
     assert!(budget.admit(&key("pg-a"), None, Want::Nothing).is_ok());
-    budget.forget(&key("pg-z"));
+    budget.forget(&key("pg-y"));
     assert_eq!(woken(&mut wake), ["pg-b"]);
     assert!(budget.admit(&key("pg-b"), None, Want::Start).is_ok());
 }
 
 #[test]
 fn per_label_each_value_has_its_own_cap() {
-    let (budget, _wake) = FleetBudget::new(NonZeroU32::new(1).unwrap(), Some("team".into()));
+    let (budget, _wake) =
+        FleetBudget::new(NonZeroU32::new(1).unwrap(), Some("team".into()), listed());
     let (a, b) = (Some("a".to_string()), Some("b".to_string()));
     assert!(budget.admit(&key("pg-1"), a.clone(), Want::Start).is_ok());
     assert!(budget.admit(&key("pg-2"), b.clone(), Want::Start).is_ok());
@@ -78,11 +89,19 @@ fn per_label_each_value_has_its_own_cap() {
 #[test]
 fn open_ops_requests_found_at_start_up_count_before_anything_is_granted() {
     let (budget, _wake) = budget(2);
-    budget.seed(|| vec![(key("pg-x"), None), (key("pg-y"), None)]);
+    // pg-z has an open OpsRequest but no gitops object: nothing of ours would ever free its
+    // slot.
+    budget.seed(|| {
+        vec![
+            (key("pg-b"), None),
+            (key("pg-c"), None),
+            (key("pg-z"), None),
+        ]
+    });
     // Seeding happens once: a second call is ignored.
-    budget.seed(|| vec![(key("pg-w"), None)]);
+    budget.seed(|| vec![(key("pg-d"), None)]);
     assert!(budget.admit(&key("pg-a"), None, Want::Start).is_err());
-    assert!(budget.admit(&key("pg-x"), None, Want::InFlight).is_ok());
+    assert!(budget.admit(&key("pg-b"), None, Want::InFlight).is_ok());
     assert_eq!(budget.in_flight(&None), 2);
 }
 
@@ -93,4 +112,35 @@ async fn the_wake_stream_yields_the_databases_to_reconcile() {
     assert!(budget.admit(&key("pg-b"), None, Want::Start).is_err());
     budget.admit(&key("pg-a"), None, Want::Nothing).unwrap();
     assert_eq!(wake.next().await.map(|k| k.name), Some("pg-b".into()));
+}
+
+/// A reconcile that read its object before the deletion asks for a slot after the deletion
+/// was forgotten: the slot was never freed, and with a cap of one no database ever started
+/// again.
+#[test]
+fn a_database_deleted_while_its_reconcile_ran_takes_no_slot() {
+    let (listed, mut cache) = listing(&[key("pg-a"), key("pg-b")]);
+    let (budget, mut wake) = FleetBudget::new(NonZeroU32::new(1).unwrap(), None, listed);
+    assert!(budget.admit(&key("pg-b"), None, Want::Start).is_ok());
+    assert!(
+        budget.admit(&key("pg-a"), None, Want::Start).is_err(),
+        "waits"
+    );
+    // Both are deleted; the watch reports it: out of the cache, then forgotten.
+    for name in ["pg-a", "pg-b"] {
+        delete(&mut cache, &key(name));
+        budget.forget(&key(name));
+    }
+    // The reconciles in flight finish.
+    assert!(budget.admit(&key("pg-a"), None, Want::Start).is_ok());
+    assert!(budget.admit(&key("pg-b"), None, Want::InFlight).is_ok());
+    assert_eq!(budget.in_flight(&None), 0);
+    let state = budget.state.lock().unwrap();
+    assert!(state.holders.is_empty());
+    assert!(
+        state.waiting.values().all(BTreeSet::is_empty),
+        "nobody waits"
+    );
+    drop(state);
+    let _ = woken(&mut wake);
 }
