@@ -13,17 +13,17 @@
 //! With `source.kind = "cluster"` this stage is off: Argo CD, Flux or kubectl apply instead.
 
 mod announce;
+mod prune;
 mod unchanged;
 mod verified;
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
-use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
+use kube::Client;
+use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::reflector::{ObjectRef, Store};
-use kube::{Client, ResourceExt};
 use serde_json::{Value, json};
 use tokio::sync::watch;
 use tracing::{info, warn};
@@ -40,6 +40,7 @@ use crate::models::{
 use crate::notify::Notifier;
 use crate::ownership::{self, Claim};
 use crate::source::{Snapshot, display_url};
+use prune::Unseen;
 pub(crate) use verified::Verified;
 
 /// Settings of the apply stage.
@@ -96,14 +97,15 @@ pub enum ApplyError {
         name: String,
         source: kube::Error,
     },
-    #[error("listing gitops Postgres objects to prune: {0}")]
-    List(kube::Error),
     #[error("pruning {namespace}/{name}: {source}")]
     Prune {
         namespace: String,
         name: String,
         source: kube::Error,
     },
+    /// Not pruned: the object changed since it was seen (the next pass looks again).
+    #[error("not pruning {namespace}/{name}: it changed since it was seen")]
+    Changed { namespace: String, name: String },
 }
 
 /// What one apply of a snapshot did.
@@ -203,17 +205,26 @@ fn write_for(
     Write::Apply(config)
 }
 
+/// What one pass of the apply stage leaves for the next.
+#[derive(Debug, Default)]
+pub(crate) struct Carried {
+    /// Which objects were found holding their manifest, so only what changed on either side
+    /// is compared again.
+    verified: Verified,
+    /// What was written that the cache may not show yet, for pruning.
+    unseen: Unseen,
+}
+
 /// Applies every valid manifest of `snapshot` that `cache` (the gitops objects as the
-/// cluster holds them) says changed, then prunes if asked. `verified` carries from pass to
-/// pass which objects were found holding their manifest, so only what changed on either side
-/// is compared again.
+/// cluster holds them) says changed, then prunes if asked.
 pub async fn apply(
     client: &Client,
     snapshot: &Snapshot,
     cache: &Store<CachedGitops>,
     settings: &ApplySettings,
-    verified: &mut Verified,
+    carried: &mut Carried,
 ) -> ApplyReport {
+    let Carried { verified, unseen } = carried;
     let mut report = ApplyReport {
         revision: snapshot.revision.clone(),
         invalid: snapshot.manifests.errors.clone(),
@@ -264,7 +275,12 @@ pub async fn apply(
         .buffer_unordered(CONCURRENT_WRITES);
     while let Some((namespace, name, result)) = results.next().await {
         match result {
-            Ok(_) => report.applied.push((namespace, name)),
+            Ok(object) => {
+                if settings.prune {
+                    unseen.wrote(&object);
+                }
+                report.applied.push((namespace, name));
+            }
             Err(source) => {
                 warn!(%namespace, %name, error = %source, "could not apply");
                 report.failed.push(ApplyError::Apply {
@@ -279,84 +295,13 @@ pub async fn apply(
     *verified = now_verified;
     report.applied.sort();
     if settings.prune {
-        prune(client, snapshot, settings, &mut report).await;
+        prune::prune(client, snapshot, cache, unseen, settings, &mut report).await;
     }
     info!(revision = %report.revision, applied = report.applied.len(), unchanged = report.unchanged,
           invalid = report.invalid.len(), foreign = report.foreign.len(), failed = report.failed.len(),
           pruned = report.pruned.len(), compare_ms = compared.as_millis() as u64,
           elapsed_ms = started.elapsed().as_millis() as u64, "applied");
     report
-}
-
-async fn prune(
-    client: &Client,
-    snapshot: &Snapshot,
-    settings: &ApplySettings,
-    report: &mut ApplyReport,
-) {
-    // A snapshot with no manifest is far more often a wrong path or a bad push than a wish
-    // to delete everything; refuse, as Argo CD's allowEmpty guard does.
-    if snapshot.manifests.manifests.is_empty() {
-        warn!("the snapshot holds no manifest; refusing to prune everything");
-        return;
-    }
-    // A file that could not be read at all (not YAML, too large, a refused link) may have
-    // declared any database; pruning now could delete one that is still wanted.
-    if let Some(unknown) = snapshot
-        .manifests
-        .errors
-        .iter()
-        .find(|e| e.database.is_none())
-    {
-        warn!(file = %unknown.file.display(), "a file of the snapshot names no database it could be read for; not pruning until it is fixed");
-        return;
-    }
-    let mut keep: BTreeSet<(String, String)> = snapshot
-        .manifests
-        .manifests
-        .iter()
-        .map(|m| m.key())
-        .collect();
-    // A manifest that is merely broken is still wanted: never prune its object.
-    keep.extend(
-        snapshot
-            .manifests
-            .errors
-            .iter()
-            .filter_map(|e| e.database.clone()),
-    );
-    // Only what this instance applied from this source, and only where it watches: another
-    // pg-gitops (another owner, repository or namespace) owns the rest. An object without an
-    // owner label (applied before 0.4.0) is not pruned: which of two instances that share a
-    // source applied it cannot be told. It gets the label at its next apply; one already
-    // removed from Git stays until it is deleted by hand.
-    let selector = format!(
-        "{MANAGED_BY_LABEL}={MANAGED_BY_VALUE},{SOURCE_LABEL}={},{OWNER_LABEL}={}",
-        settings.source_id, settings.owner
-    );
-    let all: Api<GitopsPostgres> = match &settings.namespace {
-        Some(namespace) => Api::namespaced(client.clone(), namespace),
-        None => Api::all(client.clone()),
-    };
-    let listed = match all.list(&ListParams::default().labels(&selector)).await {
-        Ok(listed) => listed,
-        Err(error) => return report.failed.push(ApplyError::List(error)),
-    };
-    for object in listed {
-        let key = (object.namespace().unwrap_or_default(), object.name_any());
-        if keep.contains(&key) {
-            continue;
-        }
-        let api: Api<GitopsPostgres> = Api::namespaced(client.clone(), &key.0);
-        match api.delete(&key.1, &DeleteParams::default()).await {
-            Ok(_) => report.pruned.push(key),
-            Err(source) => report.failed.push(ApplyError::Prune {
-                namespace: key.0,
-                name: key.1,
-                source,
-            }),
-        }
-    }
 }
 
 /// Applies every new snapshot (only while this replica is the writer). A replica that
@@ -374,7 +319,7 @@ pub async fn run(
     let mut applied_revision: Option<String> = None;
     let mut announced_revision: Option<String> = None;
     let recorder = events::recorder(client.clone(), &settings.instance);
-    let mut verified = Verified::default();
+    let mut carried = Carried::default();
     loop {
         let snapshot = snapshots.borrow_and_update().clone();
         if let Some(snapshot) = snapshot {
@@ -386,7 +331,7 @@ pub async fn run(
                 if listed.wait_for(|listed| *listed).await.is_err() {
                     return;
                 }
-                let report = apply(&client, &snapshot, &cache, &settings, &mut verified).await;
+                let report = apply(&client, &snapshot, &cache, &settings, &mut carried).await;
                 settings.notify.applied_report(&report);
                 // Once per revision, not per retry of a failed apply.
                 if announced_revision.as_deref() != Some(snapshot.revision.as_str()) {

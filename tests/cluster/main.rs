@@ -36,6 +36,7 @@ mod notify;
 mod ownership;
 mod plan;
 mod plan_pr;
+mod prune;
 mod secrets_scan;
 mod sim_ops;
 mod sim_queue;

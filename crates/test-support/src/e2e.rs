@@ -382,25 +382,48 @@ impl Writes {
 /// A client of the test cluster that records every non-GET request it sends (a tower layer
 /// in front of the HTTP stack, so nothing the service writes can bypass it).
 pub async fn recording_client() -> (Client, Writes) {
+    let (client, log) = client_recording(|method| method != axum::http::Method::GET).await;
+    (client, Writes(log))
+}
+
+/// Every GET request a client sent (lists, watches, reads), as "GET path?query".
+#[derive(Clone, Default)]
+pub struct Reads(Arc<Mutex<Vec<String>>>);
+
+impl Reads {
+    pub fn all(&self) -> Vec<String> {
+        self.0.lock().unwrap().clone()
+    }
+}
+
+/// A client of the test cluster that records every GET request it sends, as
+/// [`recording_client`] records writes.
+pub async fn reading_client() -> (Client, Reads) {
+    let (client, log) = client_recording(|method| method == axum::http::Method::GET).await;
+    (client, Reads(log))
+}
+
+async fn client_recording(
+    wanted: fn(&axum::http::Method) -> bool,
+) -> (Client, Arc<Mutex<Vec<String>>>) {
     let cluster = crate::cluster().await;
-    let writes = Writes::default();
-    let log = writes.clone();
-    let layer = tower::util::MapRequestLayer::new(
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let layer = tower::util::MapRequestLayer::new({
+        let log = log.clone();
         move |request: axum::http::Request<kube::client::Body>| {
-            if request.method() != axum::http::Method::GET {
-                log.0
-                    .lock()
+            if wanted(request.method()) {
+                log.lock()
                     .unwrap()
                     .push(format!("{} {}", request.method(), request.uri()));
             }
             request
-        },
-    );
+        }
+    });
     let client = kube::client::ClientBuilder::try_from(cluster.config())
         .expect("a client builder from the test kubeconfig")
         .with_layer(&layer)
         .build();
-    (client, writes)
+    (client, log)
 }
 
 /// Writes a config file for the `pg-gitops` binary.
