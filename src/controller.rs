@@ -9,9 +9,11 @@
 mod broken;
 mod budget;
 mod caches;
+mod catalog;
 mod expectations;
 mod kubedb_gitops;
 mod listed;
+mod ops_index;
 mod owners;
 mod pacing;
 mod reconcile;
@@ -49,9 +51,11 @@ pub use broken::BrokenManifests;
 use budget::FleetBudget;
 use caches::strip_unread;
 pub use caches::{CacheWriters, Caches, caches};
+use catalog::Catalogs;
 use expectations::Expectations;
 use kubedb_gitops::{Sightings, Written};
 use listed::Listed;
+use ops_index::OpsIndex;
 use owners::Owners;
 use pacing::Pacing;
 use reconcile::{error_policy, publish_holds, publish_standings, reconcile};
@@ -130,7 +134,10 @@ pub struct Context {
     gitops: Store<CachedGitops>,
     databases: Store<CachedDatabase>,
     ops_requests: Store<PostgresOpsRequest>,
-    versions: Store<PostgresVersion>,
+    /// The OpsRequests of each database, so a reconcile reads only its own.
+    ops_index: OpsIndex,
+    /// The version catalog, built once per change of its cache.
+    catalogs: Catalogs,
     settings: ReconcilerSettings,
     is_leader: Arc<dyn Fn() -> bool + Send + Sync>,
     recorder: events::EventRecorder,
@@ -323,21 +330,39 @@ pub async fn run(
     .inspect(observed_by(&api))
     .backoff(api.watch_backoff())
     .touched_objects();
+    let ops_index = OpsIndex::default();
     let ops_events = reflector::reflector(
         ops_writer,
         watcher(ops_api, config.clone()).modify(strip_unread),
     )
     .inspect(observed_by(&api))
+    .inspect({
+        let index = ops_index.clone();
+        move |event| {
+            if let Ok(event) = event {
+                index.observe(event);
+            }
+        }
+    })
     .backoff(api.watch_backoff())
     .touched_objects();
     // The catalog only informs the version check; it never triggers a reconcile.
+    let catalogs = Catalogs::new(versions);
     let version_events = reflector::reflector(
         versions_writer,
         watcher(Api::<PostgresVersion>::all(client.clone()), config.clone()).modify(strip_unread),
     )
     .inspect(observed_by(&api))
-    .backoff(api.watch_backoff())
-    .touched_objects();
+    .inspect({
+        let catalogs = catalogs.clone();
+        // Every event, a re-list's end included (the cache swaps its contents then).
+        move |event| {
+            if event.is_ok() {
+                catalogs.changed();
+            }
+        }
+    })
+    .backoff(api.watch_backoff());
     tokio::spawn(version_events.for_each(|_| async {}));
 
     let (failures_after_outage, expectations_after_outage) =
@@ -350,7 +375,8 @@ pub async fn run(
         client,
         databases: databases.clone(),
         ops_requests: ops_requests.clone(),
-        versions,
+        ops_index,
+        catalogs,
         settings,
         is_leader: leader.is_leader,
         recorder,

@@ -22,11 +22,10 @@ use crate::gate::{self, Hold, Subject};
 use crate::manifest::Manifest;
 use crate::metrics::{Metrics, Outcome};
 use crate::models::{
-    CachedGitops, GitopsPostgres, PostgresOpsRequest, PostgresVersion, REVISION_ANNOTATION,
-    SUSPEND_ANNOTATION,
+    CachedGitops, GitopsPostgres, PostgresOpsRequest, REVISION_ANNOTATION, SUSPEND_ANNOTATION,
 };
 use crate::ownership::{self, Verdict};
-use crate::plan::{Catalog, DatabasePlan, Step, plan_database};
+use crate::plan::{DatabasePlan, Step, plan_database};
 use crate::status::Standing;
 
 #[instrument(skip(object, ctx), fields(namespace = object.namespace().unwrap_or_default(), name = object.name_any()))]
@@ -68,10 +67,7 @@ async fn reconcile_inner(
             name: format!("{namespace}/{name}"),
             source,
         })?;
-    let ops: Vec<Arc<PostgresOpsRequest>> = ctx.ops_requests.state_filter(|o| {
-        o.metadata.namespace.as_deref() == Some(namespace.as_str())
-            && o.database_name() == Some(name.as_str())
-    });
+    let ops: Vec<Arc<PostgresOpsRequest>> = ctx.ops_index.of(&ctx.ops_requests, &namespace, &name);
     let ops_refs: Vec<&PostgresOpsRequest> = ops.iter().map(AsRef::as_ref).collect();
     let live_version = live
         .as_ref()
@@ -94,9 +90,7 @@ async fn reconcile_inner(
         debug!("the caches do not show this database's last write yet; waiting for them");
         return Ok(Action::requeue(Duration::from_secs(1)));
     }
-    let versions: Vec<PostgresVersion> =
-        ctx.versions.state().iter().map(|v| (**v).clone()).collect();
-    let catalog = (!versions.is_empty()).then(|| Catalog::new(versions));
+    let catalog = ctx.catalogs.current();
     let annotation = |key: &str| object.annotations().get(key).cloned();
     let suspended =
         ctx.settings.suspend_all || annotation(SUSPEND_ANNOTATION).as_deref() == Some("true");
@@ -128,7 +122,7 @@ async fn reconcile_inner(
         &manifest,
         live.as_ref(),
         &ops_refs,
-        catalog.as_ref(),
+        catalog.as_deref(),
         &ctx.settings.plan,
         revision.as_deref(),
     );
