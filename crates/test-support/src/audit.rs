@@ -26,6 +26,10 @@ pub struct Entry {
     /// When the API server received the request (RFC 3339, microseconds).
     #[serde(default)]
     pub request_received_timestamp: Option<String>,
+    /// When it answered (the policy logs only that stage): for a create, when the object
+    /// existed.
+    #[serde(default)]
+    pub stage_timestamp: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -386,6 +386,11 @@ impl OwnCluster {
         self.dir.join("kubeconfig")
     }
 
+    /// The client configuration (admin rights), for a client on another runtime.
+    pub fn config(&self) -> kube::Config {
+        self.config.clone()
+    }
+
     /// Creates namespace `name` (the cluster is the test's own: no name clash to avoid).
     pub async fn namespace(&self, name: &str) -> String {
         let ns = Namespace {
