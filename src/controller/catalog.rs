@@ -12,8 +12,17 @@ use crate::plan::Catalog;
 #[derive(Clone)]
 pub(crate) struct Catalogs {
     cache: Store<PostgresVersion>,
-    /// The catalog built from the cache as it last was; none after the cache changed.
-    built: Arc<Mutex<Option<Option<Arc<Catalog>>>>>,
+    built: Arc<Mutex<Built>>,
+}
+
+/// What was built from the cache.
+#[derive(Default)]
+enum Built {
+    /// Nothing since the cache last changed.
+    #[default]
+    Stale,
+    /// The catalog as the cache held it; none while it held no version.
+    Fresh(Option<Arc<Catalog>>),
 }
 
 impl Catalogs {
@@ -26,20 +35,21 @@ impl Catalogs {
 
     /// The cache changed (told after the reflector applied the change).
     pub(crate) fn changed(&self) {
-        *self.built.lock().expect("catalog") = None;
+        *self.built.lock().expect("catalog") = Built::Stale;
     }
 
     /// The catalog as the cache holds it; none while the cache holds no version (the
     /// planner then skips the version checks).
     pub(crate) fn current(&self) -> Option<Arc<Catalog>> {
         let mut built = self.built.lock().expect("catalog");
-        built
-            .get_or_insert_with(|| {
-                let versions = self.cache.state();
-                (!versions.is_empty())
-                    .then(|| Arc::new(Catalog::new(versions.iter().map(|v| (**v).clone()))))
-            })
-            .clone()
+        if let Built::Fresh(catalog) = &*built {
+            return catalog.clone();
+        }
+        let versions = self.cache.state();
+        let catalog = (!versions.is_empty())
+            .then(|| Arc::new(Catalog::new(versions.iter().map(|v| (**v).clone()))));
+        *built = Built::Fresh(catalog.clone());
+        catalog
     }
 }
 
